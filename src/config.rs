@@ -1,0 +1,477 @@
+//! TOML files -> one checked [`Config`]. Raw serde structs mirror the files exactly
+//! (`deny_unknown_fields`), then one `validate` step turns them into checked values, so the rest
+//! of tend never sees an unchecked string. Every error names the file and the key. Secrets are
+//! not read here, only located: [`Secret::reveal`] reads them when a connection needs them.
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A configuration problem; `main` exits with status 78 (EX_CONFIG) on it.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+/// The whole checked configuration: `tend.toml` plus every `mailboxes/*.toml` beside it.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub state_dir: PathBuf,
+    pub poll_interval: Duration,
+    pub llm: LlmConfig,
+    pub mailboxes: Vec<MailboxConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// OpenAI-compatible API root, such as `http://127.0.0.1:8080/v1`.
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<Secret>,
+    pub timeout: Duration,
+    pub max_tokens: u32,
+}
+
+/// One watched mailbox, named after its file.
+#[derive(Debug, Clone)]
+pub struct MailboxConfig {
+    pub name: String,
+    pub file: PathBuf,
+    pub identity: Identity,
+    /// Display name for the From header of drafts.
+    pub display_name: Option<String>,
+    pub timezone: chrono_tz::Tz,
+    pub signature: Option<String>,
+    pub imap: ImapConfig,
+    pub folders: Folders,
+    pub rules: Rules,
+}
+
+/// Who "we" are: own addresses and aliases, and the domains of colleagues. All lower-case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    pub addresses: Vec<String>,
+    pub internal_domains: Vec<String>,
+}
+
+impl Identity {
+    /// Is this one of our own addresses or aliases (case-insensitive)?
+    pub fn is_own(&self, email: &str) -> bool {
+        let email = email.trim().to_ascii_lowercase();
+        self.addresses.iter().any(|a| *a == email)
+    }
+
+    /// Is this us or a colleague (an address at an internal domain)?
+    pub fn is_internal(&self, email: &str) -> bool {
+        if self.is_own(email) {
+            return true;
+        }
+        let email = email.trim().to_ascii_lowercase();
+        match email.rsplit_once('@') {
+            Some((_, domain)) => self.internal_domains.iter().any(|d| *d == domain),
+            None => false,
+        }
+    }
+
+    /// The address drafts are written from.
+    pub fn primary(&self) -> &str {
+        &self.addresses[0]
+    }
+}
+
+/// When a thread deserves a draft.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    /// Business days our message may wait before a follow-up is due.
+    pub followup_business_days: u32,
+    /// Follow-ups per silence; after that, tend leaves the thread alone.
+    pub max_followups: u32,
+    /// Buyer messages older than this many days get no reply draft.
+    pub reply_window_days: u32,
+    /// Silences whose last message is older than this many days get no follow-up.
+    pub followup_window_days: u32,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            followup_business_days: 3,
+            max_followups: 2,
+            reply_window_days: 14,
+            followup_window_days: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    Tls,
+    StartTls,
+    Plain,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: String,
+    pub password: Secret,
+    /// Extra root certificate (PEM) for a self-signed server.
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+/// Folder names given by the user; `None` means "find by RFC 6154 attribute, then by name".
+#[derive(Debug, Clone, Default)]
+pub struct Folders {
+    pub inbox: Option<String>,
+    pub sent: Option<String>,
+    pub drafts: Option<String>,
+}
+
+/// Where a secret lives. Never holds the secret itself, so `Debug` cannot leak it.
+#[derive(Debug, Clone)]
+pub enum Secret {
+    File(PathBuf),
+    Command(String),
+    /// A systemd credential: `$CREDENTIALS_DIRECTORY/NAME`.
+    Credential(String),
+}
+
+impl Secret {
+    /// Reads the secret now. A trailing newline is not part of it.
+    pub fn reveal(&self) -> Result<String> {
+        let raw = match self {
+            Secret::File(path) => read_private_file(path)?,
+            Secret::Credential(name) => {
+                let dir = std::env::var_os("CREDENTIALS_DIRECTORY").with_context(|| {
+                    format!("credential {name:?}: CREDENTIALS_DIRECTORY is not set (not started by systemd with LoadCredential=?)")
+                })?;
+                let path = Path::new(&dir).join(name);
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading credential {}", path.display()))?
+            }
+            Secret::Command(cmd) => {
+                let out = std::process::Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .stdin(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::inherit())
+                    .output()
+                    .with_context(|| format!("running password_command {cmd:?}"))?;
+                anyhow::ensure!(
+                    out.status.success(),
+                    "password_command {cmd:?} failed with {}",
+                    out.status
+                );
+                String::from_utf8(out.stdout).context("password_command printed non-UTF-8")?
+            }
+        };
+        let secret = raw.strip_suffix('\n').unwrap_or(&raw);
+        let secret = secret.strip_suffix('\r').unwrap_or(secret);
+        anyhow::ensure!(!secret.is_empty(), "the secret is empty");
+        Ok(secret.to_string())
+    }
+}
+
+/// Reads a secret file, refusing one that group or others may read.
+fn read_private_file(path: &Path) -> Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    let mode = meta.permissions().mode();
+    anyhow::ensure!(
+        mode & 0o077 == 0,
+        "{} is readable by group or others (mode {:o}); run: chmod 600 {}",
+        path.display(),
+        mode & 0o777,
+        path.display()
+    );
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+// ---- the files as written ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTend {
+    state_dir: Option<PathBuf>,
+    poll_interval_seconds: Option<u64>,
+    llm: RawLlm,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLlm {
+    base_url: String,
+    model: String,
+    api_key_file: Option<PathBuf>,
+    api_key_command: Option<String>,
+    api_key_credential: Option<String>,
+    timeout_seconds: Option<u64>,
+    max_tokens: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMailbox {
+    addresses: Vec<String>,
+    #[serde(default)]
+    internal_domains: Vec<String>,
+    timezone: String,
+    name: Option<String>,
+    signature: Option<String>,
+    imap: RawImap,
+    #[serde(default)]
+    folders: RawFolders,
+    #[serde(default)]
+    rules: RawRules,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImap {
+    host: String,
+    port: Option<u16>,
+    security: Option<String>,
+    username: String,
+    password_file: Option<PathBuf>,
+    password_command: Option<String>,
+    password_credential: Option<String>,
+    ca_file: Option<PathBuf>,
+    timeout_seconds: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFolders {
+    inbox: Option<String>,
+    sent: Option<String>,
+    drafts: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    followup_business_days: Option<u32>,
+    max_followups: Option<u32>,
+    reply_window_days: Option<u32>,
+    followup_window_days: Option<u32>,
+}
+
+/// Loads `tend.toml` at `path` and every `mailboxes/*.toml` beside it.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let raw: RawTend = read_toml(path)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let bad = |message: String| ConfigError {
+        file: path.to_path_buf(),
+        message,
+    };
+    let api_key = one_secret(
+        "llm.api_key_file",
+        raw.llm.api_key_file.map(|p| dir.join(p)),
+        raw.llm.api_key_command,
+        raw.llm.api_key_credential,
+        false,
+    )
+    .map_err(bad)?;
+    let base_url = raw.llm.base_url.trim_end_matches('/').to_string();
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(bad(format!(
+            "key `llm.base_url`: {base_url:?} is not an http:// or https:// URL"
+        )));
+    }
+    let llm = LlmConfig {
+        base_url,
+        model: raw.llm.model,
+        api_key,
+        timeout: Duration::from_secs(raw.llm.timeout_seconds.unwrap_or(120)),
+        max_tokens: raw.llm.max_tokens.unwrap_or(400),
+    };
+    let poll = raw.poll_interval_seconds.unwrap_or(300);
+    if poll == 0 {
+        return Err(bad("key `poll_interval_seconds`: must be at least 1".into()));
+    }
+    let mailboxes = load_mailboxes(&dir.join("mailboxes"))?;
+    Ok(Config {
+        path: path.to_path_buf(),
+        state_dir: dir.join(raw.state_dir.unwrap_or_else(|| "/var/lib/tend".into())),
+        poll_interval: Duration::from_secs(poll),
+        llm,
+        mailboxes,
+    })
+}
+
+/// Every `*.toml` in `dir`, sorted by name so runs are repeatable.
+fn load_mailboxes(dir: &Path) -> Result<Vec<MailboxConfig>, ConfigError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ConfigError {
+        file: dir.to_path_buf(),
+        message: format!("cannot read the mailboxes folder: {e}"),
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files.iter().map(|f| load_mailbox(f)).collect()
+}
+
+/// Reads and checks one mailbox file.
+pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
+    let raw: RawMailbox = read_toml(file)?;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let bad = |message: String| ConfigError {
+        file: file.to_path_buf(),
+        message,
+    };
+    let name = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let addresses: Vec<String> = raw
+        .addresses
+        .iter()
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    if addresses.is_empty() {
+        return Err(bad("key `addresses`: list at least one own address".into()));
+    }
+    if let Some(a) = addresses.iter().find(|a| !is_address(a)) {
+        return Err(bad(format!("key `addresses`: {a:?} is not an email address")));
+    }
+    let internal_domains = raw
+        .internal_domains
+        .iter()
+        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+        .collect();
+    let timezone: chrono_tz::Tz = raw.timezone.parse().map_err(|_| {
+        bad(format!(
+            "key `timezone`: {:?} is not an IANA time zone name such as \"Europe/Berlin\"",
+            raw.timezone
+        ))
+    })?;
+    let imap = check_imap(raw.imap, dir).map_err(bad)?;
+    let d = Rules::default();
+    let r = raw.rules;
+    let rules = Rules {
+        followup_business_days: r.followup_business_days.unwrap_or(d.followup_business_days),
+        max_followups: r.max_followups.unwrap_or(d.max_followups),
+        reply_window_days: r.reply_window_days.unwrap_or(d.reply_window_days),
+        followup_window_days: r.followup_window_days.unwrap_or(d.followup_window_days),
+    };
+    if rules.followup_business_days == 0 {
+        return Err(bad("key `rules.followup_business_days`: must be at least 1".into()));
+    }
+    Ok(MailboxConfig {
+        name,
+        file: file.to_path_buf(),
+        identity: Identity {
+            addresses,
+            internal_domains,
+        },
+        display_name: raw.name,
+        timezone,
+        signature: raw.signature,
+        imap,
+        folders: Folders {
+            inbox: raw.folders.inbox,
+            sent: raw.folders.sent,
+            drafts: raw.folders.drafts,
+        },
+        rules,
+    })
+}
+
+fn check_imap(raw: RawImap, dir: &Path) -> Result<ImapConfig, String> {
+    let security = match raw.security.as_deref().unwrap_or("tls") {
+        "tls" => Security::Tls,
+        "starttls" => Security::StartTls,
+        "plain" => Security::Plain,
+        other => {
+            return Err(format!(
+                "key `imap.security`: {other:?} is not one of \"tls\", \"starttls\", \"plain\""
+            ))
+        }
+    };
+    if security == Security::Plain && !is_loopback(&raw.host) {
+        return Err(format!(
+            "key `imap.security`: \"plain\" sends the password unencrypted and is allowed only to a loopback host, not {:?}",
+            raw.host
+        ));
+    }
+    let port = raw.port.unwrap_or(match security {
+        Security::Tls => 993,
+        Security::StartTls | Security::Plain => 143,
+    });
+    let password = one_secret(
+        "imap.password_file",
+        raw.password_file.map(|p| dir.join(p)),
+        raw.password_command,
+        raw.password_credential,
+        true,
+    )?
+    .ok_or_else(|| "key `imap.password_file`: missing".to_string())?;
+    Ok(ImapConfig {
+        host: raw.host,
+        port,
+        security,
+        username: raw.username,
+        password,
+        ca_file: raw.ca_file.map(|p| dir.join(p)),
+        timeout: Duration::from_secs(raw.timeout_seconds.unwrap_or(60)),
+    })
+}
+
+/// Exactly one of `*_file`, `*_command`, `*_credential` (or none where that is allowed).
+fn one_secret(
+    key: &str,
+    file: Option<PathBuf>,
+    command: Option<String>,
+    credential: Option<String>,
+    required: bool,
+) -> Result<Option<Secret>, String> {
+    let stem = key.trim_end_matches("_file");
+    let given = [file.is_some(), command.is_some(), credential.is_some()];
+    match given.iter().filter(|g| **g).count() {
+        0 if required => Err(format!(
+            "key `{key}`: missing; give one of `{stem}_file`, `{stem}_command` or `{stem}_credential`"
+        )),
+        0 => Ok(None),
+        1 => Ok(file
+            .map(Secret::File)
+            .or(command.map(Secret::Command))
+            .or(credential.map(Secret::Credential))),
+        _ => Err(format!(
+            "key `{key}`: give only one of `{stem}_file`, `{stem}_command` and `{stem}_credential`"
+        )),
+    }
+}
+
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
+    // toml's message names the line, the column and the offending key.
+    toml::from_str(&text).map_err(|e| ConfigError {
+        file: path.to_path_buf(),
+        message: e.to_string().trim_end().to_string(),
+    })
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn is_address(a: &str) -> bool {
+    matches!(a.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') || d == "localhost")
+}

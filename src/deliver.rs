@@ -1,0 +1,1 @@
+//! Puts a draft into Drafts exactly once.

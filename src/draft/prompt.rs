@@ -1,0 +1,1 @@
+//! The prompt for one finding, built from the thread alone. Pure.

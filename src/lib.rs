@@ -1,0 +1,16 @@
+//! tend watches a seller's mailboxes and leaves reply drafts in their Drafts folder.
+//!
+//! The pipeline, in order (only `daemon` knows it):
+//! config -> imap (fetch) -> parse -> thread -> store -> detect -> draft -> deliver (append).
+
+pub mod config;
+pub mod imap;
+pub mod parse;
+pub mod thread;
+pub mod store;
+pub mod detect;
+pub mod llm;
+pub mod draft;
+pub mod deliver;
+pub mod daemon;
+pub mod cli;

@@ -1,0 +1,135 @@
+//! Opening a connection: TCP with a timeout, implicit TLS or STARTTLS with rustls (system roots
+//! plus an optional CA file), or plaintext to loopback; then the greeting and LOGIN. STARTTLS is
+//! never silently skipped: a server that refuses it is an error.
+
+use crate::config::{ImapConfig, Security};
+use anyhow::{Context, Result};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::{self, pki_types::ServerName, RootCertStore};
+
+/// Any byte stream async-imap can run over.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Io for T {}
+
+pub type ImapSession = async_imap::Session<Box<dyn Io>>;
+
+/// Why a login failed; the daemon backs off longer on a refusal than on a network error.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("the server refused the login for {user:?}: {message}")]
+    Refused { user: String, message: String },
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Connects, secures and logs in. `password` comes from `Secret::reveal`.
+pub async fn login(cfg: &ImapConfig, password: &str) -> Result<ImapSession, LoginError> {
+    let stream = open(cfg).await?;
+    let client = async_imap::Client::new(stream);
+    let result = tokio::time::timeout(cfg.timeout, client.login(&cfg.username, password)).await;
+    match result {
+        Err(_) => Err(anyhow::anyhow!("login to {} timed out", cfg.host).into()),
+        Ok(Ok(session)) => Ok(session),
+        Ok(Err((async_imap::error::Error::No(message), _)))
+        | Ok(Err((async_imap::error::Error::Bad(message), _))) => Err(LoginError::Refused {
+            user: cfg.username.clone(),
+            message,
+        }),
+        Ok(Err((err, _))) => Err(anyhow::Error::new(err)
+            .context(format!("logging in to {}", cfg.host))
+            .into()),
+    }
+}
+
+/// A connected, secured stream that has already consumed the server greeting.
+async fn open(cfg: &ImapConfig) -> Result<Box<dyn Io>> {
+    let addr = (cfg.host.as_str(), cfg.port);
+    let tcp = tokio::time::timeout(cfg.timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| anyhow::anyhow!("connecting to {}:{} timed out", cfg.host, cfg.port))?
+        .with_context(|| format!("connecting to {}:{}", cfg.host, cfg.port))?;
+    tcp.set_nodelay(true).ok();
+    match cfg.security {
+        Security::Plain => {
+            let mut client = async_imap::Client::new(tcp);
+            greeting(&mut client, cfg).await?;
+            Ok(Box::new(client.into_inner()))
+        }
+        Security::Tls => {
+            let tls = tls_handshake(cfg, tcp).await?;
+            let mut client = async_imap::Client::new(tls);
+            greeting(&mut client, cfg).await?;
+            Ok(Box::new(client.into_inner()))
+        }
+        Security::StartTls => {
+            let mut client = async_imap::Client::new(tcp);
+            greeting(&mut client, cfg).await?;
+            tokio::time::timeout(
+                cfg.timeout,
+                client.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await
+            .map_err(|_| anyhow::anyhow!("STARTTLS timed out"))?
+            .with_context(|| {
+                format!("{} refused STARTTLS; not continuing without TLS", cfg.host)
+            })?;
+            let tls = tls_handshake(cfg, client.into_inner()).await?;
+            Ok(Box::new(tls))
+        }
+    }
+}
+
+async fn greeting<T: Io>(client: &mut async_imap::Client<T>, cfg: &ImapConfig) -> Result<()> {
+    let greeting = tokio::time::timeout(cfg.timeout, client.read_response())
+        .await
+        .map_err(|_| anyhow::anyhow!("{} sent no greeting", cfg.host))?
+        .with_context(|| format!("reading the greeting of {}", cfg.host))?;
+    anyhow::ensure!(greeting.is_some(), "{} closed the connection", cfg.host);
+    Ok(())
+}
+
+async fn tls_handshake(
+    cfg: &ImapConfig,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(tls_config(cfg)?));
+    let name = ServerName::try_from(cfg.host.clone())
+        .with_context(|| format!("{:?} is not a valid TLS server name", cfg.host))?;
+    tokio::time::timeout(cfg.timeout, connector.connect(name, tcp))
+        .await
+        .map_err(|_| anyhow::anyhow!("TLS handshake with {} timed out", cfg.host))?
+        .with_context(|| format!("TLS handshake with {}", cfg.host))
+}
+
+fn tls_config(cfg: &ImapConfig) -> Result<rustls::ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        // A single unparseable system certificate must not stop the others.
+        roots.add(cert).ok();
+    }
+    if let Some(ca) = &cfg.ca_file {
+        let pem = std::fs::read(ca).with_context(|| format!("reading ca_file {}", ca.display()))?;
+        let mut added = 0;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.with_context(|| format!("parsing ca_file {}", ca.display()))?;
+            roots
+                .add(cert)
+                .with_context(|| format!("adding ca_file {}", ca.display()))?;
+            added += 1;
+        }
+        anyhow::ensure!(
+            added > 0,
+            "ca_file {} holds no PEM certificate",
+            ca.display()
+        );
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS configuration")?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}

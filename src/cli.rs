@@ -1,1 +1,369 @@
-//! The commands.
+//! The commands: parse the arguments, load the config, open the store, call the daemon, and
+//! print what a person needs to see. Output formatting lives here; decisions do not.
+
+use crate::config::{self, Config, MailboxConfig};
+use crate::daemon::{self, Action, Review};
+use crate::detect::{Kind, Verdict};
+use crate::llm::OpenAi;
+use crate::store::{DraftState, Store};
+use anyhow::{Context, Result};
+use chrono::{DateTime, TimeZone, Utc};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+/// tend: finds buyer replies nobody answered and deals gone quiet, and leaves a draft reply in
+/// your Drafts folder. It never sends mail.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+pub struct Args {
+    /// The main configuration file; mailboxes are the *.toml files in `mailboxes/` beside it.
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "/etc/tend/tend.toml",
+        env = "TEND_CONFIG"
+    )]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check the configuration, the secrets, the login, the folders and the model.
+    Check,
+    /// Fetch and store new mail only (no model calls): the first import of a large mailbox.
+    Sync {
+        /// Only this mailbox (its file name without .toml).
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+    /// One full pass: sync, find what needs attention, write drafts into Drafts.
+    Once {
+        /// Print the drafts instead of saving them.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+    /// Run as a service: a pass every poll interval until SIGTERM or SIGINT.
+    Run,
+    /// Every thread that needs attention now, why, and since when (from the last sync).
+    Status {
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+    /// Why a thread was or was not flagged. Give any Message-ID of the thread.
+    Explain {
+        message_id: String,
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+}
+
+/// Runs the command; a configuration problem exits with 78 (EX_CONFIG, which systemd's
+/// RestartPreventExitStatus can name), any other failure with 1.
+pub async fn main(args: Args) -> ExitCode {
+    let config = match config::load(&args.config) {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("tend: configuration error: {err}");
+            return ExitCode::from(78);
+        }
+    };
+    match dispatch(&config, args.command).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("tend: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
+    let now = Utc::now();
+    match command {
+        Command::Check => check(config).await,
+        Command::Sync { mailbox } => {
+            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let mut failed = false;
+            for mb in select(config, mailbox.as_deref())? {
+                let result = async {
+                    let (mut session, folders) = daemon::open(mb).await?;
+                    let report = daemon::sync(mb, &store, &mut session, &folders).await?;
+                    session.logout().await;
+                    Ok::<_, anyhow::Error>(report)
+                }
+                .await;
+                match result {
+                    Ok(r) => println!(
+                        "{}: {} fetched, {} new, {} unparseable",
+                        mb.name, r.fetched, r.new, r.unparseable
+                    ),
+                    Err(err) => {
+                        failed = true;
+                        eprintln!("{}: sync failed: {err:#}", mb.name);
+                    }
+                }
+            }
+            Ok(exit(failed))
+        }
+        Command::Once { dry_run, mailbox } => {
+            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let model = OpenAi::new(&config.llm)?;
+            let shutdown = CancellationToken::new();
+            let mut failed = false;
+            for mb in select(config, mailbox.as_deref())? {
+                match daemon::pass(mb, &store, &model, dry_run, &shutdown).await {
+                    Ok((r, actions)) => {
+                        println!(
+                            "{}: {} fetched, {} new, {} unparseable",
+                            mb.name, r.fetched, r.new, r.unparseable
+                        );
+                        for a in &actions {
+                            failed |= matches!(a, Action::Failed { .. });
+                            print_action(mb, a, dry_run);
+                        }
+                    }
+                    Err(err) => {
+                        failed = true;
+                        eprintln!("{}: pass failed: {err:#}", mb.name);
+                    }
+                }
+            }
+            Ok(exit(failed))
+        }
+        Command::Run => {
+            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let model = OpenAi::new(&config.llm)?;
+            let shutdown = CancellationToken::new();
+            spawn_signal_handler(shutdown.clone())?;
+            tracing::info!(mailboxes = config.mailboxes.len(), "tend running");
+            daemon::run(config, &store, &model, shutdown).await?;
+            tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { mailbox } => {
+            let store = Store::open(&config.state_dir, now.timestamp())?;
+            for mb in select(config, mailbox.as_deref())? {
+                let reviews = daemon::review(mb, &store, now)?;
+                let attention: Vec<&Review> = reviews
+                    .iter()
+                    .filter(|r| matches!(r.verdict, Verdict::Attention(_)))
+                    .collect();
+                println!(
+                    "{}: {} of {} recent threads need attention",
+                    mb.name,
+                    attention.len(),
+                    reviews.len()
+                );
+                for r in attention {
+                    print_review(mb, r, now);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain {
+            message_id,
+            mailbox,
+        } => {
+            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let id = message_id
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>');
+            let thread_id = store
+                .thread_of(id)?
+                .with_context(|| format!("no stored message or thread has the id <{id}>"))?;
+            let thread = store
+                .thread(&thread_id)?
+                .context("the thread has no stored messages")?;
+            for mb in select(config, mailbox.as_deref())? {
+                let review = daemon::judge(mb, &store, thread.clone(), now)?;
+                println!(
+                    "{}: thread <{}> ({} messages)",
+                    mb.name,
+                    thread_id,
+                    thread.messages.len()
+                );
+                for m in &thread.messages {
+                    let from = m.from.as_ref().map_or("?", |a| a.email.as_str());
+                    let auto = m
+                        .automated
+                        .as_deref()
+                        .map(|a| format!("  [automated: {a}]"))
+                        .unwrap_or_default();
+                    println!("  {}  {from}  {:?}{auto}", when(mb, m.date), m.subject);
+                }
+                print_review(mb, &review, now);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn exit(failed: bool) -> ExitCode {
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn select<'a>(config: &'a Config, name: Option<&str>) -> Result<Vec<&'a MailboxConfig>> {
+    let chosen: Vec<&MailboxConfig> = config
+        .mailboxes
+        .iter()
+        .filter(|m| name.is_none_or(|n| m.name == n))
+        .collect();
+    if chosen.is_empty() {
+        match name {
+            Some(n) => anyhow::bail!("no mailbox named {n:?} (the file mailboxes/{n}.toml)"),
+            None => anyhow::bail!(
+                "no mailbox files in the mailboxes/ folder beside {}",
+                config.path.display()
+            ),
+        }
+    }
+    Ok(chosen)
+}
+
+async fn check(config: &Config) -> Result<ExitCode> {
+    println!(
+        "ok   config {} ({} mailboxes)",
+        config.path.display(),
+        config.mailboxes.len()
+    );
+    let mut failed = false;
+    for mb in &config.mailboxes {
+        let result = async {
+            let (session, folders) = daemon::open(mb).await?;
+            session.logout().await;
+            Ok::<_, anyhow::Error>(folders)
+        }
+        .await;
+        match result {
+            Ok(f) => {
+                let sent = f
+                    .sent
+                    .as_deref()
+                    .unwrap_or("(none: our replies are seen only via other folders)");
+                match &f.drafts {
+                    Some(d) => println!(
+                        "ok   {}: login works; inbox {:?}, sent {sent:?}, drafts {d:?}",
+                        mb.name, f.inbox
+                    ),
+                    None => {
+                        failed = true;
+                        println!("FAIL {}: login works but no Drafts folder was found; set [folders] drafts", mb.name);
+                    }
+                }
+            }
+            Err(err) => {
+                failed = true;
+                println!("FAIL {}: {err:#}", mb.name);
+            }
+        }
+    }
+    match OpenAi::new(&config.llm) {
+        Ok(model) => match model.ping().await {
+            Ok(()) => println!("ok   model server {} answers", config.llm.base_url),
+            Err(err) => {
+                failed = true;
+                println!("FAIL model server {}: {err:#}", config.llm.base_url);
+            }
+        },
+        Err(err) => {
+            failed = true;
+            println!("FAIL model: {err:#}");
+        }
+    }
+    Ok(exit(failed))
+}
+
+fn when(mb: &MailboxConfig, unix: Option<i64>) -> String {
+    match unix.and_then(|t| mb.timezone.timestamp_opt(t, 0).single()) {
+        Some(t) => t.format("%a %Y-%m-%d %H:%M %Z").to_string(),
+        None => "(no date)".into(),
+    }
+}
+
+fn print_review(mb: &MailboxConfig, r: &Review, now: DateTime<Utc>) {
+    let subject = r.thread.messages.last().map_or("", |m| m.subject.as_str());
+    match &r.verdict {
+        Verdict::Attention(f) => {
+            let kind = match f.kind {
+                Kind::Reply => "needs a reply".to_string(),
+                Kind::FollowUp { nudge } => format!("follow-up #{nudge} due"),
+            };
+            let days = (now.timestamp() - f.since).max(0) / 86_400;
+            let draft = match &r.draft {
+                Some(DraftState::Appended) => "draft written to Drafts".to_string(),
+                Some(DraftState::Vetoed { reason }) => {
+                    format!("no draft: the model judged no answer is needed ({reason})")
+                }
+                None => "no draft yet".to_string(),
+            };
+            println!(
+                "  * {subject:?}: {kind}, waiting since {} ({days} days)",
+                when(mb, Some(f.since))
+            );
+            println!("      why: {}", f.reason);
+            println!("      {draft}");
+        }
+        Verdict::Quiet { reason } => println!("  - {subject:?}: nothing to do: {reason}"),
+    }
+}
+
+fn print_action(mb: &MailboxConfig, a: &Action, dry_run: bool) {
+    match a {
+        Action::Drafted { draft, delivery } => {
+            let list = |v: &[crate::parse::Addr]| {
+                v.iter()
+                    .map(|a| a.email.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let state = match (dry_run, delivery) {
+                (true, _) => "dry run: not saved".to_string(),
+                (false, Some(d)) => format!("{d:?}"),
+                (false, None) => "not saved".to_string(),
+            };
+            println!("--- draft for {} ({state})", mb.name);
+            println!("To: {}", list(&draft.to));
+            if !draft.cc.is_empty() {
+                println!("Cc: {}", list(&draft.cc));
+            }
+            println!("Subject: {}", draft.subject);
+            println!("Message-ID: <{}>", draft.message_id);
+            println!();
+            println!("{}", draft.body);
+            println!("---");
+        }
+        Action::Vetoed { thread_id, reason } => {
+            println!("no draft for <{thread_id}>: the model judged no answer is needed: {reason}")
+        }
+        Action::AlreadyThere { thread_id } => println!("draft for <{thread_id}> already in Drafts"),
+        Action::Failed { thread_id, error } => {
+            eprintln!("no draft for <{thread_id}> this time: {error}")
+        }
+    }
+}
+
+/// SIGTERM and SIGINT cancel `token`; the daemon stops between steps.
+fn spawn_signal_handler(token: CancellationToken) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = int.recv() => tracing::info!("SIGINT: stopping"),
+        }
+        token.cancel();
+    });
+    Ok(())
+}

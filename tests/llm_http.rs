@@ -1,0 +1,317 @@
+//! The real `OpenAi` client against a tiny HTTP/1.1 server on 127.0.0.1:0 written here:
+//! the request it sends, and how each kind of answer becomes an `LlmError`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tend::config::{LlmConfig, Secret};
+use tend::llm::{ChatMessage, LanguageModel, LlmError, OpenAi, Role, RESPONSE_CAP};
+
+/// What the server saw.
+#[derive(Debug)]
+struct Request {
+    method: String,
+    path: String,
+    /// Header names lower-cased.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("the request body is JSON")
+    }
+}
+
+/// Serves one connection with `response` (raw bytes after the status line is chosen by the
+/// caller), reports the request, and closes. Returns the base URL.
+fn serve_once(response: Vec<u8>) -> (String, mpsc::Receiver<Request>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_string();
+        let path = parts.next().unwrap_or_default().to_string();
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).unwrap();
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            let (n, v) = h.split_once(':').unwrap();
+            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .map(|(_, v)| v.parse().unwrap())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).unwrap();
+        let _ = tx.send(Request {
+            method,
+            path,
+            headers,
+            body,
+        });
+        let mut stream = stream;
+        // The client may hang up early (a capped body): ignore write errors.
+        let _ = stream.write_all(&response);
+        let _ = stream.flush();
+    });
+    (base, rx)
+}
+
+fn http(status: &str, extra_headers: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra_headers}\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn config(base_url: &str, api_key: Option<PathBuf>) -> LlmConfig {
+    LlmConfig {
+        base_url: base_url.into(),
+        model: "test-model".into(),
+        api_key: api_key.map(Secret::File),
+        timeout: Duration::from_secs(5),
+        max_tokens: 321,
+    }
+}
+
+fn chat() -> Vec<ChatMessage> {
+    vec![
+        ChatMessage {
+            role: Role::System,
+            content: "be brief".into(),
+        },
+        ChatMessage {
+            role: Role::User,
+            content: "hello ✓".into(),
+        },
+    ]
+}
+
+const OK: &str = r#"{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"{\"needs_reply\":true}"},"finish_reason":"stop"}]}"#;
+
+fn key_file(dir: &tempfile::TempDir, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.path().join("api_key");
+    std::fs::write(&path, "sk-test-123\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+fn kind(err: anyhow::Error) -> LlmError {
+    err.downcast::<LlmError>()
+        .unwrap_or_else(|e| panic!("not an LlmError: {e:#}"))
+}
+
+#[tokio::test]
+async fn request_shape_with_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(&dir, 0o600);
+    let (base, seen) = serve_once(http("200 OK", "", OK));
+    let model = OpenAi::new(&config(&base, Some(key))).unwrap();
+    assert!(
+        !format!("{model:?}").contains("sk-test"),
+        "Debug leaks the key"
+    );
+    let answer = model.complete(&chat(), true).await.unwrap();
+    assert_eq!(answer, r#"{"needs_reply":true}"#);
+
+    let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.path, "/v1/chat/completions");
+    assert_eq!(req.header("authorization"), Some("Bearer sk-test-123"));
+    assert!(req
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+    let body = req.json();
+    assert_eq!(body["model"], "test-model");
+    assert_eq!(body["max_tokens"], 321);
+    assert_eq!(body["temperature"], 0.3);
+    assert_eq!(
+        body["response_format"],
+        serde_json::json!({"type": "json_object"})
+    );
+    assert_eq!(
+        body["messages"],
+        serde_json::json!([
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "hello ✓"},
+        ])
+    );
+}
+
+#[tokio::test]
+async fn no_key_no_header_no_json_mode() {
+    let (base, seen) = serve_once(http("200 OK", "", OK));
+    let model = OpenAi::new(&config(&base, None)).unwrap();
+    model.complete(&chat(), false).await.unwrap();
+    let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(req.header("authorization"), None);
+    assert!(req.json().get("response_format").is_none());
+}
+
+#[test]
+fn key_file_readable_by_others_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(&dir, 0o644);
+    let err = OpenAi::new(&config("http://127.0.0.1:9/v1", Some(key))).unwrap_err();
+    assert!(format!("{err:#}").contains("chmod 600"), "{err:#}");
+}
+
+#[tokio::test]
+async fn rate_limited_with_retry_after() {
+    let (base, _seen) = serve_once(http(
+        "429 Too Many Requests",
+        "Retry-After: 17\r\n",
+        r#"{"error":{"message":"slow down"}}"#,
+    ));
+    let model = OpenAi::new(&config(&base, None)).unwrap();
+    match kind(model.complete(&chat(), true).await.unwrap_err()) {
+        LlmError::RateLimited { retry_after } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(17)))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn server_error_is_unavailable() {
+    let (base, _seen) = serve_once(http("500 Internal Server Error", "", "boom"));
+    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let err = kind(model.complete(&chat(), true).await.unwrap_err());
+    assert!(matches!(err, LlmError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn bad_key_is_rejected_with_the_server_message() {
+    let (base, _seen) = serve_once(http(
+        "401 Unauthorized",
+        "",
+        r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#,
+    ));
+    let model = OpenAi::new(&config(&base, None)).unwrap();
+    match kind(model.complete(&chat(), true).await.unwrap_err()) {
+        LlmError::Rejected(m) => {
+            assert!(m.contains("401"), "{m}");
+            assert!(m.contains("Incorrect API key provided"), "{m}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn garbage_and_empty_choices_are_bad_answers() {
+    for body in [
+        "this is not json",
+        r#"{"choices":[]}"#,
+        r#"{"choices":[{"message":{"content":null}}]}"#,
+    ] {
+        let (base, _seen) = serve_once(http("200 OK", "", body));
+        let model = OpenAi::new(&config(&base, None)).unwrap();
+        let err = kind(model.complete(&chat(), true).await.unwrap_err());
+        assert!(matches!(err, LlmError::BadAnswer(_)), "{body}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn huge_response_is_capped() {
+    // Declared length over the cap: refused before reading.
+    let big = "x".repeat(RESPONSE_CAP + 10);
+    let (base, _seen) = serve_once(http("200 OK", "", &big));
+    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let err = kind(model.complete(&chat(), true).await.unwrap_err());
+    assert!(
+        matches!(err, LlmError::BadAnswer(ref m) if m.contains("larger")),
+        "{err:?}"
+    );
+
+    // No length, streamed until close: refused once the cap is passed.
+    let mut raw =
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n".to_vec();
+    raw.extend(std::iter::repeat_n(b' ', 3 * RESPONSE_CAP));
+    let (base, _seen) = serve_once(raw);
+    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let err = kind(model.complete(&chat(), true).await.unwrap_err());
+    assert!(
+        matches!(err, LlmError::BadAnswer(ref m) if m.contains("larger")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_and_timeout_are_unavailable() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let model = OpenAi::new(&config(&format!("http://127.0.0.1:{port}/v1"), None)).unwrap();
+    let err = kind(model.complete(&chat(), true).await.unwrap_err());
+    assert!(matches!(err, LlmError::Unavailable(_)), "{err:?}");
+
+    // A server that accepts and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let hold = std::thread::spawn(move || {
+        let conn = listener.accept();
+        std::thread::sleep(Duration::from_secs(3));
+        drop(conn);
+    });
+    let mut cfg = config(&base, None);
+    cfg.timeout = Duration::from_millis(500);
+    let model = OpenAi::new(&cfg).unwrap();
+    let err = kind(model.complete(&chat(), true).await.unwrap_err());
+    assert!(
+        matches!(err, LlmError::Unavailable(ref m) if m.contains("timed out")),
+        "{err:?}"
+    );
+    hold.join().unwrap();
+}
+
+#[tokio::test]
+async fn ping_accepts_a_listing_or_404_and_reports_a_bad_key() {
+    for status in ["200 OK", "404 Not Found"] {
+        let (base, seen) = serve_once(http(status, "", r#"{"data":[]}"#));
+        OpenAi::new(&config(&base, None))
+            .unwrap()
+            .ping()
+            .await
+            .unwrap();
+        let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            (req.method.as_str(), req.path.as_str()),
+            ("GET", "/v1/models")
+        );
+    }
+    let (base, _seen) = serve_once(http("403 Forbidden", "", r#"{"error":{"message":"no"}}"#));
+    let err = OpenAi::new(&config(&base, None))
+        .unwrap()
+        .ping()
+        .await
+        .unwrap_err();
+    assert!(matches!(kind(err), LlmError::Rejected(_)));
+}

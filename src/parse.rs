@@ -191,11 +191,24 @@ fn collapse_ws(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Counts `message/rfc822` and `message/global` occurrences, case-insensitively.
+/// Counts Content-Type fields that open a nested message (`message/*`, or `multipart/digest`
+/// whose untyped parts are messages). Only header-shaped lines count, so body text that merely
+/// mentions "message/rfc822" or links to ".../message/..." does not.
 fn count_nested_messages(raw: &[u8]) -> usize {
+    const CT: &[u8] = b"content-type:";
     let mut n = 0;
-    for w in raw.windows(8) {
-        if w.eq_ignore_ascii_case(b"message/") {
+    let mut lines = raw.split(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        if line.len() < CT.len() || !line[..CT.len()].eq_ignore_ascii_case(CT) {
+            continue;
+        }
+        let mut value = line[CT.len()..].trim_ascii_start();
+        if value.is_empty() {
+            // Folded: the type is on the continuation line.
+            value = lines.peek().map_or(&b""[..], |l| l.trim_ascii_start());
+        }
+        let starts = |p: &[u8]| value.len() >= p.len() && value[..p.len()].eq_ignore_ascii_case(p);
+        if starts(b"message/") || starts(b"multipart/digest") {
             n += 1;
         }
     }
@@ -464,6 +477,8 @@ fn html_to_text(html: &str) -> String {
         cur: String,
         depth: usize,
         space: bool,
+        /// Bytes in `lines`; conversion stops past [`TEXT_CAP`].
+        len: usize,
     }
     impl Out {
         fn word(&mut self, w: &str) {
@@ -477,7 +492,9 @@ fn html_to_text(html: &str) -> String {
             let text = self.cur.trim();
             let mut line = "> ".repeat(self.depth);
             line.push_str(text);
-            self.lines.push(line.trim_end().to_string());
+            let line = line.trim_end().to_string();
+            self.len += line.len() + 1;
+            self.lines.push(line);
             self.cur.clear();
             self.space = false;
         }
@@ -497,10 +514,12 @@ fn html_to_text(html: &str) -> String {
         cur: String::new(),
         depth: 0,
         space: false,
+        len: 0,
     };
     let mut i = 0;
     let mut word_start: Option<usize> = None;
-    while i < bytes.len() {
+    let mut unclosed = [false; HIDDEN_TAGS.len()];
+    while i < bytes.len() && out.len <= TEXT_CAP && out.cur.len() <= TEXT_CAP {
         let b = bytes[i];
         let tag_like = b == b'<'
             && bytes
@@ -560,10 +579,21 @@ fn html_to_text(html: &str) -> String {
             .take_while(|c| c.is_ascii_alphanumeric())
             .collect();
         i = close + 1;
-        if !closing && HIDDEN_TAGS.contains(&name.as_str()) {
-            if let Some(p) = lower[i..].find(&format!("</{name}")) {
-                let end = i + p;
-                i = lower[end..].find('>').map_or(bytes.len(), |q| end + q + 1);
+        if let Some(h) = HIDDEN_TAGS
+            .iter()
+            .position(|t| *t == name)
+            .filter(|_| !closing)
+        {
+            // Skip to the closing tag. Once a close is missing it stays missing, so remember
+            // that: hostile input with many unclosed <style> tags stays linear.
+            if !unclosed[h] {
+                match lower[i..].find(&format!("</{name}")) {
+                    Some(p) => {
+                        let end = i + p;
+                        i = lower[end..].find('>').map_or(bytes.len(), |q| end + q + 1);
+                    }
+                    None => unclosed[h] = true,
+                }
             }
             continue;
         }
@@ -1085,12 +1115,20 @@ mod tests {
         assert!(e.text.len() > TEXT_CAP - 8);
         assert!(e.new_text.len() <= TEXT_CAP);
 
-        let mut html = b"From: a@example.com\r\nContent-Type: text/html\r\n\r\n".to_vec();
-        while html.len() < 5 * 1024 * 1024 {
-            html.extend_from_slice(b"<div>hello <b>world</b></div>");
+        for unit in [
+            &b"<div>hello <b>world</b></div>"[..],
+            b"<style>",
+            b"<!--",
+            b"&amp;&#1;&lt",
+            b"<blockquote>",
+        ] {
+            let mut html = b"From: a@example.com\r\nContent-Type: text/html\r\n\r\n".to_vec();
+            while html.len() < 5 * 1024 * 1024 {
+                html.extend_from_slice(unit);
+            }
+            let e = parse(&html).unwrap();
+            assert!(e.text.len() <= TEXT_CAP);
         }
-        let e = parse(&html).unwrap();
-        assert!(e.text.len() <= TEXT_CAP);
     }
 
     #[test]
@@ -1130,7 +1168,24 @@ mod tests {
             raw.extend_from_slice(b"Content-Type: message/rfc822\r\n\r\n");
         }
         raw.extend_from_slice(b"Subject: inner\r\n\r\nbody\r\n");
-        must_not_panic(&raw);
+        assert!(parse(&raw).is_err());
+
+        // Nesting up to the limit still parses (and does not overflow the test thread's stack).
+        let mut raw = b"From: a@example.com\r\nSubject: fwd\r\n".to_vec();
+        for _ in 0..MAX_NESTED_MESSAGES {
+            raw.extend_from_slice(b"Content-Type: message/rfc822\r\n\r\n");
+        }
+        raw.extend_from_slice(b"Subject: inner\r\n\r\nbody\r\n");
+        assert!(parse(&raw).is_ok());
+
+        // Body text that talks about message/rfc822 is not nesting.
+        let mut raw = b"From: a@example.com\r\nSubject: links\r\n\r\n".to_vec();
+        for i in 0..1000 {
+            raw.extend_from_slice(
+                format!("https://forum.example/message/{i} (message/rfc822)\r\n").as_bytes(),
+            );
+        }
+        assert!(parse(&raw).is_ok());
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl Identity {
     /// Is this one of our own addresses or aliases (case-insensitive)?
     pub fn is_own(&self, email: &str) -> bool {
         let email = email.trim().to_ascii_lowercase();
-        self.addresses.iter().any(|a| *a == email)
+        self.addresses.contains(&email)
     }
 
     /// Is this us or a colleague (an address at an internal domain)?

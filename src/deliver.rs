@@ -58,6 +58,10 @@ pub async fn deliver(
     // Everything the store learned this pass is on disk before the server changes.
     store.flush()?;
     session.append_draft(drafts, raw).await?;
+    // Test hook: die the hardest way in the one window the server-side search exists for.
+    if std::env::var_os("TEND_TEST_CRASH_AFTER_APPEND").is_some() {
+        std::process::abort();
+    }
     // A crash here leaves the draft unrecorded; the search above finds it on the next pass.
     store.record_draft(draft_id, record)?;
     Ok(Delivery::Appended)

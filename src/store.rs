@@ -87,7 +87,12 @@ pub struct Store {
     cursors: sled::Tree,
     /// draft Message-ID -> DraftRecord.
     ledger: sled::Tree,
+    /// merged thread id -> the thread that absorbed it.
+    aliases: sled::Tree,
 }
+
+/// Alias chains are short; a longer one would mean a cycle from a corrupt store.
+const MAX_ALIAS_HOPS: usize = 16;
 
 fn key(a: &str, b: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(a.len() + b.len() + 1);
@@ -100,6 +105,10 @@ fn key(a: &str, b: &str) -> Vec<u8> {
 fn json<T: Serialize>(v: &T) -> Vec<u8> {
     // Serialising our own plain structs cannot fail.
     serde_json::to_vec(v).expect("serialisable")
+}
+
+fn be_i64(v: &[u8]) -> i64 {
+    <[u8; 8]>::try_from(v).map(i64::from_be_bytes).unwrap_or(0)
 }
 
 fn abort<E: std::fmt::Display>(e: E) -> ConflictableTransactionError<anyhow::Error> {
@@ -150,6 +159,7 @@ impl Store {
             contacts: tree("contacts")?,
             cursors: tree("cursors")?,
             ledger: tree("ledger")?,
+            aliases: tree("aliases")?,
             db,
         })
     }
@@ -164,6 +174,7 @@ impl Store {
             &self.mailbox_msgs,
             &self.mailbox_threads,
             &self.contacts,
+            &self.aliases,
         );
         let result = trees.transaction(
             |(
@@ -174,8 +185,10 @@ impl Store {
                 mailbox_msgs,
                 mailbox_threads,
                 contacts,
+                aliases,
             )| {
                 let id = email.message_id.as_str();
+                let mut absorbed = Vec::new();
                 let thread_id = match messages.get(id)? {
                     Some(bytes) => {
                         serde_json::from_slice::<Record>(&bytes)
@@ -183,19 +196,29 @@ impl Store {
                             .thread
                     }
                     None => {
+                        // A read error here only loses a threading hint; the message is still kept.
                         let get = |tree: &TransactionalTree, k: &str| -> Option<String> {
-                            // A read error here only loses a threading hint; the message is still kept.
-                            tree.get(k)
-                                .ok()
-                                .flatten()
-                                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                            let v = tree.get(k).ok().flatten()?;
+                            let mut t = String::from_utf8_lossy(&v).into_owned();
+                            for _ in 0..MAX_ALIAS_HOPS {
+                                match aliases.get(t.as_bytes()).ok().flatten() {
+                                    Some(next) => t = String::from_utf8_lossy(&next).into_owned(),
+                                    None => break,
+                                }
+                            }
+                            Some(t)
                         };
-                        let t = thread::resolve(
+                        let placement = thread::resolve(
                             email,
                             me,
                             |k| get(msg_thread, k),
                             |k| get(subjects, k),
                         );
+                        let t = placement.thread;
+                        for other in &placement.absorbs {
+                            aliases.insert(other.as_bytes(), t.as_bytes())?;
+                        }
+                        absorbed.extend(placement.absorbs);
                         messages.insert(
                             id,
                             json(&Record {
@@ -217,17 +240,17 @@ impl Store {
                     }
                 };
                 if mailbox_msgs.insert(key(mailbox, id), &[])?.is_some() {
-                    return Ok(Saved {
-                        thread_id,
-                        new: false,
-                    });
+                    return Ok((
+                        Saved {
+                            thread_id,
+                            new: false,
+                        },
+                        absorbed,
+                    ));
                 }
                 let tkey = key(mailbox, &thread_id);
                 let date = email.date.unwrap_or(0);
-                let latest = mailbox_threads
-                    .get(&tkey)?
-                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                    .map(i64::from_be_bytes);
+                let latest = mailbox_threads.get(&tkey)?.map(|v| be_i64(&v));
                 if latest.is_none_or(|l| l < date) {
                     mailbox_threads.insert(tkey, &date.to_be_bytes())?;
                 }
@@ -246,18 +269,69 @@ impl Store {
                     }
                     contacts.insert(ck, json(&c))?;
                 }
-                Ok(Saved {
-                    thread_id,
-                    new: true,
-                })
+                Ok((
+                    Saved {
+                        thread_id,
+                        new: true,
+                    },
+                    absorbed,
+                ))
             },
         );
-        result
+        let (saved, absorbed) = result
             .map_err(|e| match e {
                 TransactionError::Abort(e) => e,
                 TransactionError::Storage(e) => anyhow::Error::new(e),
             })
-            .with_context(|| format!("storing message {}", email.message_id))
+            .with_context(|| format!("storing message {}", email.message_id))?;
+        for other in absorbed {
+            self.merge(&other, &saved.thread_id)
+                .with_context(|| format!("merging thread {other} into {}", saved.thread_id))?;
+        }
+        Ok(saved)
+    }
+
+    /// Moves every message of thread `from` into `into`. The alias is already recorded, so
+    /// lookups land in `into` even if this is interrupted.
+    fn merge(&self, from: &str, into: &str) -> Result<()> {
+        let prefix = key(from, "");
+        let ids: Vec<sled::IVec> = self
+            .thread_msgs
+            .scan_prefix(&prefix)
+            .keys()
+            .map(|k| k.map(|k| sled::IVec::from(&k[prefix.len()..])))
+            .collect::<Result<_, _>>()?;
+        for id in &ids {
+            if let Some(v) = self.messages.get(id)? {
+                let mut r: Record =
+                    serde_json::from_slice(&v).context("decoding a stored message")?;
+                r.thread = into.to_string();
+                self.messages.insert(id, json(&r))?;
+            }
+            self.msg_thread.insert(id, into.as_bytes())?;
+            let id = String::from_utf8_lossy(id);
+            self.thread_msgs.insert(key(into, &id), &[])?;
+            self.thread_msgs.remove(key(from, &id))?;
+        }
+        // Each mailbox that knew `from` now knows `into`, with the later of the two dates.
+        let suffix = key("", from);
+        let entries: Vec<(sled::IVec, sled::IVec)> = self
+            .mailbox_threads
+            .iter()
+            .filter(|r| r.as_ref().map_or(true, |(k, _)| k.ends_with(&suffix)))
+            .collect::<Result<_, _>>()?;
+        for (k, date) in entries {
+            let mailbox = String::from_utf8_lossy(&k[..k.len() - suffix.len()]).into_owned();
+            let into_key = key(&mailbox, into);
+            let keep = self
+                .mailbox_threads
+                .get(&into_key)?
+                .map_or(i64::MIN, |v| be_i64(&v));
+            self.mailbox_threads
+                .insert(into_key, &be_i64(&date).max(keep).to_be_bytes())?;
+            self.mailbox_threads.remove(k)?;
+        }
+        Ok(())
     }
 
     /// The stored cursor of a folder, if any.

@@ -109,6 +109,15 @@ pub fn ancestors(email: &Email) -> Vec<&str> {
     ids
 }
 
+/// Where a message goes: its thread, and other threads it proves to be the same conversation
+/// (a reply that arrived before its parent started one of its own). The store merges those
+/// into `thread`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub thread: String,
+    pub absorbs: Vec<String>,
+}
+
 /// The thread of `email`. `known` maps a Message-ID (of a stored message, or of an ancestor a
 /// stored message named) to its thread; `by_subject` maps a subject key to a thread.
 pub fn resolve(
@@ -116,30 +125,47 @@ pub fn resolve(
     me: &Identity,
     known: impl Fn(&str) -> Option<String>,
     by_subject: impl Fn(&str) -> Option<String>,
-) -> String {
-    // A child that arrived first may already have named this message as its ancestor.
-    if let Some(t) = known(&email.message_id) {
-        return t;
+) -> Placement {
+    // Root side first, so a merged thread keeps the name of its oldest known part; then the
+    // message's own id, which a child that arrived first may already have named.
+    let mut found: Vec<String> = Vec::new();
+    let ids = ancestors(email);
+    for id in ids.iter().rev().copied().chain([email.message_id.as_str()]) {
+        if let Some(t) = known(id) {
+            if !found.contains(&t) {
+                found.push(t);
+            }
+        }
     }
-    let ancestors = ancestors(email);
-    if let Some(t) = ancestors.iter().find_map(|id| known(id)) {
-        return t;
+    if !found.is_empty() {
+        let thread = found.remove(0);
+        return Placement {
+            thread,
+            absorbs: found,
+        };
     }
     // Only a message that says it is a reply, yet names no known ancestor, joins by subject:
     // two unrelated "Meeting" mails stay apart.
     if is_reply_subject(&email.subject) {
         if let Some(t) = subject_key(email, me).and_then(|k| by_subject(&k)) {
-            return t;
+            return Placement {
+                thread: t,
+                absorbs: Vec::new(),
+            };
         }
     }
     // A new thread is named after its root, so later messages naming that root join it.
-    email
+    let thread = email
         .references
         .first()
         .filter(|r| !r.is_empty())
         .or(email.in_reply_to.as_ref())
         .unwrap_or(&email.message_id)
-        .clone()
+        .clone();
+    Placement {
+        thread,
+        absorbs: Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -221,12 +247,18 @@ mod tests {
 
     impl Mem {
         fn add(&mut self, e: &Email) -> String {
-            let t = resolve(
+            let p = resolve(
                 e,
                 &me(),
                 |id| self.known.get(id).cloned(),
                 |k| self.subjects.get(k).cloned(),
             );
+            let t = p.thread;
+            for v in self.known.values_mut().chain(self.subjects.values_mut()) {
+                if p.absorbs.contains(v) {
+                    *v = t.clone();
+                }
+            }
             self.known.insert(e.message_id.clone(), t.clone());
             for a in ancestors(e) {
                 self.known.entry(a.to_string()).or_insert(t.clone());
@@ -339,6 +371,53 @@ mod tests {
             (
                 mail("d1", None, &[], "dan@d.test", "alice@acme.test", "Demo"),
                 "d1",
+            ),
+            // An out-of-office naming only our proposal, before the proposal itself arrives
+            // (INBOX is synced before Sent): a thread of its own at first...
+            (
+                mail(
+                    "f1",
+                    None,
+                    &[],
+                    "fay@f.test",
+                    "alice@acme.test",
+                    "Proposal request",
+                ),
+                "f1",
+            ),
+            (
+                mail(
+                    "f3",
+                    Some("f2"),
+                    &["f2"],
+                    "fay@f.test",
+                    "alice@acme.test",
+                    "Automatic reply: Re: Proposal request",
+                ),
+                "f2",
+            ),
+            // ...until the proposal links both: the root's thread absorbs the other one.
+            (
+                mail(
+                    "f2",
+                    Some("f1"),
+                    &["f1"],
+                    "alice@acme.test",
+                    "fay@f.test",
+                    "Re: Proposal request",
+                ),
+                "f1",
+            ),
+            (
+                mail(
+                    "f4",
+                    Some("f3"),
+                    &["f2", "f3"],
+                    "fay@f.test",
+                    "alice@acme.test",
+                    "Re: Proposal request",
+                ),
+                "f1",
             ),
             // Self-reference and empty ids are ignored.
             (

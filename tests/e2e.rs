@@ -1,0 +1,603 @@
+//! End to end: the real `tend` binary against a real Dovecot and a local model server speaking
+//! the OpenAI protocol. Mail is put straight into the Maildir and drafts are read back from
+//! disk, so what is checked does not depend on tend's own IMAP code.
+
+mod support;
+
+use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Output;
+use support::dovecot::{Dovecot, Stored};
+use support::llm::{FakeLlm, Reply};
+
+const BODY: &str =
+    "Hi Bob,\n\nThanks for asking. The 50-seat plan is [price]; I can send the order form today.";
+
+/// A Dovecot with user alice, a model server, and a config directory pointing at both.
+struct World {
+    dovecot: Dovecot,
+    llm: FakeLlm,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        World::with_model(|_| {
+            Reply::Content(serde_json::json!({"needs_reply": true, "reason": "asks for a price", "body": BODY}).to_string())
+        })
+    }
+
+    fn with_model(reply: impl Fn(&serde_json::Value) -> Reply + Send + Sync + 'static) -> World {
+        let dovecot = Dovecot::start();
+        dovecot.add_user("alice", "s3cret pass");
+        let llm = FakeLlm::start(reply);
+        let dir = tempfile::tempdir().unwrap();
+        let w = World { dovecot, llm, dir };
+        w.write_config();
+        w
+    }
+
+    fn write_config(&self) {
+        let d = self.dir.path();
+        std::fs::create_dir_all(d.join("mailboxes")).unwrap();
+        std::fs::write(
+            d.join("tend.toml"),
+            format!(
+                "state_dir = \"state\"\n[llm]\nbase_url = \"{}\"\nmodel = \"test-model\"\n",
+                self.llm.base_url()
+            ),
+        )
+        .unwrap();
+        let pw = d.join("mailboxes/alice.password");
+        std::fs::write(&pw, "s3cret pass\n").unwrap();
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(
+            d.join("mailboxes/alice.toml"),
+            format!(
+                r#"addresses = ["alice@acme.test", "sales@acme.test"]
+internal_domains = ["acme.test"]
+timezone = "UTC"
+name = "Alice Seller"
+signature = "Alice Seller\nAcme Analytics"
+[imap]
+host = "127.0.0.1"
+port = {}
+security = "plain"
+username = "alice"
+password_file = "alice.password"
+"#,
+                self.dovecot.port()
+            ),
+        )
+        .unwrap();
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("tend.toml")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn tend(&self, args: &[&str]) -> Output {
+        self.tend_env(args, &[])
+    }
+
+    fn tend_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        eprintln!(
+            "tend {args:?} -> {}\n--- stdout\n{}--- stderr\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn once(&self) -> Output {
+        let out = self.tend(&["once"]);
+        assert!(out.status.success(), "tend once failed");
+        out
+    }
+
+    fn inbox(&self, raw: &str) {
+        self.dovecot.put("alice", "INBOX", raw.as_bytes(), "");
+    }
+
+    fn sent(&self, raw: &str) {
+        self.dovecot.put("alice", "Sent", raw.as_bytes(), "S");
+    }
+
+    fn drafts(&self) -> Vec<Stored> {
+        self.dovecot.messages("alice", "Drafts")
+    }
+}
+
+fn mail(
+    id: &str,
+    from: &str,
+    to: &str,
+    cc: &str,
+    subject: &str,
+    date: DateTime<Utc>,
+    reply_to: Option<&str>,
+    extra: &str,
+    body: &str,
+) -> String {
+    let mut h = format!(
+        "Message-ID: <{id}>\r\nDate: {}\r\nFrom: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n",
+        date.to_rfc2822()
+    );
+    if !cc.is_empty() {
+        h.push_str(&format!("Cc: {cc}\r\n"));
+    }
+    if let Some(parent) = reply_to {
+        h.push_str(&format!(
+            "In-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n"
+        ));
+    }
+    h.push_str(extra);
+    format!("{h}\r\n{body}\r\n")
+}
+
+/// A moment `n` weekdays before now, same time of day.
+fn business_days_ago(n: u32) -> DateTime<Utc> {
+    let mut t = Utc::now();
+    let mut left = n;
+    while left > 0 {
+        t -= Duration::days(1);
+        if !matches!(t.weekday(), Weekday::Sat | Weekday::Sun) {
+            left -= 1;
+        }
+    }
+    t
+}
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    // Dovecot stores Maildir files with bare LF line ends.
+    let head = raw.split("\n\n").next()?;
+    head.lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+/// The buyer's question, answered by nobody, after our first message.
+fn seed_pricing_thread(w: &World) {
+    let now = Utc::now();
+    w.sent(&mail(
+        "intro@acme.test",
+        "Alice Seller <alice@acme.test>",
+        "Bob Buyer <bob@buyer.test>",
+        "",
+        "Acme Analytics for Buyer Corp",
+        now - Duration::days(3),
+        None,
+        "",
+        "Hi Bob, great to meet you.",
+    ));
+    w.inbox(&mail(
+        "q1@buyer.test",
+        "Bob Buyer <bob@buyer.test>",
+        "alice@acme.test",
+        "Carol Finance <carol@buyer.test>, Sales <SALES@acme.test>",
+        "Re: Acme Analytics for Buyer Corp",
+        now - Duration::hours(5),
+        Some("intro@acme.test"),
+        "",
+        "Thanks Alice. What does the 50-seat plan cost per year?\r\n\r\nOn Mon, Alice wrote:\r\n> Hi Bob, great to meet you.",
+    ));
+}
+
+#[test]
+fn a_buyer_reply_becomes_exactly_one_threaded_draft() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    w.once();
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1, "one draft expected");
+    let d = &drafts[0];
+    assert!(
+        d.flags.contains('D') && d.flags.contains('S'),
+        "\\Draft and \\Seen, got {:?}",
+        d.flags
+    );
+    let raw = String::from_utf8_lossy(&d.raw).to_string();
+    let email = tend::parse::parse(&d.raw).unwrap();
+    let emails = |v: &[tend::parse::Addr]| v.iter().map(|a| a.email.clone()).collect::<Vec<_>>();
+    assert_eq!(emails(&email.to), ["bob@buyer.test"]);
+    assert_eq!(
+        emails(&email.cc),
+        ["carol@buyer.test"],
+        "the other external participant, never our own alias"
+    );
+    assert_eq!(email.from.as_ref().unwrap().email, "alice@acme.test");
+    assert_eq!(email.subject, "Re: Acme Analytics for Buyer Corp");
+    assert_eq!(email.in_reply_to.as_deref(), Some("q1@buyer.test"));
+    assert_eq!(email.references, ["intro@acme.test", "q1@buyer.test"]);
+    assert!(
+        email.text.contains("50-seat plan is [price]"),
+        "the model's body: {}",
+        email.text
+    );
+    assert!(
+        email.text.contains("Alice Seller\nAcme Analytics"),
+        "signature appended by code"
+    );
+    assert!(
+        email
+            .text
+            .contains("> Thanks Alice. What does the 50-seat plan cost"),
+        "parent quoted"
+    );
+    assert!(header(&raw, "X-Tend-Draft").is_some(), "our marker header");
+    // The model saw the thread, delimited.
+    let reqs = w.llm.requests();
+    assert_eq!(reqs.len(), 1);
+    assert!(reqs[0].to_string().contains("50-seat plan cost per year"));
+    // The buyer's message stays unread.
+    let inbox = w.dovecot.messages("alice", "INBOX");
+    assert!(
+        inbox.iter().all(|m| !m.flags.contains('S')),
+        "buyer mail must stay unread: {:?}",
+        inbox.iter().map(|m| &m.flags).collect::<Vec<_>>()
+    );
+
+    // A second pass changes nothing and does not ask the model again.
+    w.once();
+    assert_eq!(w.drafts().len(), 1);
+    assert_eq!(w.llm.requests().len(), 1);
+
+    // status names the thread and says a draft is waiting.
+    let status = w.tend(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("1 of")
+            && text.contains("needs a reply")
+            && text.contains("draft written to Drafts"),
+        "{text}"
+    );
+}
+
+#[test]
+fn our_reply_in_sent_means_no_draft() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    w.sent(&mail(
+        "ans@acme.test",
+        "alice@acme.test",
+        "bob@buyer.test",
+        "",
+        "Re: Acme Analytics for Buyer Corp",
+        Utc::now() - Duration::hours(1),
+        Some("q1@buyer.test"),
+        "",
+        "It is 9,000 a year.",
+    ));
+    w.once();
+    assert!(w.drafts().is_empty());
+    assert!(
+        w.llm.requests().is_empty(),
+        "no model call when nothing needs attention"
+    );
+}
+
+#[test]
+fn automated_and_internal_mail_get_no_draft() {
+    let w = World::new();
+    let now = Utc::now() - Duration::hours(2);
+    w.inbox(&mail(
+        "ooo@buyer.test",
+        "Dana <dana@buyer.test>",
+        "alice@acme.test",
+        "",
+        "Automatic reply: Proposal",
+        now,
+        None,
+        "Auto-Submitted: auto-replied\r\nX-Auto-Response-Suppress: All\r\n",
+        "I am out of office until Monday.",
+    ));
+    w.inbox(&mail(
+        "news@mail.vendor.test",
+        "Vendor News <news@vendor.test>",
+        "alice@acme.test",
+        "",
+        "Our November newsletter",
+        now,
+        None,
+        "List-Unsubscribe: <mailto:unsub@vendor.test>\r\nPrecedence: bulk\r\n",
+        "Big news this month.",
+    ));
+    w.inbox(&format!(
+        "Message-ID: <bounce@mx.acme.test>\r\nDate: {}\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx.acme.test>\r\nTo: alice@acme.test\r\nSubject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nThis is the mail system. Your message could not be delivered.\r\n--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.acme.test\r\n\r\nFinal-Recipient: rfc822; gone@buyer.test\r\nAction: failed\r\nStatus: 5.1.1\r\n--b1--\r\n",
+        now.to_rfc2822()
+    ));
+    w.inbox(&mail(
+        "colleague@acme.test",
+        "Carl Colleague <carl@acme.test>",
+        "alice@acme.test",
+        "",
+        "Can you look at the Q4 numbers?",
+        now,
+        None,
+        "",
+        "Need your eyes on this.",
+    ));
+    w.once();
+    assert!(
+        w.drafts().is_empty(),
+        "no drafts for automated or internal mail"
+    );
+    assert!(w.llm.requests().is_empty());
+}
+
+fn seed_proposal(w: &World, sent_at: DateTime<Utc>) {
+    w.inbox(&mail(
+        "ask@buyer.test",
+        "Bob Buyer <bob@buyer.test>",
+        "alice@acme.test",
+        "",
+        "Proposal request",
+        sent_at - Duration::days(2),
+        None,
+        "",
+        "Could you send us a proposal for 50 seats?",
+    ));
+    w.sent(&mail(
+        "prop@acme.test",
+        "Alice Seller <alice@acme.test>",
+        "Bob Buyer <bob@buyer.test>",
+        "",
+        "Re: Proposal request",
+        sent_at,
+        Some("ask@buyer.test"),
+        "",
+        "Here is our proposal: 50 seats, 9,000 a year.",
+    ));
+}
+
+#[test]
+fn a_proposal_unanswered_for_four_business_days_gets_a_follow_up() {
+    let w = World::new();
+    seed_proposal(&w, business_days_ago(4));
+    // The buyer's out-of-office does not end the silence.
+    w.inbox(&mail(
+        "ooo2@buyer.test",
+        "Bob Buyer <bob@buyer.test>",
+        "alice@acme.test",
+        "",
+        "Automatic reply: Re: Proposal request",
+        business_days_ago(4) + Duration::minutes(1),
+        Some("prop@acme.test"),
+        "Auto-Submitted: auto-replied\r\n",
+        "Out until next week.",
+    ));
+    w.once();
+    w.tend(&["explain", "prop@acme.test"]);
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1);
+    let email = tend::parse::parse(&drafts[0].raw).unwrap();
+    assert_eq!(
+        email
+            .to
+            .iter()
+            .map(|a| a.email.as_str())
+            .collect::<Vec<_>>(),
+        ["bob@buyer.test"]
+    );
+    assert_eq!(
+        email.in_reply_to.as_deref(),
+        Some("prop@acme.test"),
+        "a follow-up answers our own proposal"
+    );
+    assert_eq!(email.subject, "Re: Proposal request");
+    let prompt = w.llm.requests()[0].to_string();
+    assert!(
+        prompt.contains("50 seats, 9,000 a year"),
+        "grounded in our proposal"
+    );
+}
+
+#[test]
+fn a_proposal_two_business_days_old_gets_nothing_yet() {
+    let w = World::new();
+    seed_proposal(&w, business_days_ago(2));
+    w.once();
+    assert!(w.drafts().is_empty());
+    let status = w.tend(&["explain", "prop@acme.test"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("nothing to do"), "explain says why: {text}");
+}
+
+#[test]
+fn a_crash_between_append_and_ledger_leaves_one_draft() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    let out = w.tend_env(&["once"], &[("TEND_TEST_CRASH_AFTER_APPEND", "1")]);
+    assert!(
+        !out.status.success(),
+        "the injected crash aborts the process"
+    );
+    assert_eq!(w.drafts().len(), 1, "the APPEND happened before the crash");
+    w.once();
+    assert_eq!(
+        w.drafts().len(),
+        1,
+        "the rerun finds the draft by its Message-ID"
+    );
+    assert_eq!(
+        w.llm.requests().len(),
+        1,
+        "and does not pay the model again"
+    );
+}
+
+#[test]
+fn a_deleted_state_directory_does_not_duplicate_drafts() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    w.once();
+    assert_eq!(w.drafts().len(), 1);
+    std::fs::remove_dir_all(w.state()).unwrap();
+    w.once();
+    assert_eq!(w.drafts().len(), 1);
+}
+
+#[test]
+fn a_draft_the_user_deleted_is_not_recreated() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    w.once();
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1);
+    w.dovecot.remove(&drafts[0].path);
+    w.once();
+    assert!(w.drafts().is_empty());
+}
+
+#[test]
+fn an_unparseable_message_is_skipped_and_the_rest_processed() {
+    let w = World::new();
+    w.dovecot.put("alice", "INBOX", b"", "");
+    w.dovecot
+        .put("alice", "INBOX", &[0xff, 0xfe, 0x00, 0x01, 0x02], "");
+    seed_pricing_thread(&w);
+    let out = w.once();
+    assert_eq!(w.drafts().len(), 1, "the good thread still gets its draft");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains(" 0 fetched"), "{stdout}");
+}
+
+#[test]
+fn a_model_veto_is_kept_and_not_asked_again() {
+    let w = World::with_model(|_| {
+        Reply::Content(
+            r#"{"needs_reply": false, "reason": "they only said thanks", "body": ""}"#.into(),
+        )
+    });
+    seed_pricing_thread(&w);
+    w.once();
+    w.once();
+    assert!(w.drafts().is_empty());
+    assert_eq!(w.llm.requests().len(), 1);
+    let status = w.tend(&["status"]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("they only said thanks"));
+}
+
+#[test]
+fn a_failing_model_writes_no_draft_and_a_later_pass_does() {
+    let w =
+        World::with_model(|_| Reply::Status(503, r#"{"error":{"message":"overloaded"}}"#.into()));
+    seed_pricing_thread(&w);
+    let out = w.tend(&["once"]);
+    assert!(
+        !out.status.success(),
+        "a failed draft is reported in the exit status"
+    );
+    assert!(w.drafts().is_empty());
+    // The same mailbox, now with a working model: the draft appears.
+    let w2 = World {
+        llm: FakeLlm::start(|_| {
+            Reply::Content(format!(
+                "{{\"needs_reply\":true,\"reason\":\"r\",\"body\":{}}}",
+                serde_json::to_string(BODY).unwrap()
+            ))
+        }),
+        ..w
+    };
+    w2.write_config();
+    w2.once();
+    assert_eq!(w2.drafts().len(), 1);
+}
+
+#[test]
+fn dry_run_prints_drafts_and_writes_nothing() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    let out = w.tend(&["once", "--dry-run"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Subject: Re: Acme Analytics for Buyer Corp")
+            && text.contains("To: bob@buyer.test"),
+        "{text}"
+    );
+    assert!(w.drafts().is_empty());
+}
+
+#[test]
+fn check_reports_login_and_folders_and_refuses_a_wrong_password() {
+    let w = World::new();
+    let out = w.tend(&["check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("drafts \"Drafts\"") && text.contains("sent \"Sent\""),
+        "{text}"
+    );
+    std::fs::write(w.dir.path().join("mailboxes/alice.password"), "wrong\n").unwrap();
+    let out = w.tend(&["check"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("refused the login"));
+}
+
+#[test]
+fn tls_with_a_self_signed_ca_file_works() {
+    let w = World::new();
+    let path = w.dir.path().join("mailboxes/alice.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text
+        .replace(
+            &format!("port = {}", w.dovecot.port()),
+            &format!("port = {}", w.dovecot.tls_port()),
+        )
+        .replace(
+            "security = \"plain\"",
+            &format!("security = \"tls\"\nca_file = {:?}", w.dovecot.ca_file()),
+        )
+        .replace("127.0.0.1", "localhost");
+    std::fs::write(&path, text).unwrap();
+    seed_pricing_thread(&w);
+    w.once();
+    assert_eq!(w.drafts().len(), 1);
+}
+
+#[test]
+fn bad_config_exits_78_naming_file_and_key() {
+    let w = World::new();
+    let path = w.dir.path().join("mailboxes/alice.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace(
+            "timezone = \"UTC\"",
+            "timezone = \"UTC\"\ncolour = \"blue\"",
+        ),
+    )
+    .unwrap();
+    let out = w.tend(&["check"]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("alice.toml") && err.contains("colour"),
+        "{err}"
+    );
+    // A world-readable password file is refused.
+    std::fs::write(&path, text).unwrap();
+    let pw = w.dir.path().join("mailboxes/alice.password");
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = w.tend(&["check"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("chmod 600"));
+}

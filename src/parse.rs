@@ -670,7 +670,7 @@ pub fn new_text(text: &str) -> String {
         if is_separator(t) || is_header_block(&lines[i..]) {
             break;
         }
-        if t.trim_end_matches(' ') == "--" && line.trim_end() == "--" {
+        if line.trim_end() == "--" {
             break; // signature separator "-- " (clients often strip the trailing space)
         }
         if is_mobile_footer(t) {
@@ -865,6 +865,10 @@ fn is_mobile_footer(t: &str) -> bool {
         "sent from yahoo mail",
         "sent from the all new aol app",
         "get outlook for ",
+        "obtenir outlook pour ",
+        "obtener outlook para ",
+        "outlook für ios beziehen",
+        "outlook für android beziehen",
         "von meinem iphone gesendet",
         "von meinem ipad gesendet",
         "von meinem smartphone gesendet",
@@ -1244,6 +1248,7 @@ mod tests {
             ("Ok\n\n-- \nBob\nACME", "Ok"),
             ("Ok\n\nSent from my iPhone", "Ok"),
             ("Ok\n\nGet Outlook for iOS", "Ok"),
+            ("Ok\n\nObtenir Outlook pour Android", "Ok"),
             ("Am 12.11.2026 um 09:14 schrieb Hans <h@x.de>:\n> alt", "Am 12.11.2026 um 09:14 schrieb Hans <h@x.de>:\n> alt"),
             ("Le 12 nov. 2026 à 09:14, Jean <j@x.fr> a écrit :\n> vieux", "Le 12 nov. 2026 à 09:14, Jean <j@x.fr> a écrit :\n> vieux"),
             ("Sí\n\nEl lun, 3 jun 2026, Ana <a@x.es> escribió:\n> viejo", "Sí"),

@@ -346,6 +346,9 @@ fn print_action(mb: &MailboxConfig, a: &Action, dry_run: bool) {
         Action::Vetoed { thread_id, reason } => {
             println!("no draft for <{thread_id}>: the model judged no answer is needed: {reason}")
         }
+        Action::Superseded { thread_id } => {
+            println!("no draft for <{thread_id}>: answered while drafting")
+        }
         Action::AlreadyThere { thread_id } => println!("draft for <{thread_id}> already in Drafts"),
         Action::Failed { thread_id, error } => {
             eprintln!("no draft for <{thread_id}> this time: {error}")

@@ -51,6 +51,8 @@ pub enum Action {
     },
     /// The model judged no answer is needed.
     Vetoed { thread_id: String, reason: String },
+    /// Someone answered while the model was drafting; nothing was written.
+    Superseded { thread_id: String },
     /// Drafts already held it: nothing new to do.
     AlreadyThere { thread_id: String },
     /// The model or the server failed; retried on the next pass.
@@ -224,7 +226,7 @@ pub async fn attend<M: LanguageModel>(
     mb: &MailboxConfig,
     store: &Store,
     model: &M,
-    mut session: Option<(&mut Session, &str)>,
+    mut session: Option<(&mut Session, &FolderNames)>,
     now: DateTime<Utc>,
     shutdown: &CancellationToken,
 ) -> Result<Vec<Action>> {
@@ -249,7 +251,8 @@ pub async fn attend<M: LanguageModel>(
         };
         let thread_id = finding.thread_id.clone();
         // Drafts may hold it already (a lost state directory): look before paying the model.
-        if let Some((s, drafts)) = session.as_mut() {
+        if let Some((s, folders)) = session.as_mut() {
+            let drafts = drafts_folder(folders)?;
             if deliver::recover(s, drafts, store, &record(DraftState::Appended), &id).await? {
                 actions.push(Action::AlreadyThere { thread_id });
                 continue;
@@ -282,8 +285,16 @@ pub async fn attend<M: LanguageModel>(
             Outcome::Draft(d) => {
                 let delivery = match session.as_mut() {
                     None => None,
-                    Some((s, drafts)) => {
+                    Some((s, folders)) => {
+                        // The model took a while: if someone answered meanwhile, the draft is moot.
+                        sync(mb, store, s, folders).await?;
+                        if !still_needed(mb, store, finding, now)? {
+                            tracing::info!(thread = %thread_id, "answered while drafting; draft dropped");
+                            actions.push(Action::Superseded { thread_id });
+                            continue;
+                        }
                         let rec = record(DraftState::Appended);
+                        let drafts = drafts_folder(folders)?;
                         Some(deliver::deliver(s, drafts, store, &rec, &id, &d.raw).await?)
                     }
                 };
@@ -293,6 +304,30 @@ pub async fn attend<M: LanguageModel>(
         }
     }
     Ok(actions)
+}
+
+fn drafts_folder(folders: &FolderNames) -> Result<&str> {
+    folders
+        .drafts
+        .as_deref()
+        .context("no Drafts folder found: set [folders] drafts in the mailbox file")
+}
+
+/// Does the thread still need the draft for `finding`, judged on what the store holds now?
+fn still_needed(
+    mb: &MailboxConfig,
+    store: &Store,
+    finding: &Finding,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let Some(thread_id) = store.thread_of(&finding.trigger)? else {
+        return Ok(false);
+    };
+    let Some(thread) = store.thread(&thread_id)? else {
+        return Ok(false);
+    };
+    Ok(matches!(judge(mb, store, thread, now)?.verdict,
+        Verdict::Attention(f) if f.trigger == finding.trigger && f.kind == finding.kind))
 }
 
 /// One full pass over one mailbox: sync, review, draft, deliver.
@@ -309,15 +344,12 @@ pub async fn pass<M: LanguageModel>(
     let actions = if dry_run {
         attend(mb, store, model, None, now, shutdown).await?
     } else {
-        let drafts = folders
-            .drafts
-            .clone()
-            .context("no Drafts folder found: set [folders] drafts in the mailbox file")?;
+        drafts_folder(&folders)?;
         attend(
             mb,
             store,
             model,
-            Some((&mut session, &drafts)),
+            Some((&mut session, &folders)),
             now,
             shutdown,
         )

@@ -603,3 +603,48 @@ fn bad_config_exits_78_naming_file_and_key() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("chmod 600"));
 }
+
+#[test]
+fn an_answer_sent_while_the_model_drafts_drops_the_draft() {
+    let w = World::with_model(|_| {
+        let answer =
+            serde_json::json!({"needs_reply": true, "reason": "r", "body": BODY}).to_string();
+        Reply::Delay(
+            std::time::Duration::from_secs(2),
+            Box::new(Reply::Content(answer)),
+        )
+    });
+    seed_pricing_thread(&w);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(w.config())
+        .arg("once")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while w.llm.requests().is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "tend ended before asking the model");
+        assert!(start.elapsed().as_secs() < 20, "tend never asked the model");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The seller answers from their phone while the model is still writing.
+    w.sent(&mail(
+        "phone@acme.test",
+        "alice@acme.test",
+        "bob@buyer.test",
+        "",
+        "Re: Acme Analytics for Buyer Corp",
+        Utc::now(),
+        Some("q1@buyer.test"),
+        "",
+        "9,000 a year, Bob.",
+    ));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("answered while drafting"));
+    assert!(
+        w.drafts().is_empty(),
+        "no draft for a thread answered meanwhile"
+    );
+}

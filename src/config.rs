@@ -342,7 +342,9 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
         return Err(bad("key `addresses`: list at least one own address".into()));
     }
     if let Some(a) = addresses.iter().find(|a| !is_address(a)) {
-        return Err(bad(format!("key `addresses`: {a:?} is not an email address")));
+        return Err(bad(format!(
+            "key `addresses`: {a:?} is not an email address"
+        )));
     }
     let internal_domains = raw
         .internal_domains
@@ -365,7 +367,9 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
         followup_window_days: r.followup_window_days.unwrap_or(d.followup_window_days),
     };
     if rules.followup_business_days == 0 {
-        return Err(bad("key `rules.followup_business_days`: must be at least 1".into()));
+        return Err(bad(
+            "key `rules.followup_business_days`: must be at least 1".into(),
+        ));
     }
     Ok(MailboxConfig {
         name,

@@ -624,7 +624,10 @@ fn an_answer_sent_while_the_model_drafts_drops_the_draft() {
         .unwrap();
     let start = std::time::Instant::now();
     while w.llm.requests().is_empty() {
-        assert!(child.try_wait().unwrap().is_none(), "tend ended before asking the model");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "tend ended before asking the model"
+        );
         assert!(start.elapsed().as_secs() < 20, "tend never asked the model");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -651,3 +651,95 @@ fn an_answer_sent_while_the_model_drafts_drops_the_draft() {
         "no draft for a thread answered meanwhile"
     );
 }
+
+#[test]
+fn a_uidvalidity_change_resyncs_without_duplicates() {
+    let mut w = World::new();
+    seed_pricing_thread(&w);
+    w.once();
+    assert_eq!(w.drafts().len(), 1);
+    // The server forgets its UIDs (a restore, a migration): new UIDVALIDITY for every folder.
+    w.dovecot.kill();
+    let root = w.dovecot.base().join("mail/alice");
+    for dir in [root.clone(), root.join(".Sent"), root.join(".Drafts")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if name.starts_with("dovecot-uidlist")
+                || name.starts_with("dovecot.index")
+                || name.starts_with("dovecot-uidvalidity")
+            {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    }
+    // UIDVALIDITY is time-based: make sure the new one differs.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    w.dovecot.restart();
+    w.inbox(&mail(
+        "dan1@d.test",
+        "Dan <dan@d.test>",
+        "alice@acme.test",
+        "",
+        "Demo next week?",
+        Utc::now() - Duration::hours(1),
+        None,
+        "",
+        "Could we see a demo next week?",
+    ));
+    let out = w.once();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UIDVALIDITY changed"));
+    assert_eq!(
+        w.drafts().len(),
+        2,
+        "the old draft stays single; the new thread gets one"
+    );
+    assert_eq!(w.llm.requests().len(), 2);
+    let status = w.tend(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(
+        text.contains("2 of 2 recent threads"),
+        "no thread duplicated by the resync: {text}"
+    );
+}
+
+#[test]
+fn run_drafts_then_stops_cleanly_on_sigterm() {
+    let w = World::new();
+    let toml = std::fs::read_to_string(w.config()).unwrap();
+    std::fs::write(w.config(), format!("poll_interval_seconds = 1\n{toml}")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(w.config())
+        .arg("run")
+        .spawn()
+        .unwrap();
+    // Mail arriving while tend runs is drafted on a later pass.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    seed_pricing_thread(&w);
+    let start = std::time::Instant::now();
+    while w.drafts().is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "tend run exited early");
+        assert!(start.elapsed().as_secs() < 20, "no draft from tend run");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "tend run did not stop within 10 s of SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    assert_eq!(w.drafts().len(), 1);
+}

@@ -7,7 +7,7 @@ use crate::config::{Config, MailboxConfig};
 use crate::detect::{self, Contact, Finding, Verdict};
 use crate::draft::{self, compose, Outcome};
 use crate::imap::{self, FolderNames, Session};
-use crate::llm::LanguageModel;
+use crate::llm::{LanguageModel, LlmError};
 use crate::parse;
 use crate::store::{Cursor, DraftRecord, DraftState, Store};
 use crate::thread::Thread;
@@ -262,10 +262,23 @@ pub async fn attend<M: LanguageModel>(
             Ok(o) => o,
             Err(err) => {
                 tracing::warn!(thread = %thread_id, "no draft this time: {err:#}");
+                // A model that is down, rate limiting or refusing our key fails every thread
+                // alike: stop asking until the next pass instead of hammering it.
+                let give_up = matches!(
+                    err.downcast_ref::<LlmError>(),
+                    Some(
+                        LlmError::RateLimited { .. }
+                            | LlmError::Unavailable(_)
+                            | LlmError::Rejected(_)
+                    )
+                );
                 actions.push(Action::Failed {
                     thread_id,
                     error: format!("{err:#}"),
                 });
+                if give_up {
+                    break;
+                }
                 continue;
             }
         };

@@ -502,12 +502,28 @@ fn a_failing_model_writes_no_draft_and_a_later_pass_does() {
     let w =
         World::with_model(|_| Reply::Status(503, r#"{"error":{"message":"overloaded"}}"#.into()));
     seed_pricing_thread(&w);
+    w.inbox(&mail(
+        "dan1@d.test",
+        "Dan <dan@d.test>",
+        "alice@acme.test",
+        "",
+        "Demo next week?",
+        Utc::now() - Duration::hours(1),
+        None,
+        "",
+        "Could we see a demo next week?",
+    ));
     let out = w.tend(&["once"]);
     assert!(
         !out.status.success(),
         "a failed draft is reported in the exit status"
     );
     assert!(w.drafts().is_empty());
+    assert_eq!(
+        w.llm.requests().len(),
+        1,
+        "a model that is down is not asked again for every thread"
+    );
     // The same mailbox, now with a working model: the draft appears.
     let w2 = World {
         llm: FakeLlm::start(|_| {
@@ -520,7 +536,7 @@ fn a_failing_model_writes_no_draft_and_a_later_pass_does() {
     };
     w2.write_config();
     w2.once();
-    assert_eq!(w2.drafts().len(), 1);
+    assert_eq!(w2.drafts().len(), 2);
 }
 
 #[test]

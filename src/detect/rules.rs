@@ -1,0 +1,215 @@
+//! The three rules `assess` dispatches to, by who wrote the latest human message: a buyer (does
+//! it need a reply, or does a filter say no), a colleague (they answered for us), or we (is a
+//! follow-up due, or did their side speak elsewhere, or have we nudged enough). Each returns a
+//! [`Verdict`] with its one-line reason. They read only the thread, the rules and the contact
+//! lookup; sorting messages into sides is `assess`'s job, and counting business days is
+//! `calendar`'s.
+
+use super::calendar::{age_secs, ago, usable_time, DAY_SECS};
+use super::ONE_WAY_SENDER_MIN;
+use super::{domain, followup_due, quiet, who, Ctx, Finding, Kind, Msg, Side, Verdict};
+use crate::parse::Addr;
+use crate::thread::Thread;
+
+/// The latest human message is from an external person: answer it, unless a filter says no.
+pub(super) fn needs_reply(thread: &Thread, msgs: &[Msg], last: usize, cx: &Ctx) -> Verdict {
+    let m = &msgs[last];
+    let sender = who(m.from);
+    // A message without a date cannot open a reply window: treat it as too old.
+    let Some(at) = m.at else {
+        return quiet(format!(
+            "{sender} wrote a message without a usable Date; too old to draft a reply for"
+        ));
+    };
+    let window = i64::from(cx.rules.reply_window_days);
+    if age_secs(cx.now, at) > window.saturating_mul(DAY_SECS) {
+        return quiet(format!(
+            "buyer message from {sender} on {} is older than the {window}-day reply window",
+            cx.when(Some(at))
+        ));
+    }
+    // Us only in Bcc (or via a list that rewrote the recipients): not addressed to us.
+    let addressed = m
+        .email
+        .to
+        .iter()
+        .chain(&m.email.cc)
+        .any(|a| cx.me.is_own(&a.email));
+    if !addressed {
+        return quiet(format!(
+            "{sender} wrote on {}, but none of our addresses is in To or Cc (we got it by Bcc or through a list)",
+            cx.when(Some(at))
+        ));
+    }
+    // "We received ten from them and never answered" is evidence this is not a conversation;
+    // our own message to them in this thread is evidence that it is, even if the store lags.
+    let c = (cx.contact)(&m.from.email);
+    let we_wrote_here = msgs.iter().any(|o| {
+        o.side != Side::External
+            && o.human()
+            && o.email
+                .to
+                .iter()
+                .chain(&o.email.cc)
+                .any(|a| a.email.eq_ignore_ascii_case(&m.from.email))
+    });
+    if c.received >= ONE_WAY_SENDER_MIN && c.sent == 0 && !we_wrote_here {
+        return quiet(format!(
+            "{sender} sent us {} messages and we never wrote to them: not a conversation",
+            c.received
+        ));
+    }
+    let days = age_secs(cx.now, at).max(0) / DAY_SECS;
+    Verdict::Attention(Finding {
+        thread_id: thread.id.clone(),
+        kind: Kind::Reply,
+        trigger: m.email.message_id.clone(),
+        since: at.timestamp(),
+        reason: format!(
+            "{sender} wrote on {} and nobody on our side answered ({})",
+            cx.when(Some(at)),
+            ago(days)
+        ),
+    })
+}
+
+/// The latest human message is a colleague's: they answered for us, or it is an internal thread.
+pub(super) fn colleague_latest(msgs: &[Msg], last: usize, cx: &Ctx) -> Verdict {
+    let m = &msgs[last];
+    match msgs[..last]
+        .iter()
+        .rev()
+        .find(|o| o.side == Side::External && o.human())
+    {
+        Some(buyer) => quiet(format!(
+            "our colleague {} answered {} on {}",
+            who(m.from),
+            who(buyer.from),
+            cx.when(m.at)
+        )),
+        None => quiet(format!(
+            "only colleagues in this thread (latest: {} on {})",
+            who(m.from),
+            cx.when(m.at)
+        )),
+    }
+}
+
+/// Our own message is the latest human one: is a follow-up due?
+pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &Ctx) -> Verdict {
+    let ours = &msgs[last];
+    let external: Vec<&Addr> = ours
+        .email
+        .to
+        .iter()
+        .chain(&ours.email.cc)
+        .filter(|a| !cx.me.is_internal(&a.email))
+        .collect();
+    if external.is_empty() {
+        let anyone_outside = msgs.iter().any(|o| {
+            o.side == Side::External
+                || o.email
+                    .to
+                    .iter()
+                    .chain(&o.email.cc)
+                    .any(|a| !cx.me.is_internal(&a.email))
+        });
+        return quiet(if anyone_outside {
+            format!(
+                "our latest message on {} went to nobody outside the company",
+                cx.when(ours.at)
+            )
+        } else {
+            format!(
+                "only colleagues in this thread (latest: {} on {})",
+                who(ours.from),
+                cx.when(ours.at)
+            )
+        });
+    }
+    // A reply is expected only when a person on their side wrote first: "we wrote to them once"
+    // is no evidence of a deal (marketing mail passes that test).
+    let Some(b) = msgs[..last]
+        .iter()
+        .rposition(|o| o.side == Side::External && o.human())
+    else {
+        return quiet(format!(
+            "we wrote to {} on {}, but nobody outside has written in this thread: outreach, not a deal",
+            who(external[0]),
+            cx.when(ours.at)
+        ));
+    };
+    let buyer = &msgs[b];
+    let buyer_who = who(buyer.from);
+    // Every human message after the buyer's is ours or a colleague's; the first answers, the
+    // rest are follow-ups already sent.
+    let run = msgs[b + 1..=last].iter().filter(|o| o.human()).count();
+    let sent = u32::try_from(run.saturating_sub(1)).unwrap_or(u32::MAX);
+    let said = if sent == 0 {
+        format!("we answered {buyer_who} on {}", cx.when(ours.at))
+    } else {
+        format!(
+            "we followed up with {buyer_who} on {} (follow-up {sent})",
+            cx.when(ours.at)
+        )
+    };
+    let Some(at) = ours.at else {
+        return quiet(format!(
+            "{said}, but that message has no usable Date; too old to follow up on"
+        ));
+    };
+    // Any message from their organisation after ours, in any thread, ends the silence.
+    let mut asked: Vec<&str> = Vec::new();
+    for a in std::iter::once(buyer.from).chain(external.iter().copied()) {
+        if cx.me.is_internal(&a.email) || asked.iter().any(|x| x.eq_ignore_ascii_case(&a.email)) {
+            continue;
+        }
+        asked.push(&a.email);
+        if let Some(t) = (cx.contact)(&a.email).last_inbound_from_org {
+            if t > at.timestamp() {
+                return quiet(format!(
+                    "{said}; someone at {} wrote on {} (in another thread), so the silence is over",
+                    domain(&a.email),
+                    cx.when(usable_time(t))
+                ));
+            }
+        }
+    }
+    let max = cx.rules.max_followups;
+    if max == 0 {
+        return quiet(format!(
+            "{said}; follow-ups are turned off (max_followups = 0)"
+        ));
+    }
+    if sent >= max {
+        return quiet(format!(
+            "already followed up {sent} times (maximum {max}); last on {}, to {buyer_who}",
+            cx.when(Some(at))
+        ));
+    }
+    let window = i64::from(cx.rules.followup_window_days);
+    if age_secs(cx.now, at) > window.saturating_mul(DAY_SECS) {
+        return quiet(format!(
+            "{said}; that is older than the {window}-day follow-up window"
+        ));
+    }
+    let n = cx.rules.followup_business_days;
+    let due = followup_due(at, n, cx.tz);
+    if cx.now < due {
+        return quiet(format!(
+            "{said}; waiting: follow-up due {}",
+            cx.when_day(due)
+        ));
+    }
+    let nudge = sent + 1;
+    Verdict::Attention(Finding {
+        thread_id: thread.id.clone(),
+        kind: Kind::FollowUp { nudge },
+        trigger: ours.email.message_id.clone(),
+        since: at.timestamp(),
+        reason: format!(
+            "{said} and heard nothing for {n} business days (due {}); follow-up {nudge} of {max}",
+            cx.when_day(due)
+        ),
+    })
+}

@@ -157,7 +157,7 @@ pub fn recipients(parent: &Email, kind: Kind, me: &Identity) -> (Vec<Addr>, Vec<
 }
 
 /// "Re: " + subject, unless it already carries a reply prefix (Re, AW, SV, VS, Antw, Réf,
-/// with an optional counter as in "Re[2]:"), in any case.
+/// with an optional counter as in "Re\[2\]:"), in any case.
 pub fn reply_subject(subject: &str) -> String {
     let subject = one_line(subject);
     let subject = subject.trim();

@@ -1,4 +1,4 @@
-//! A [`Draft`] for a [`Finding`](crate::detect::Finding): the prompt (pure), the model call, and
+//! A [`Draft`] for a [`Finding`]: the prompt (pure), the model call, and
 //! the composed message (pure). It never talks to IMAP; `deliver` puts the result in Drafts.
 //! The model supplies only the body text (or a veto); everything else is computed by code.
 

@@ -7,7 +7,7 @@
 
 use crate::config::Identity;
 use crate::parse::Email;
-use crate::thread::{self, Thread};
+use crate::thread::{self, Orphan, Thread};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
@@ -214,11 +214,11 @@ impl Store {
                             |k| get(msg_thread, k),
                             |k| get(subjects, k),
                         );
-                        let t = placement.thread;
+                        let t = placement.thread.clone();
                         for other in &placement.absorbs {
                             aliases.insert(other.as_bytes(), t.as_bytes())?;
                         }
-                        absorbed.extend(placement.absorbs);
+                        absorbed.extend(placement.absorbs.iter().cloned());
                         messages.insert(
                             id,
                             json(&Record {
@@ -234,6 +234,16 @@ impl Store {
                         }
                         thread_msgs.insert(key(&t, id), &[])?;
                         if let Some(k) = thread::subject_key(email, me) {
+                            let orphan = thread::orphan_key(&k);
+                            match placement.orphan {
+                                Orphan::Starts => {
+                                    subjects.insert(orphan.as_bytes(), t.as_bytes())?;
+                                }
+                                Orphan::Claims => {
+                                    subjects.remove(orphan.as_bytes())?;
+                                }
+                                Orphan::None => {}
+                            }
                             subjects.insert(k.as_bytes(), t.as_bytes())?;
                         }
                         t

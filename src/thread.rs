@@ -116,16 +116,42 @@ pub fn ancestors(email: &Email) -> Vec<&str> {
 pub struct Placement {
     pub thread: String,
     pub absorbs: Vec<String>,
+    /// What this message does to the orphan index (see [`orphan_key`]).
+    pub orphan: Orphan,
+}
+
+/// A reply whose client dropped the threading headers can arrive before the original it
+/// answers (INBOX is read before Sent). Such a reply starts an "orphan" thread, indexed under
+/// [`orphan_key`]; the original, arriving later without a reply prefix, claims it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Orphan {
+    None,
+    /// Index this message's thread under the orphan key of its subject key.
+    Starts,
+    /// This original joined an orphan thread: remove the orphan key, so a later unrelated
+    /// original with the same subject stays apart.
+    Claims,
+}
+
+/// The index key under which an orphan thread waits for its original.
+pub fn orphan_key(subject_key: &str) -> String {
+    format!("orphan\u{0}{subject_key}")
 }
 
 /// The thread of `email`. `known` maps a Message-ID (of a stored message, or of an ancestor a
-/// stored message named) to its thread; `by_subject` maps a subject key to a thread.
+/// stored message named) to its thread; `by_subject` maps a subject key (or an
+/// [`orphan_key`]) to a thread.
 pub fn resolve(
     email: &Email,
     me: &Identity,
     known: impl Fn(&str) -> Option<String>,
     by_subject: impl Fn(&str) -> Option<String>,
 ) -> Placement {
+    let placed = |thread: String, absorbs: Vec<String>, orphan: Orphan| Placement {
+        thread,
+        absorbs,
+        orphan,
+    };
     // Root side first, so a merged thread keeps the name of its oldest known part; then the
     // message's own id, which a child that arrived first may already have named.
     let mut found: Vec<String> = Vec::new();
@@ -139,19 +165,19 @@ pub fn resolve(
     }
     if !found.is_empty() {
         let thread = found.remove(0);
-        return Placement {
-            thread,
-            absorbs: found,
-        };
+        return placed(thread, found, Orphan::None);
     }
     // Only a message that says it is a reply, yet names no known ancestor, joins by subject:
-    // two unrelated "Meeting" mails stay apart.
-    if is_reply_subject(&email.subject) {
-        if let Some(t) = subject_key(email, me).and_then(|k| by_subject(&k)) {
-            return Placement {
-                thread: t,
-                absorbs: Vec::new(),
-            };
+    // two unrelated "Meeting" mails stay apart. An original joins only an orphan reply.
+    let key = subject_key(email, me);
+    let is_reply = is_reply_subject(&email.subject);
+    if let Some(k) = &key {
+        if is_reply {
+            if let Some(t) = by_subject(k) {
+                return placed(t, Vec::new(), Orphan::None);
+            }
+        } else if let Some(t) = by_subject(&orphan_key(k)) {
+            return placed(t, Vec::new(), Orphan::Claims);
         }
     }
     // A new thread is named after its root, so later messages naming that root join it.
@@ -162,10 +188,12 @@ pub fn resolve(
         .or(email.in_reply_to.as_ref())
         .unwrap_or(&email.message_id)
         .clone();
-    Placement {
-        thread,
-        absorbs: Vec::new(),
-    }
+    let orphan = if is_reply && ids.is_empty() && key.is_some() {
+        Orphan::Starts
+    } else {
+        Orphan::None
+    };
+    placed(thread, Vec::new(), orphan)
 }
 
 #[cfg(test)]
@@ -264,6 +292,11 @@ mod tests {
                 self.known.entry(a.to_string()).or_insert(t.clone());
             }
             if let Some(k) = subject_key(e, &me()) {
+                match p.orphan {
+                    Orphan::Starts => drop(self.subjects.insert(orphan_key(&k), t.clone())),
+                    Orphan::Claims => drop(self.subjects.remove(&orphan_key(&k))),
+                    Orphan::None => {}
+                }
                 self.subjects.insert(k, t.clone());
             }
             t
@@ -418,6 +451,39 @@ mod tests {
                     "Re: Proposal request",
                 ),
                 "f1",
+            ),
+            // A buyer's client dropped all headers and INBOX is read before Sent: the reply
+            // starts an orphan thread, and our original, arriving later, claims it.
+            (
+                mail(
+                    "g2",
+                    None,
+                    &[],
+                    "gil@g.test",
+                    "alice@acme.test",
+                    "Re: Licences",
+                ),
+                "g2",
+            ),
+            (
+                mail("g1", None, &[], "alice@acme.test", "gil@g.test", "Licences"),
+                "g2",
+            ),
+            (
+                mail(
+                    "g3",
+                    Some("g1"),
+                    &["g1"],
+                    "gil@g.test",
+                    "alice@acme.test",
+                    "Re: Licences",
+                ),
+                "g2",
+            ),
+            // Once claimed, a new original with the same subject starts its own thread.
+            (
+                mail("g9", None, &[], "alice@acme.test", "gil@g.test", "Licences"),
+                "g9",
             ),
             // Self-reference and empty ids are ignored.
             (

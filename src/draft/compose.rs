@@ -46,8 +46,14 @@ pub fn compose(
 
     let subject = reply_subject(&parent.subject);
     let message_id = message_id(&mailbox.name, &finding.thread_id, &finding.trigger, domain);
-    let mut references: Vec<String> = parent
-        .references
+    // RFC 5322 3.6.4: the parent's References, or, when it has none (Outlook often sends only
+    // In-Reply-To), its In-Reply-To; then the parent itself.
+    let inherited = if parent.references.is_empty() {
+        parent.in_reply_to.as_slice()
+    } else {
+        parent.references.as_slice()
+    };
+    let mut references: Vec<String> = inherited
         .iter()
         .map(|r| bare_id(r))
         .filter(|r| !r.is_empty() && *r != parent.message_id)

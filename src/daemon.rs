@@ -6,9 +6,9 @@
 use crate::config::{Config, MailboxConfig};
 use crate::detect::{self, Contact, Finding, Verdict};
 use crate::draft::{self, compose, Outcome};
-use crate::imap::{self, FolderNames, Session};
+use crate::imap::{self, Fetched, FolderNames, Session};
 use crate::llm::{LanguageModel, LlmError};
-use crate::parse;
+use crate::parse::{self, Email};
 use crate::store::{Cursor, DraftRecord, DraftState, Store};
 use crate::thread::Thread;
 use crate::{deliver, deliver::Delivery};
@@ -118,46 +118,101 @@ async fn sync_folder(
     let uids = session.uids_after(last).await?;
     let total = uids.len();
     let progress = std::io::stderr().is_terminal();
-    let mut done = 0;
-    for batch in imap::batches(&uids, BATCH_COUNT, BATCH_BYTES) {
-        let fetched = session.fetch(&batch, FETCH_CAP).await?;
-        report.fetched += fetched.len();
-        for msg in fetched {
-            match parse::parse(&msg.raw) {
-                Ok(mut email) => {
-                    email.date = email.date.or(msg.internal_date);
-                    if store.save(&mb.name, &mb.identity, &email)?.new {
-                        report.new += 1;
-                    }
-                }
-                Err(err) => {
-                    report.unparseable += 1;
-                    tracing::warn!(
-                        folder,
-                        uid = msg.uid,
-                        "skipping a message that does not parse: {err}"
-                    );
+    // Fetching waits on the server, parsing and storing on the CPU and the disk: a worker
+    // thread files batch N while batch N+1 is fetched. It files batches in order and moves
+    // the cursor only after a batch is stored.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Fetched>, u32)>(2);
+    let worker = {
+        let (store, mb, folder) = (store.clone(), mb.clone(), folder.to_string());
+        let uidvalidity = state.uidvalidity;
+        let horizon = horizon(&mb, Utc::now());
+        tokio::task::spawn_blocking(move || -> Result<SyncReport> {
+            let mut report = SyncReport::default();
+            let mut done = 0;
+            while let Some((fetched, last_uid)) = rx.blocking_recv() {
+                report.fetched += fetched.len();
+                done += fetched.len();
+                let emails = parse_batch(&folder, fetched, horizon, &mut report);
+                let saved = store.save_all(&mb.name, &mb.identity, &emails)?;
+                report.new += saved.iter().filter(|s| s.new).count();
+                let cursor = Cursor {
+                    uidvalidity,
+                    last_uid,
+                };
+                store.set_cursor(&mb.name, &folder, cursor)?;
+                if progress {
+                    eprint!("\r{}: {folder}: {done}/{total} messages", mb.name);
                 }
             }
-        }
+            Ok(report)
+        })
+    };
+    let mut fetching = Ok(());
+    for batch in imap::batches(&uids, BATCH_COUNT, BATCH_BYTES) {
         let last_uid = *batch.last().expect("batches are never empty");
-        store.set_cursor(
-            &mb.name,
-            folder,
-            Cursor {
-                uidvalidity: state.uidvalidity,
-                last_uid,
-            },
-        )?;
-        done += batch.len();
-        if progress {
-            eprint!("\r{}: {folder}: {done}/{total} messages", mb.name);
+        match session.fetch(&batch, FETCH_CAP).await {
+            // A closed channel means the worker failed; its error is reported below.
+            Ok(fetched) => {
+                if tx.send((fetched, last_uid)).await.is_err() {
+                    break;
+                }
+            }
+            Err(err) => {
+                fetching = Err(err);
+                break;
+            }
         }
     }
+    drop(tx);
+    let filed = worker.await.context("the storing thread panicked")??;
+    report.fetched += filed.fetched;
+    report.new += filed.new;
+    report.unparseable += filed.unparseable;
+    fetching?;
     if progress && total > 0 {
         eprintln!();
     }
     Ok(())
+}
+
+/// Messages older than this (Unix seconds) are never drafted for, so their full text, which
+/// only serves to quote a draft's parent, is not kept; their own new words are.
+fn horizon(mb: &MailboxConfig, now: DateTime<Utc>) -> i64 {
+    let window = mb
+        .rules
+        .reply_window_days
+        .max(mb.rules.followup_window_days) as i64;
+    now.timestamp() - (window + 1) * 86_400
+}
+
+/// Parses a fetched batch; what does not parse is counted, logged and skipped.
+fn parse_batch(
+    folder: &str,
+    fetched: Vec<Fetched>,
+    horizon: i64,
+    report: &mut SyncReport,
+) -> Vec<Email> {
+    let mut emails = Vec::with_capacity(fetched.len());
+    for msg in fetched {
+        match parse::parse(&msg.raw) {
+            Ok(mut email) => {
+                email.date = email.date.or(msg.internal_date);
+                if email.date.is_none_or(|d| d < horizon) {
+                    email.text = String::new();
+                }
+                emails.push(email);
+            }
+            Err(err) => {
+                report.unparseable += 1;
+                tracing::warn!(
+                    folder,
+                    uid = msg.uid,
+                    "skipping a message that does not parse: {err}"
+                );
+            }
+        }
+    }
+    emails
 }
 
 /// Judges every recent thread of the mailbox from the store alone.

@@ -66,7 +66,9 @@ pub struct Saved {
     pub new: bool,
 }
 
-/// The open database and its trees.
+/// The open database and its trees. Cloning is cheap and shares the database (sled handles
+/// are reference-counted), so a worker thread can store while the session fetches.
+#[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     /// Message-ID -> Record.
@@ -166,6 +168,14 @@ impl Store {
 
     /// Files `email` under its thread for `mailbox`, in one transaction. Harmless to repeat.
     pub fn save(&self, mailbox: &str, me: &Identity, email: &Email) -> Result<Saved> {
+        let mut saved = self.save_all(mailbox, me, std::slice::from_ref(email))?;
+        Ok(saved.pop().expect("one result per message"))
+    }
+
+    /// Files a batch of messages in one transaction: all or none of them are stored. One
+    /// transaction per fetched batch rather than per message, because each sled transaction
+    /// ends in a write to its log (measured: 4x the time of the fetch for 10,000 messages).
+    pub fn save_all(&self, mailbox: &str, me: &Identity, emails: &[Email]) -> Result<Vec<Saved>> {
         let trees = (
             &self.messages,
             &self.msg_thread,
@@ -187,116 +197,31 @@ impl Store {
                 contacts,
                 aliases,
             )| {
-                let id = email.message_id.as_str();
-                let mut absorbed = Vec::new();
-                let thread_id = match messages.get(id)? {
-                    Some(bytes) => {
-                        serde_json::from_slice::<Record>(&bytes)
-                            .map_err(abort)?
-                            .thread
-                    }
-                    None => {
-                        // A read error here only loses a threading hint; the message is still kept.
-                        let get = |tree: &TransactionalTree, k: &str| -> Option<String> {
-                            let v = tree.get(k).ok().flatten()?;
-                            let mut t = String::from_utf8_lossy(&v).into_owned();
-                            for _ in 0..MAX_ALIAS_HOPS {
-                                match aliases.get(t.as_bytes()).ok().flatten() {
-                                    Some(next) => t = String::from_utf8_lossy(&next).into_owned(),
-                                    None => break,
-                                }
-                            }
-                            Some(t)
-                        };
-                        let placement = thread::resolve(
-                            email,
-                            me,
-                            |k| get(msg_thread, k),
-                            |k| get(subjects, k),
-                        );
-                        let t = placement.thread.clone();
-                        for other in &placement.absorbs {
-                            aliases.insert(other.as_bytes(), t.as_bytes())?;
-                        }
-                        absorbed.extend(placement.absorbs.iter().cloned());
-                        messages.insert(
-                            id,
-                            json(&Record {
-                                thread: t.clone(),
-                                email: email.clone(),
-                            }),
-                        )?;
-                        msg_thread.insert(id, t.as_bytes())?;
-                        for a in thread::ancestors(email) {
-                            if msg_thread.get(a)?.is_none() {
-                                msg_thread.insert(a, t.as_bytes())?;
-                            }
-                        }
-                        thread_msgs.insert(key(&t, id), &[])?;
-                        if let Some(k) = thread::subject_key(email, me) {
-                            let orphan = thread::orphan_key(&k);
-                            match placement.orphan {
-                                Orphan::Starts => {
-                                    subjects.insert(orphan.as_bytes(), t.as_bytes())?;
-                                }
-                                Orphan::Claims => {
-                                    subjects.remove(orphan.as_bytes())?;
-                                }
-                                Orphan::None => {}
-                            }
-                            subjects.insert(k.as_bytes(), t.as_bytes())?;
-                        }
-                        t
-                    }
+                let tx = Tx {
+                    messages,
+                    msg_thread,
+                    thread_msgs,
+                    subjects,
+                    mailbox_msgs,
+                    mailbox_threads,
+                    contacts,
+                    aliases,
                 };
-                if mailbox_msgs.insert(key(mailbox, id), &[])?.is_some() {
-                    return Ok((
-                        Saved {
-                            thread_id,
-                            new: false,
-                        },
-                        absorbed,
-                    ));
+                let mut out = Vec::with_capacity(emails.len());
+                let mut absorbed = Vec::new();
+                for email in emails {
+                    out.push(tx.file(mailbox, me, email, &mut absorbed)?);
                 }
-                let tkey = key(mailbox, &thread_id);
-                let date = email.date.unwrap_or(0);
-                let latest = mailbox_threads.get(&tkey)?.map(|v| be_i64(&v));
-                if latest.is_none_or(|l| l < date) {
-                    mailbox_threads.insert(tkey, &date.to_be_bytes())?;
-                }
-                for (k, inbound) in contact_keys(email, me) {
-                    let ck = key(mailbox, &k);
-                    let mut c: ContactRecord = match contacts.get(&ck)? {
-                        Some(v) => serde_json::from_slice(&v).unwrap_or_default(),
-                        None => ContactRecord::default(),
-                    };
-                    if inbound {
-                        c.received += 1;
-                        c.last_received = c.last_received.max(email.date);
-                    } else {
-                        c.sent += 1;
-                        c.last_sent = c.last_sent.max(email.date);
-                    }
-                    contacts.insert(ck, json(&c))?;
-                }
-                Ok((
-                    Saved {
-                        thread_id,
-                        new: true,
-                    },
-                    absorbed,
-                ))
+                Ok((out, absorbed))
             },
         );
-        let (saved, absorbed) = result
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => anyhow::Error::new(e),
-            })
-            .with_context(|| format!("storing message {}", email.message_id))?;
-        for other in absorbed {
-            self.merge(&other, &saved.thread_id)
-                .with_context(|| format!("merging thread {other} into {}", saved.thread_id))?;
+        let (saved, absorbed) = result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => anyhow::Error::new(e),
+        })?;
+        for (other, into) in absorbed {
+            self.merge(&other, &into)
+                .with_context(|| format!("merging thread {other} into {into}"))?;
         }
         Ok(saved)
     }
@@ -440,6 +365,125 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         self.db.flush().context("flushing the store to disk")?;
         Ok(())
+    }
+}
+
+/// The trees of one transaction.
+struct Tx<'a> {
+    messages: &'a TransactionalTree,
+    msg_thread: &'a TransactionalTree,
+    thread_msgs: &'a TransactionalTree,
+    subjects: &'a TransactionalTree,
+    mailbox_msgs: &'a TransactionalTree,
+    mailbox_threads: &'a TransactionalTree,
+    contacts: &'a TransactionalTree,
+    aliases: &'a TransactionalTree,
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<anyhow::Error>>;
+
+impl Tx<'_> {
+    /// The thread a Message-ID (or subject key) maps to, following merges. A read error only
+    /// loses a threading hint; the message is still kept.
+    fn lookup(&self, tree: &TransactionalTree, k: &str) -> Option<String> {
+        let v = tree.get(k).ok().flatten()?;
+        let mut t = String::from_utf8_lossy(&v).into_owned();
+        for _ in 0..MAX_ALIAS_HOPS {
+            match self.aliases.get(t.as_bytes()).ok().flatten() {
+                Some(next) => t = String::from_utf8_lossy(&next).into_owned(),
+                None => break,
+            }
+        }
+        Some(t)
+    }
+
+    /// Files one message; threads it proves to be part of its own are pushed to `absorbed`
+    /// as (absorbed, into), for the caller to merge after the commit.
+    fn file(
+        &self,
+        mailbox: &str,
+        me: &Identity,
+        email: &Email,
+        absorbed: &mut Vec<(String, String)>,
+    ) -> TxResult<Saved> {
+        let id = email.message_id.as_str();
+        let thread_id = match self.messages.get(id)? {
+            Some(bytes) => {
+                serde_json::from_slice::<Record>(&bytes)
+                    .map_err(abort)?
+                    .thread
+            }
+            None => {
+                let placement = thread::resolve(
+                    email,
+                    me,
+                    |k| self.lookup(self.msg_thread, k),
+                    |k| self.lookup(self.subjects, k),
+                );
+                let t = placement.thread;
+                for other in placement.absorbs {
+                    self.aliases.insert(other.as_bytes(), t.as_bytes())?;
+                    absorbed.push((other, t.clone()));
+                }
+                let record = Record {
+                    thread: t.clone(),
+                    email: email.clone(),
+                };
+                self.messages.insert(id, json(&record))?;
+                self.msg_thread.insert(id, t.as_bytes())?;
+                for a in thread::ancestors(email) {
+                    if self.msg_thread.get(a)?.is_none() {
+                        self.msg_thread.insert(a, t.as_bytes())?;
+                    }
+                }
+                self.thread_msgs.insert(key(&t, id), &[])?;
+                if let Some(k) = thread::subject_key(email, me) {
+                    let orphan = thread::orphan_key(&k);
+                    match placement.orphan {
+                        Orphan::Starts => {
+                            self.subjects.insert(orphan.as_bytes(), t.as_bytes())?;
+                        }
+                        Orphan::Claims => {
+                            self.subjects.remove(orphan.as_bytes())?;
+                        }
+                        Orphan::None => {}
+                    }
+                    self.subjects.insert(k.as_bytes(), t.as_bytes())?;
+                }
+                t
+            }
+        };
+        if self.mailbox_msgs.insert(key(mailbox, id), &[])?.is_some() {
+            return Ok(Saved {
+                thread_id,
+                new: false,
+            });
+        }
+        let tkey = key(mailbox, &thread_id);
+        let date = email.date.unwrap_or(0);
+        let latest = self.mailbox_threads.get(&tkey)?.map(|v| be_i64(&v));
+        if latest.is_none_or(|l| l < date) {
+            self.mailbox_threads.insert(tkey, &date.to_be_bytes())?;
+        }
+        for (k, inbound) in contact_keys(email, me) {
+            let ck = key(mailbox, &k);
+            let mut c: ContactRecord = match self.contacts.get(&ck)? {
+                Some(v) => serde_json::from_slice(&v).unwrap_or_default(),
+                None => ContactRecord::default(),
+            };
+            if inbound {
+                c.received += 1;
+                c.last_received = c.last_received.max(email.date);
+            } else {
+                c.sent += 1;
+                c.last_sent = c.last_sent.max(email.date);
+            }
+            self.contacts.insert(ck, json(&c))?;
+        }
+        Ok(Saved {
+            thread_id,
+            new: true,
+        })
     }
 }
 

@@ -35,6 +35,10 @@ pub struct LlmConfig {
     pub api_key: Option<Secret>,
     pub timeout: Duration,
     pub max_tokens: u32,
+    /// Sampling temperature sent with every call (0 = always the likeliest words).
+    pub temperature: f64,
+    /// OpenAI `frequency_penalty`; `None` leaves it out of the request (the server's default).
+    pub frequency_penalty: Option<f64>,
 }
 
 /// One watched mailbox, named after its file.
@@ -95,6 +99,9 @@ pub struct Rules {
     pub reply_window_days: u32,
     /// Silences whose last message is older than this many days get no follow-up.
     pub followup_window_days: u32,
+    /// May the model's "no reply needed" stop a draft? When false, its veto is ignored and its
+    /// body drafted anyway (a veto without a body counts as a failed answer).
+    pub model_may_veto: bool,
 }
 
 impl Default for Rules {
@@ -104,6 +111,7 @@ impl Default for Rules {
             max_followups: 2,
             reply_window_days: 14,
             followup_window_days: 30,
+            model_may_veto: true,
         }
     }
 }
@@ -215,6 +223,8 @@ struct RawLlm {
     api_key_credential: Option<String>,
     timeout_seconds: Option<u64>,
     max_tokens: Option<u32>,
+    temperature: Option<f64>,
+    frequency_penalty: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +272,7 @@ struct RawRules {
     max_followups: Option<u32>,
     reply_window_days: Option<u32>,
     followup_window_days: Option<u32>,
+    model_may_veto: Option<bool>,
 }
 
 /// Loads `tend.toml` at `path` and every `mailboxes/*.toml` beside it.
@@ -286,12 +297,29 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             "key `llm.base_url`: {base_url:?} is not an http:// or https:// URL"
         )));
     }
+    let temperature = raw.llm.temperature.unwrap_or(0.3);
+    if !(0.0..=2.0).contains(&temperature) {
+        return Err(bad(format!(
+            "key `llm.temperature`: {temperature} is not between 0 and 2"
+        )));
+    }
+    if let Some(p) = raw
+        .llm
+        .frequency_penalty
+        .filter(|p| !(-2.0..=2.0).contains(p))
+    {
+        return Err(bad(format!(
+            "key `llm.frequency_penalty`: {p} is not between -2 and 2"
+        )));
+    }
     let llm = LlmConfig {
         base_url,
         model: raw.llm.model,
         api_key,
         timeout: Duration::from_secs(raw.llm.timeout_seconds.unwrap_or(120)),
         max_tokens: raw.llm.max_tokens.unwrap_or(400),
+        temperature,
+        frequency_penalty: raw.llm.frequency_penalty,
     };
     let poll = raw.poll_interval_seconds.unwrap_or(300);
     if poll == 0 {
@@ -365,6 +393,7 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
         max_followups: r.max_followups.unwrap_or(d.max_followups),
         reply_window_days: r.reply_window_days.unwrap_or(d.reply_window_days),
         followup_window_days: r.followup_window_days.unwrap_or(d.followup_window_days),
+        model_may_veto: r.model_may_veto.unwrap_or(d.model_may_veto),
     };
     if rules.followup_business_days == 0 {
         return Err(bad(
@@ -478,4 +507,73 @@ fn is_loopback(host: &str) -> bool {
 
 fn is_address(a: &str) -> bool {
     matches!(a.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') || d == "localhost")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tend.toml with these extra `[llm]` lines and one mailbox with these extra `[rules]`.
+    fn write(dir: &Path, llm: &str, rules: &str) -> PathBuf {
+        std::fs::create_dir_all(dir.join("mailboxes")).unwrap();
+        let tend = dir.join("tend.toml");
+        std::fs::write(
+            &tend,
+            format!("[llm]\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"m\"\n{llm}"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("mailboxes/a.toml"),
+            format!(
+                "addresses = [\"a@x.example\"]\ntimezone = \"UTC\"\n[imap]\nhost = \"h\"\n\
+                 username = \"a\"\npassword_file = \"pw\"\n[rules]\n{rules}"
+            ),
+        )
+        .unwrap();
+        tend
+    }
+
+    #[test]
+    fn the_shipped_examples_load() {
+        let config = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tend.toml")).unwrap();
+        assert_eq!(config.llm.temperature, 0.3);
+        assert_eq!(config.llm.frequency_penalty, None);
+        assert_eq!(config.mailboxes.len(), 1);
+        assert_eq!(config.mailboxes[0].rules, Rules::default());
+    }
+
+    #[test]
+    fn sampling_and_veto_defaults_and_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = load(&write(dir.path(), "", "")).unwrap();
+        assert_eq!(c.llm.temperature, 0.3);
+        assert_eq!(c.llm.frequency_penalty, None);
+        assert!(c.mailboxes[0].rules.model_may_veto);
+
+        let c = load(&write(
+            dir.path(),
+            "temperature = 0\nfrequency_penalty = 0.5\n",
+            "model_may_veto = false\n",
+        ))
+        .unwrap();
+        assert_eq!(c.llm.temperature, 0.0);
+        assert_eq!(c.llm.frequency_penalty, Some(0.5));
+        assert!(!c.mailboxes[0].rules.model_may_veto);
+    }
+
+    #[test]
+    fn sampling_out_of_range_names_the_key() {
+        for (llm, key) in [
+            ("temperature = 2.5\n", "llm.temperature"),
+            ("temperature = -1\n", "llm.temperature"),
+            ("frequency_penalty = 3\n", "llm.frequency_penalty"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let err = load(&write(dir.path(), llm, "")).unwrap_err();
+            assert!(err.message.contains(key), "{llm}: {err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(&write(dir.path(), "", "model_may_veto = \"no\"\n")).unwrap_err();
+        assert!(err.message.contains("model_may_veto"), "{err}");
+    }
 }

@@ -2,9 +2,12 @@
 //! provider over HTTP ([`OpenAi`]). The only user of reqwest. It does not build prompts (that is
 //! `draft::prompt`) and does not decide what a reply says. Failures are an [`LlmError`] inside
 //! the `anyhow::Error`, so the daemon can `downcast_ref` and branch (back off, retry, give up).
+//! Structured answers are asked for with a JSON Schema (`response_format: json_schema`); a server
+//! too old for that (HTTP 400) gets `json_object` instead, remembered for the process.
 
 use anyhow::Result;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::config::LlmConfig;
@@ -24,13 +27,25 @@ pub struct ChatMessage {
     pub content: String,
 }
 
+/// The shape an answer must have: a named JSON Schema, sent as the standard OpenAI
+/// `response_format: {"type": "json_schema", ...}` (OpenAI, llama.cpp, vLLM and Ollama constrain
+/// the output to it, which a small model needs far more than a description in words).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerSchema {
+    /// `[a-zA-Z0-9_-]`, at most 64 characters (OpenAI's rule).
+    pub name: &'static str,
+    /// A JSON Schema object; strict mode wants every property required and
+    /// `additionalProperties: false`.
+    pub schema: serde_json::Value,
+}
+
 /// A model that answers a chat; a second implementation is the test double in `tests/`.
 pub trait LanguageModel: Send + Sync {
-    /// Sends the chat and returns the assistant's text; `json` asks for a JSON object answer.
+    /// Sends the chat and returns the assistant's text; `schema` asks for JSON of that shape.
     fn complete(
         &self,
         messages: &[ChatMessage],
-        json: bool,
+        schema: Option<&AnswerSchema>,
     ) -> impl std::future::Future<Output = anyhow::Result<String>> + Send;
 }
 
@@ -69,8 +84,13 @@ pub struct OpenAi {
     base_url: String,
     model: String,
     max_tokens: u32,
+    temperature: f64,
+    frequency_penalty: Option<f64>,
     /// `Bearer <key>`, marked sensitive; read once in [`OpenAi::new`].
     auth: Option<reqwest::header::HeaderValue>,
+    /// Set once the server refused `json_schema` (HTTP 400, an older server): from then on this
+    /// process asks for a plain `json_object` instead.
+    no_json_schema: AtomicBool,
 }
 
 impl fmt::Debug for OpenAi {
@@ -80,6 +100,8 @@ impl fmt::Debug for OpenAi {
             .field("base_url", &self.base_url)
             .field("model", &self.model)
             .field("max_tokens", &self.max_tokens)
+            .field("temperature", &self.temperature)
+            .field("frequency_penalty", &self.frequency_penalty)
             .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
             .finish()
     }
@@ -116,26 +138,79 @@ impl OpenAi {
             base_url: config.base_url.trim_end_matches('/').to_string(),
             model: config.model.clone(),
             max_tokens: config.max_tokens,
+            temperature: config.temperature,
+            frequency_penalty: config.frequency_penalty,
             auth,
+            no_json_schema: AtomicBool::new(false),
         })
     }
 
-    /// One chat completion; the error kind says whether to retry.
-    pub async fn chat(&self, messages: &[ChatMessage], json: bool) -> Result<String, LlmError> {
+    /// One chat completion; the error kind says whether to retry. With a `schema`, asks for
+    /// `json_schema`; a server that answers 400 to that gets the same call once more with
+    /// `json_object`, and keeps getting `json_object` for the rest of the process.
+    pub async fn chat(
+        &self,
+        messages: &[ChatMessage],
+        schema: Option<&AnswerSchema>,
+    ) -> Result<String, LlmError> {
+        let Some(schema) = schema else {
+            return self.post(messages, None).await;
+        };
+        let plain = serde_json::json!({ "type": "json_object" });
+        if self.no_json_schema.load(Ordering::Relaxed) {
+            return self.post(messages, Some(plain)).await;
+        }
+        let format = serde_json::json!({
+            "type": "json_schema",
+            "json_schema": { "name": schema.name, "strict": true, "schema": schema.schema },
+        });
+        match self.post(messages, Some(format)).await {
+            Err(LlmError::Rejected(message)) if message.starts_with("HTTP 400") => {
+                let retry = self.post(messages, Some(plain)).await;
+                // A 400 to json_object too means the request itself is wrong (too long, say),
+                // not the schema: then keep asking with json_schema.
+                let also_400 =
+                    matches!(&retry, Err(LlmError::Rejected(m)) if m.starts_with("HTTP 400"));
+                if !also_400 && !self.no_json_schema.swap(true, Ordering::Relaxed) {
+                    tracing::info!(
+                        "the model server refused response_format json_schema ({message}); \
+                         asking for json_object from now on"
+                    );
+                }
+                retry
+            }
+            other => other,
+        }
+    }
+
+    /// POSTs one chat-completions request with this `response_format`, if any.
+    async fn post(
+        &self,
+        messages: &[ChatMessage],
+        response_format: Option<serde_json::Value>,
+    ) -> Result<String, LlmError> {
         let mut body = serde_json::json!({
             "model": self.model,
             "messages": messages,
-            "temperature": 0.3,
+            "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         });
-        if json {
-            body["response_format"] = serde_json::json!({ "type": "json_object" });
+        if let Some(penalty) = self.frequency_penalty {
+            body["frequency_penalty"] = serde_json::json!(penalty);
+        }
+        let format = response_format
+            .as_ref()
+            .and_then(|f| f["type"].as_str())
+            .unwrap_or("text")
+            .to_string();
+        if let Some(format) = response_format {
+            body["response_format"] = format;
         }
         let prompt_chars: usize = messages.iter().map(|m| m.content.len()).sum();
         tracing::debug!(
             messages = messages.len(),
             prompt_bytes = prompt_chars,
-            json,
+            format,
             "asking the model"
         );
         let mut request = self
@@ -145,6 +220,7 @@ impl OpenAi {
         if let Some(auth) = &self.auth {
             request = request.header(reqwest::header::AUTHORIZATION, auth.clone());
         }
+        let started = std::time::Instant::now();
         let response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         let retry_after = response
@@ -157,7 +233,11 @@ impl OpenAi {
             return Err(status_error(status, retry_after, &bytes));
         }
         let bytes = read_capped(response, RESPONSE_CAP).await?;
-        tracing::debug!(answer_bytes = bytes.len(), "the model answered");
+        tracing::debug!(
+            answer_bytes = bytes.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "the model answered"
+        );
         parse_completion(&bytes)
     }
 
@@ -184,8 +264,12 @@ impl OpenAi {
 }
 
 impl LanguageModel for OpenAi {
-    async fn complete(&self, messages: &[ChatMessage], json: bool) -> Result<String> {
-        Ok(self.chat(messages, json).await?)
+    async fn complete(
+        &self,
+        messages: &[ChatMessage],
+        schema: Option<&AnswerSchema>,
+    ) -> Result<String> {
+        Ok(self.chat(messages, schema).await?)
     }
 }
 

@@ -759,3 +759,68 @@ fn run_drafts_then_stops_cleanly_on_sigterm() {
     assert!(status.success(), "clean exit on SIGTERM: {status}");
     assert_eq!(w.drafts().len(), 1);
 }
+
+/// `[rules] model_may_veto = false` appended to alice's mailbox file.
+fn forbid_vetoes(w: &World) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(w.dir.path().join("mailboxes/alice.toml"))
+        .unwrap();
+    f.write_all(b"[rules]\nmodel_may_veto = false\n").unwrap();
+}
+
+#[test]
+fn with_model_may_veto_false_a_veto_with_a_body_still_becomes_a_draft() {
+    let w = World::with_model(|_| {
+        Reply::Content(
+            serde_json::json!({"needs_reply": false, "reason": "they only said thanks", "body": BODY})
+                .to_string(),
+        )
+    });
+    forbid_vetoes(&w);
+    seed_pricing_thread(&w);
+    w.once();
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1, "the veto is overruled");
+    let email = tend::parse::parse(&drafts[0].raw).unwrap();
+    assert_eq!(email.in_reply_to.as_deref(), Some("q1@buyer.test"));
+    assert!(
+        email.text.contains("50-seat plan is [price]"),
+        "{}",
+        email.text
+    );
+    let reqs = w.llm.requests();
+    assert_eq!(reqs.len(), 1, "a usable answer is not asked for twice");
+    assert_eq!(reqs[0]["response_format"]["type"], "json_schema");
+    let system = reqs[0]["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        !system.contains("needs_reply to false"),
+        "no veto invited: {system}"
+    );
+    let status = w.tend(&["status"]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("draft written to Drafts"));
+}
+
+#[test]
+fn with_model_may_veto_false_a_bare_veto_is_a_failed_answer_retried_next_pass() {
+    let w = World::with_model(|_| {
+        Reply::Content(
+            r#"{"needs_reply": false, "reason": "they only said thanks", "body": ""}"#.into(),
+        )
+    });
+    forbid_vetoes(&w);
+    seed_pricing_thread(&w);
+    let out = w.tend(&["once"]);
+    assert!(
+        !out.status.success(),
+        "a failed draft shows in the exit status"
+    );
+    assert!(w.drafts().is_empty());
+    assert_eq!(w.llm.requests().len(), 2, "asked once more, then given up");
+    // Not recorded as a veto: the next pass asks again.
+    let out = w.tend(&["once"]);
+    assert!(!out.status.success());
+    assert_eq!(w.llm.requests().len(), 4);
+    assert!(w.drafts().is_empty());
+}

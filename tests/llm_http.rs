@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use tend::config::{LlmConfig, Secret};
-use tend::llm::{ChatMessage, LanguageModel, LlmError, OpenAi, Role, RESPONSE_CAP};
+use tend::llm::{AnswerSchema, ChatMessage, LanguageModel, LlmError, OpenAi, Role, RESPONSE_CAP};
 
 /// What the server saw.
 #[derive(Debug)]
@@ -36,49 +36,60 @@ impl Request {
 /// Serves one connection with `response` (raw bytes after the status line is chosen by the
 /// caller), reports the request, and closes. Returns the base URL.
 fn serve_once(response: Vec<u8>) -> (String, mpsc::Receiver<Request>) {
+    serve_in_turn(vec![response])
+}
+
+/// Serves one connection per response, in this order, reporting each request.
+fn serve_in_turn(responses: Vec<Vec<u8>>) -> (String, mpsc::Receiver<Request>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let Ok((stream, _)) = listener.accept() else {
-            return;
-        };
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_string();
-        let path = parts.next().unwrap_or_default().to_string();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h).unwrap();
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let (n, v) = h.split_once(':').unwrap();
-            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+        for response in responses {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            serve_one(stream, response, &tx);
         }
-        let len: usize = headers
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .map(|(_, v)| v.parse().unwrap())
-            .unwrap_or(0);
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body).unwrap();
-        let _ = tx.send(Request {
-            method,
-            path,
-            headers,
-            body,
-        });
-        let mut stream = stream;
-        // The client may hang up early (a capped body): ignore write errors.
-        let _ = stream.write_all(&response);
-        let _ = stream.flush();
     });
     (base, rx)
+}
+
+fn serve_one(stream: std::net::TcpStream, response: Vec<u8>, tx: &mpsc::Sender<Request>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let path = parts.next().unwrap_or_default().to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).unwrap();
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (n, v) = h.split_once(':').unwrap();
+        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    let _ = tx.send(Request {
+        method,
+        path,
+        headers,
+        body,
+    });
+    let mut stream = stream;
+    // The client may hang up early (a capped body): ignore write errors.
+    let _ = stream.write_all(&response);
+    let _ = stream.flush();
 }
 
 fn http(status: &str, extra_headers: &str, body: &str) -> Vec<u8> {
@@ -96,7 +107,20 @@ fn config(base_url: &str, api_key: Option<PathBuf>) -> LlmConfig {
         api_key: api_key.map(Secret::File),
         timeout: Duration::from_secs(5),
         max_tokens: 321,
+        temperature: 0.3,
+        frequency_penalty: None,
     }
+}
+
+fn schema() -> AnswerSchema {
+    tend::draft::prompt::answer_schema()
+}
+
+fn format_type(req: &Request) -> String {
+    req.json()["response_format"]["type"]
+        .as_str()
+        .unwrap_or("(none)")
+        .to_string()
 }
 
 fn chat() -> Vec<ChatMessage> {
@@ -137,7 +161,7 @@ async fn request_shape_with_key() {
         !format!("{model:?}").contains("sk-test"),
         "Debug leaks the key"
     );
-    let answer = model.complete(&chat(), true).await.unwrap();
+    let answer = model.complete(&chat(), Some(&schema())).await.unwrap();
     assert_eq!(answer, r#"{"needs_reply":true}"#);
 
     let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -152,9 +176,26 @@ async fn request_shape_with_key() {
     assert_eq!(body["model"], "test-model");
     assert_eq!(body["max_tokens"], 321);
     assert_eq!(body["temperature"], 0.3);
+    assert!(
+        body.get("frequency_penalty").is_none(),
+        "not sent unless set"
+    );
     assert_eq!(
         body["response_format"],
-        serde_json::json!({"type": "json_object"})
+        serde_json::json!({"type": "json_schema", "json_schema": {
+            "name": "draft",
+            "strict": true,
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "needs_reply": {"type": "boolean"},
+                    "reason": {"type": "string"},
+                    "body": {"type": "string"}
+                },
+                "required": ["needs_reply", "reason", "body"],
+                "additionalProperties": false
+            }
+        }})
     );
     assert_eq!(
         body["messages"],
@@ -169,7 +210,7 @@ async fn request_shape_with_key() {
 async fn no_key_no_header_no_json_mode() {
     let (base, seen) = serve_once(http("200 OK", "", OK));
     let model = OpenAi::new(&config(&base, None)).unwrap();
-    model.complete(&chat(), false).await.unwrap();
+    model.complete(&chat(), None).await.unwrap();
     let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
     assert_eq!(req.header("authorization"), None);
     assert!(req.json().get("response_format").is_none());
@@ -191,7 +232,7 @@ async fn rate_limited_with_retry_after() {
         r#"{"error":{"message":"slow down"}}"#,
     ));
     let model = OpenAi::new(&config(&base, None)).unwrap();
-    match kind(model.complete(&chat(), true).await.unwrap_err()) {
+    match kind(model.complete(&chat(), Some(&schema())).await.unwrap_err()) {
         LlmError::RateLimited { retry_after } => {
             assert_eq!(retry_after, Some(Duration::from_secs(17)))
         }
@@ -203,7 +244,7 @@ async fn rate_limited_with_retry_after() {
 async fn server_error_is_unavailable() {
     let (base, _seen) = serve_once(http("500 Internal Server Error", "", "boom"));
     let model = OpenAi::new(&config(&base, None)).unwrap();
-    let err = kind(model.complete(&chat(), true).await.unwrap_err());
+    let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(matches!(err, LlmError::Unavailable(_)), "{err:?}");
 }
 
@@ -215,7 +256,7 @@ async fn bad_key_is_rejected_with_the_server_message() {
         r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#,
     ));
     let model = OpenAi::new(&config(&base, None)).unwrap();
-    match kind(model.complete(&chat(), true).await.unwrap_err()) {
+    match kind(model.complete(&chat(), Some(&schema())).await.unwrap_err()) {
         LlmError::Rejected(m) => {
             assert!(m.contains("401"), "{m}");
             assert!(m.contains("Incorrect API key provided"), "{m}");
@@ -233,7 +274,7 @@ async fn garbage_and_empty_choices_are_bad_answers() {
     ] {
         let (base, _seen) = serve_once(http("200 OK", "", body));
         let model = OpenAi::new(&config(&base, None)).unwrap();
-        let err = kind(model.complete(&chat(), true).await.unwrap_err());
+        let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
         assert!(matches!(err, LlmError::BadAnswer(_)), "{body}: {err:?}");
     }
 }
@@ -244,7 +285,7 @@ async fn huge_response_is_capped() {
     let big = "x".repeat(RESPONSE_CAP + 10);
     let (base, _seen) = serve_once(http("200 OK", "", &big));
     let model = OpenAi::new(&config(&base, None)).unwrap();
-    let err = kind(model.complete(&chat(), true).await.unwrap_err());
+    let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::BadAnswer(ref m) if m.contains("larger")),
         "{err:?}"
@@ -256,7 +297,7 @@ async fn huge_response_is_capped() {
     raw.extend(std::iter::repeat_n(b' ', 3 * RESPONSE_CAP));
     let (base, _seen) = serve_once(raw);
     let model = OpenAi::new(&config(&base, None)).unwrap();
-    let err = kind(model.complete(&chat(), true).await.unwrap_err());
+    let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::BadAnswer(ref m) if m.contains("larger")),
         "{err:?}"
@@ -270,7 +311,7 @@ async fn connection_refused_and_timeout_are_unavailable() {
         l.local_addr().unwrap().port()
     };
     let model = OpenAi::new(&config(&format!("http://127.0.0.1:{port}/v1"), None)).unwrap();
-    let err = kind(model.complete(&chat(), true).await.unwrap_err());
+    let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(matches!(err, LlmError::Unavailable(_)), "{err:?}");
 
     // A server that accepts and never answers.
@@ -284,7 +325,7 @@ async fn connection_refused_and_timeout_are_unavailable() {
     let mut cfg = config(&base, None);
     cfg.timeout = Duration::from_millis(500);
     let model = OpenAi::new(&cfg).unwrap();
-    let err = kind(model.complete(&chat(), true).await.unwrap_err());
+    let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::Unavailable(ref m) if m.contains("timed out")),
         "{err:?}"
@@ -314,4 +355,78 @@ async fn ping_accepts_a_listing_or_404_and_reports_a_bad_key() {
         .await
         .unwrap_err();
     assert!(matches!(kind(err), LlmError::Rejected(_)));
+}
+
+#[tokio::test]
+async fn temperature_and_frequency_penalty_as_configured() {
+    let (base, seen) = serve_once(http("200 OK", "", OK));
+    let mut cfg = config(&base, None);
+    cfg.temperature = 0.0;
+    cfg.frequency_penalty = Some(0.5);
+    OpenAi::new(&cfg)
+        .unwrap()
+        .complete(&chat(), Some(&schema()))
+        .await
+        .unwrap();
+    let body = seen.recv_timeout(Duration::from_secs(5)).unwrap().json();
+    assert_eq!(body["temperature"], 0.0);
+    assert_eq!(body["frequency_penalty"], 0.5);
+}
+
+#[tokio::test]
+async fn a_server_refusing_json_schema_gets_json_object_from_then_on() {
+    let refused = http(
+        "400 Bad Request",
+        "",
+        r#"{"error":{"message":"response_format type json_schema is not supported"}}"#,
+    );
+    let (base, seen) = serve_in_turn(vec![
+        refused,
+        http("200 OK", "", OK),
+        http("200 OK", "", OK),
+    ]);
+    let model = OpenAi::new(&config(&base, None)).unwrap();
+    for _ in 0..2 {
+        let answer = model.complete(&chat(), Some(&schema())).await.unwrap();
+        assert_eq!(answer, r#"{"needs_reply":true}"#);
+    }
+    let kinds: Vec<String> = (0..3)
+        .map(|_| format_type(&seen.recv_timeout(Duration::from_secs(5)).unwrap()))
+        .collect();
+    assert_eq!(kinds, ["json_schema", "json_object", "json_object"]);
+}
+
+#[tokio::test]
+async fn a_400_to_json_object_too_is_not_blamed_on_the_schema() {
+    let bad = || {
+        http(
+            "400 Bad Request",
+            "",
+            r#"{"error":{"message":"the request exceeds the context size"}}"#,
+        )
+    };
+    let (base, seen) = serve_in_turn(vec![bad(), bad(), http("200 OK", "", OK)]);
+    let model = OpenAi::new(&config(&base, None)).unwrap();
+    match kind(model.complete(&chat(), Some(&schema())).await.unwrap_err()) {
+        LlmError::Rejected(m) => assert!(m.contains("context size"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    model.complete(&chat(), Some(&schema())).await.unwrap();
+    let kinds: Vec<String> = (0..3)
+        .map(|_| format_type(&seen.recv_timeout(Duration::from_secs(5)).unwrap()))
+        .collect();
+    assert_eq!(kinds, ["json_schema", "json_object", "json_schema"]);
+}
+
+#[tokio::test]
+async fn other_refusals_are_not_retried() {
+    let (base, seen) = serve_in_turn(vec![
+        http("401 Unauthorized", "", r#"{"error":{"message":"bad key"}}"#),
+        http("200 OK", "", OK),
+    ]);
+    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
+    assert!(matches!(err, LlmError::Rejected(_)), "{err:?}");
+    seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(seen.recv_timeout(Duration::from_millis(300)).is_err());
 }

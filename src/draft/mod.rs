@@ -1,13 +1,15 @@
 //! A [`Draft`] for a [`Finding`]: the prompt (pure), the model call, and
 //! the composed message (pure). It never talks to IMAP; `deliver` puts the result in Drafts.
 //! The model supplies only the body text (or a veto); everything else is computed by code.
+//! An unusable answer (malformed, empty) is asked for once more before this pass gives up on
+//! the thread; the next pass tries again.
 
 pub mod compose;
 pub mod prompt;
 
 use crate::config::MailboxConfig;
 use crate::detect::{Finding, Kind};
-use crate::llm::LanguageModel;
+use crate::llm::{LanguageModel, LlmError};
 use crate::parse::Addr;
 use crate::thread::Thread;
 use anyhow::{Context, Result};
@@ -57,8 +59,11 @@ pub enum Answer {
     },
 }
 
+/// Model calls per draft: the first, and one retry after an unusable answer.
+const ATTEMPTS: u32 = 2;
+
 /// Asks the model for a draft answering `finding` and composes it. Model errors keep their
-/// [`LlmError`](crate::llm::LlmError) kind for `downcast_ref`.
+/// [`LlmError`] kind for `downcast_ref`.
 pub async fn write<M: LanguageModel>(
     model: &M,
     mailbox: &MailboxConfig,
@@ -77,16 +82,42 @@ pub async fn write<M: LanguageModel>(
                 finding.trigger, thread.id
             )
         })?;
-    let messages = prompt::build(thread, finding, mailbox);
-    let answer = model
-        .complete(&messages, true)
-        .await
-        .context("asking the model for a draft")?;
-    tracing::debug!(
-        answer_chars = answer.len(),
-        "interpreting the model's answer"
-    );
-    match interpret(&answer, mailbox.signature.as_deref())? {
+    let first = prompt::build(thread, finding, mailbox);
+    let schema = prompt::answer_schema();
+    let may_veto = mailbox.rules.model_may_veto;
+    let mut messages = first.clone();
+    let mut attempt = 1;
+    let answer = loop {
+        let unusable = match model.complete(&messages, Some(&schema)).await {
+            Ok(answer) => {
+                tracing::debug!(
+                    attempt,
+                    answer_chars = answer.len(),
+                    "interpreting the model's answer"
+                );
+                match interpret_with(&answer, mailbox.signature.as_deref(), may_veto) {
+                    Ok(answer) => break answer,
+                    Err(err) => err,
+                }
+            }
+            // A 200 that is no usable completion (no content, cut, garbage): worth one more try.
+            Err(err) if matches!(err.downcast_ref(), Some(LlmError::BadAnswer(_))) => err,
+            // Down, rate limiting, refusing us: the daemon decides; asking again now won't help.
+            Err(err) => return Err(err.context("asking the model for a draft")),
+        };
+        if attempt >= ATTEMPTS {
+            return Err(
+                unusable.context(format!("the model's answer was unusable {ATTEMPTS} times"))
+            );
+        }
+        tracing::info!(
+            attempt,
+            "the model's answer is unusable, asking again: {unusable:#}"
+        );
+        messages = prompt::retry(&first, &format!("{unusable:#}"));
+        attempt += 1;
+    };
+    match answer {
         Answer::Veto { reason } => Ok(Outcome::Veto { reason }),
         Answer::Body { body, .. } => Ok(Outcome::Draft(compose::compose(
             parent, finding, mailbox, &body, now,
@@ -99,8 +130,14 @@ pub async fn write<M: LanguageModel>(
 /// the body. An empty body is an error, so no empty draft is ever written. A signature or
 /// sign-off the model added anyway is removed when trivially recognisable.
 pub fn interpret(answer: &str, signature: Option<&str>) -> Result<Answer> {
+    interpret_with(answer, signature, true)
+}
+
+/// [`interpret`], and with `may_veto` false (`rules.model_may_veto`) a veto is overruled: its
+/// body becomes the draft, and a veto without a body is an error like an empty body.
+pub fn interpret_with(answer: &str, signature: Option<&str>, may_veto: bool) -> Result<Answer> {
     let text = strip_fences(answer.trim());
-    let (body, reason) = match json_object(text) {
+    let (body, reason, vetoed) = match json_object(text) {
         Some(obj) => {
             let reason = obj
                 .get("reason")
@@ -112,7 +149,7 @@ pub fn interpret(answer: &str, signature: Option<&str>) -> Result<Answer> {
                 Some(serde_json::Value::String(s)) => !s.trim().eq_ignore_ascii_case("false"),
                 _ => true,
             };
-            if !needs_reply {
+            if !needs_reply && may_veto {
                 return Ok(Answer::Veto {
                     reason: reason.unwrap_or_else(|| "the model saw nothing to answer".into()),
                 });
@@ -122,7 +159,7 @@ pub fn interpret(answer: &str, signature: Option<&str>) -> Result<Answer> {
                 .and_then(|b| b.as_str())
                 .unwrap_or_default()
                 .to_string();
-            (body, reason)
+            (body, reason, !needs_reply)
         }
         None => {
             // A broken object (cut at max_tokens, say) must not become a draft full of JSON.
@@ -130,11 +167,21 @@ pub fn interpret(answer: &str, signature: Option<&str>) -> Result<Answer> {
                 !text.starts_with('{') && !text.contains("\"needs_reply\""),
                 "the model's answer is malformed JSON"
             );
-            (text.to_string(), None)
+            (text.to_string(), None, false)
         }
     };
     let body = clean_body(&body, signature);
-    anyhow::ensure!(!body.is_empty(), "the model returned an empty body");
+    anyhow::ensure!(
+        !body.is_empty(),
+        if vetoed {
+            "the model vetoed without a body, and rules.model_may_veto is false"
+        } else {
+            "the model returned an empty body"
+        }
+    );
+    if vetoed {
+        tracing::debug!("the model's veto is overruled (rules.model_may_veto = false)");
+    }
     Ok(Answer::Body { body, reason })
 }
 
@@ -273,7 +320,7 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::{email, finding, mailbox};
     use super::*;
-    use crate::llm::ChatMessage;
+    use crate::llm::{AnswerSchema, ChatMessage};
 
     fn body(b: &str) -> Answer {
         Answer::Body {
@@ -396,10 +443,47 @@ mod tests {
     struct Canned(String, std::sync::Mutex<Vec<ChatMessage>>);
 
     impl LanguageModel for Canned {
-        async fn complete(&self, messages: &[ChatMessage], json: bool) -> Result<String> {
-            assert!(json);
+        async fn complete(
+            &self,
+            messages: &[ChatMessage],
+            schema: Option<&AnswerSchema>,
+        ) -> Result<String> {
+            assert_eq!(schema, Some(&prompt::answer_schema()));
             *self.1.lock().unwrap() = messages.to_vec();
             Ok(self.0.clone())
+        }
+    }
+
+    /// A model that gives these answers in turn and records every request.
+    struct Scripted {
+        answers: std::sync::Mutex<Vec<Result<String, LlmError>>>,
+        asked: std::sync::Mutex<Vec<Vec<ChatMessage>>>,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<Result<&str, LlmError>>) -> Scripted {
+            let mut answers: Vec<_> = answers.into_iter().map(|a| a.map(String::from)).collect();
+            answers.reverse();
+            Scripted {
+                answers: answers.into(),
+                asked: Default::default(),
+            }
+        }
+
+        fn calls(&self) -> usize {
+            self.asked.lock().unwrap().len()
+        }
+    }
+
+    impl LanguageModel for Scripted {
+        async fn complete(
+            &self,
+            messages: &[ChatMessage],
+            _schema: Option<&AnswerSchema>,
+        ) -> Result<String> {
+            self.asked.lock().unwrap().push(messages.to_vec());
+            let next = self.answers.lock().unwrap().pop().expect("asked too often");
+            Ok(next?)
         }
     }
 
@@ -468,5 +552,86 @@ mod tests {
         assert!(run(write(&empty, &mailbox(), &thread(), &f, Utc::now())).is_err());
         let missing = finding("nope@x", Kind::Reply);
         assert!(run(write(&veto, &mailbox(), &thread(), &missing, Utc::now())).is_err());
+    }
+
+    #[test]
+    fn an_unusable_answer_is_asked_for_once_more() {
+        let f = finding("q@buyer.example", Kind::Reply);
+        let good = r#"{"needs_reply": true, "reason": "r", "body": "Hi Bob"}"#;
+        for (name, first) in [
+            (
+                "malformed",
+                Ok(r#"{"needs_reply": true, "reason": "r", "body": "Hi"#),
+            ),
+            (
+                "empty body",
+                Ok(r#"{"needs_reply": true, "reason": "r", "body": ""}"#),
+            ),
+            ("no content", Err(LlmError::BadAnswer("no content".into()))),
+        ] {
+            let model = Scripted::new(vec![first, Ok(good)]);
+            let out = run(write(&model, &mailbox(), &thread(), &f, Utc::now()));
+            let Ok(Outcome::Draft(d)) = out else {
+                panic!("{name}: {out:?}")
+            };
+            assert_eq!(d.body, "Hi Bob", "{name}");
+            assert_eq!(model.calls(), 2, "{name}");
+            // The retry says what was wrong, so even a deterministic model answers anew.
+            let asked = model.asked.lock().unwrap();
+            assert_ne!(asked[0], asked[1], "{name}");
+            assert!(asked[1][1].content.contains("unusable"), "{name}");
+        }
+    }
+
+    #[test]
+    fn twice_unusable_gives_up_and_a_down_model_is_not_asked_again() {
+        let f = finding("q@buyer.example", Kind::Reply);
+        let model = Scripted::new(vec![Ok("{\"needs_reply\": tr"), Ok("{\"body\": \"\"}")]);
+        assert!(run(write(&model, &mailbox(), &thread(), &f, Utc::now())).is_err());
+        assert_eq!(model.calls(), 2);
+
+        let down = Scripted::new(vec![Err(LlmError::Unavailable("503".into()))]);
+        let err = run(write(&down, &mailbox(), &thread(), &f, Utc::now())).unwrap_err();
+        assert!(matches!(
+            err.downcast_ref::<LlmError>(),
+            Some(LlmError::Unavailable(_))
+        ));
+        assert_eq!(down.calls(), 1);
+    }
+
+    #[test]
+    fn model_may_veto_false_overrules_a_veto_with_a_body() {
+        let sig = Some("Alice Seller\nShop GmbH");
+        let veto_with_body =
+            r#"{"needs_reply": false, "reason": "just thanks", "body": "Hi Bob,\n\nthanks!"}"#;
+        assert_eq!(
+            interpret_with(veto_with_body, sig, true).unwrap(),
+            Answer::Veto {
+                reason: "just thanks".into()
+            }
+        );
+        assert_eq!(
+            interpret_with(veto_with_body, sig, false).unwrap(),
+            Answer::Body {
+                body: "Hi Bob,\n\nthanks!".into(),
+                reason: Some("just thanks".into())
+            }
+        );
+        let bare = r#"{"needs_reply": false, "reason": "just thanks", "body": ""}"#;
+        let err = interpret_with(bare, sig, false).unwrap_err();
+        assert!(err.to_string().contains("vetoed without a body"), "{err}");
+
+        // Through write(): a bare veto is retried, then fails (no draft this pass).
+        let mut mb = mailbox();
+        mb.rules.model_may_veto = false;
+        let f = finding("q@buyer.example", Kind::Reply);
+        let model = Scripted::new(vec![Ok(bare), Ok(veto_with_body)]);
+        let Outcome::Draft(d) = run(write(&model, &mb, &thread(), &f, Utc::now())).unwrap() else {
+            panic!("vetoed")
+        };
+        assert_eq!(d.body, "Hi Bob,\n\nthanks!");
+        let model = Scripted::new(vec![Ok(bare), Ok(bare)]);
+        assert!(run(write(&model, &mb, &thread(), &f, Utc::now())).is_err());
+        assert_eq!(model.calls(), 2);
     }
 }

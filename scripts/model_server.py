@@ -7,6 +7,14 @@ Used by scripts/demo to give tend a real local model. Run with the demo venv's p
 
 Prints "listening http://127.0.0.1:PORT" once the model is loaded, then serves
 /v1/chat/completions until SIGTERM/SIGINT.
+
+The server's default sampling adds llama.cpp's DRY repetition penalty over the whole context.
+SmolLM2-135M, even at temperature 0 with frequency_penalty 0.5 and a JSON schema, loops a
+sentence cycle of ~100 tokens until max_tokens in about 1 answer of 4 (a cut, unusable JSON
+object): frequency_penalty only looks back 64 tokens, so it never sees a cycle that long. DRY
+penalises extending any sequence that already occurred; measured on the demo's two prompts with
+shifted dates: 12/12 usable answers, against 9/12 without it. It is a server-side setting, not
+an OpenAI request field, so tend stays portable and the demo's server carries the fix.
 """
 import argparse
 import os
@@ -25,6 +33,7 @@ def main() -> int:
     ap.add_argument("--ctx", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--alias", default="smollm2-135m-instruct")
+    ap.add_argument("--dry-multiplier", type=float, default=0.8, help="0 disables DRY")
     args = ap.parse_args()
 
     params = xlc.CommonParams()
@@ -35,6 +44,9 @@ def main() -> int:
     params.n_parallel = 1
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
+    # Defaults for every request (a request may override them): see the module docstring.
+    params.sampling.dry_multiplier = args.dry_multiplier
+    params.sampling.dry_penalty_last_n = args.ctx
     try:
         params.model_alias = args.alias
     except Exception:  # attribute name differs between versions; the alias is cosmetic

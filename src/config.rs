@@ -277,11 +277,11 @@ struct RawRules {
 
 /// Loads `tend.toml` at `path` and every `mailboxes/*.toml` beside it.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let raw: RawTend = read_toml(path)?;
+    let (raw, text): (RawTend, _) = read_toml(path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let bad = |message: String| ConfigError {
         file: path.to_path_buf(),
-        message,
+        message: locate(&text, message),
     };
     let api_key = one_secret(
         "llm.api_key_file",
@@ -351,11 +351,11 @@ fn load_mailboxes(dir: &Path) -> Result<Vec<MailboxConfig>, ConfigError> {
 
 /// Reads and checks one mailbox file.
 pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
-    let raw: RawMailbox = read_toml(file)?;
+    let (raw, text): (RawMailbox, _) = read_toml(file)?;
     let dir = file.parent().unwrap_or(Path::new("."));
     let bad = |message: String| ConfigError {
         file: file.to_path_buf(),
-        message,
+        message: locate(&text, message),
     };
     let name = file
         .file_stem()
@@ -475,6 +475,13 @@ fn one_secret(
             "key `{key}`: missing; give one of `{stem}_file`, `{stem}_command` or `{stem}_credential`"
         )),
         0 => Ok(None),
+        // A missing or too-open secret file is a configuration error, found at start-up
+        // rather than at the first login. A command is run only when the secret is needed.
+        1 if file.is_some() => {
+            let path = file.expect("checked above");
+            read_private_file(&path).map_err(|e| format!("key `{key}`: {e:#}"))?;
+            Ok(Some(Secret::File(path)))
+        }
         1 => Ok(file
             .map(Secret::File)
             .or(command.map(Secret::Command))
@@ -485,16 +492,44 @@ fn one_secret(
     }
 }
 
-fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+/// The parsed file and its text (kept to point errors at a line).
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, String), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: path.to_path_buf(),
         message: format!("cannot read: {e}"),
     })?;
     // toml's message names the line, the column and the offending key.
-    toml::from_str(&text).map_err(|e| ConfigError {
+    let value = toml::from_str(&text).map_err(|e| ConfigError {
         file: path.to_path_buf(),
         message: e.to_string().trim_end().to_string(),
-    })
+    })?;
+    Ok((value, text))
+}
+
+/// Appends "(line N)" to a message naming "key `section.leaf`" when the key is in `text`.
+fn locate(text: &str, message: String) -> String {
+    let Some(path) = message
+        .strip_prefix("key `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(path, _)| path)
+    else {
+        return message;
+    };
+    let (section, leaf) = path.rsplit_once('.').unwrap_or(("", path));
+    let mut current = String::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            current = header.trim_end_matches(']').trim().to_string();
+        } else if current == section
+            && line
+                .strip_prefix(leaf)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return format!("{message} (line {})", n + 1);
+        }
+    }
+    message
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -530,12 +565,30 @@ mod tests {
             ),
         )
         .unwrap();
+        private(&dir.join("mailboxes/pw"));
         tend
+    }
+
+    fn private(path: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, "secret\n").unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 
     #[test]
     fn the_shipped_examples_load() {
-        let config = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tend.toml")).unwrap();
+        // The examples point at /etc/tend; a copy points at a temp dir holding the secrets.
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let here = format!("{}/", dir.path().display());
+        std::fs::create_dir_all(dir.path().join("mailboxes")).unwrap();
+        for f in ["tend.toml", "mailboxes/example.toml"] {
+            let text = std::fs::read_to_string(shipped.join(f)).unwrap();
+            std::fs::write(dir.path().join(f), text.replace("/etc/tend/", &here)).unwrap();
+        }
+        private(&dir.path().join("openai.key"));
+        private(&dir.path().join("alice.password"));
+        let config = load(&dir.path().join("tend.toml")).unwrap();
         assert_eq!(config.llm.temperature, 0.3);
         assert_eq!(config.llm.frequency_penalty, None);
         assert_eq!(config.mailboxes.len(), 1);
@@ -575,5 +628,49 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = load(&write(dir.path(), "", "model_may_veto = \"no\"\n")).unwrap_err();
         assert!(err.message.contains("model_may_veto"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_file_the_key_and_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let tend = write(dir.path(), "", "followup_business_days = 0\n");
+        let err = load(&tend).unwrap_err();
+        assert!(err.file.ends_with("mailboxes/a.toml"), "{err}");
+        assert!(
+            err.message.contains("`rules.followup_business_days`")
+                && err.message.ends_with("(line 8)"),
+            "{err}"
+        );
+        let text = std::fs::read_to_string(dir.path().join("mailboxes/a.toml")).unwrap();
+        std::fs::write(
+            dir.path().join("mailboxes/a.toml"),
+            text.replace("UTC", "Mars/Olympus"),
+        )
+        .unwrap();
+        let err = load(&tend).unwrap_err();
+        assert!(
+            err.message.contains("`timezone`") && err.message.ends_with("(line 2)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_or_open_password_file_is_a_config_error() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let tend = write(dir.path(), "", "");
+        let pw = dir.path().join("mailboxes/pw");
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = load(&tend).unwrap_err();
+        assert!(
+            err.message.contains("`imap.password_file`") && err.message.contains("chmod 600"),
+            "{err}"
+        );
+        std::fs::remove_file(&pw).unwrap();
+        let err = load(&tend).unwrap_err();
+        assert!(
+            err.message.contains("`imap.password_file`") && err.message.contains("line 6"),
+            "{err}"
+        );
     }
 }

@@ -611,13 +611,24 @@ fn bad_config_exits_78_naming_file_and_key() {
         err.contains("alice.toml") && err.contains("colour"),
         "{err}"
     );
-    // A world-readable password file is refused.
+    // A world-readable or missing password file is a configuration error too, found at start.
     std::fs::write(&path, text).unwrap();
     let pw = w.dir.path().join("mailboxes/alice.password");
     std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = w.tend(&["check"]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("chmod 600"));
+    let out = w.tend(&["once"]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("alice.toml") && err.contains("password_file") && err.contains("chmod 600"),
+        "{err}"
+    );
+    std::fs::remove_file(&pw).unwrap();
+    let out = w.tend(&["run"]);
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "run refuses to start rather than fail at login"
+    );
 }
 
 #[test]

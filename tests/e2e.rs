@@ -202,6 +202,21 @@ fn seed_pricing_thread(w: &World) {
     ));
 }
 
+/// A second buyer, in a thread of its own, asking for a demo an hour ago.
+fn seed_demo_request(w: &World) {
+    w.inbox(&mail(
+        "dan1@d.test",
+        "Dan <dan@d.test>",
+        "alice@acme.test",
+        "",
+        "Demo next week?",
+        Utc::now() - Duration::hours(1),
+        None,
+        "",
+        "Could we see a demo next week?",
+    ));
+}
+
 #[test]
 fn a_buyer_reply_becomes_exactly_one_threaded_draft() {
     let w = World::new();
@@ -502,17 +517,7 @@ fn a_failing_model_writes_no_draft_and_a_later_pass_does() {
     let w =
         World::with_model(|_| Reply::Status(503, r#"{"error":{"message":"overloaded"}}"#.into()));
     seed_pricing_thread(&w);
-    w.inbox(&mail(
-        "dan1@d.test",
-        "Dan <dan@d.test>",
-        "alice@acme.test",
-        "",
-        "Demo next week?",
-        Utc::now() - Duration::hours(1),
-        None,
-        "",
-        "Could we see a demo next week?",
-    ));
+    seed_demo_request(&w);
     let out = w.tend(&["once"]);
     assert!(
         !out.status.success(),
@@ -703,17 +708,7 @@ fn a_uidvalidity_change_resyncs_without_duplicates() {
     // UIDVALIDITY is time-based: make sure the new one differs.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     w.dovecot.restart();
-    w.inbox(&mail(
-        "dan1@d.test",
-        "Dan <dan@d.test>",
-        "alice@acme.test",
-        "",
-        "Demo next week?",
-        Utc::now() - Duration::hours(1),
-        None,
-        "",
-        "Could we see a demo next week?",
-    ));
+    seed_demo_request(&w);
     let out = w.once();
     assert!(String::from_utf8_lossy(&out.stderr).contains("UIDVALIDITY changed"));
     assert_eq!(

@@ -109,6 +109,23 @@ fn json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("serialisable")
 }
 
+/// Did sled refuse to open because the files are damaged (as opposed to locked or unreadable)?
+fn is_damage(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<sled::Error>(),
+        Some(
+            sled::Error::Corruption { .. }
+                | sled::Error::ReportableBug(_)
+                | sled::Error::Unsupported(_)
+        )
+    )
+}
+
+/// Did sled refuse to open because another process holds its lock?
+fn is_locked(err: &anyhow::Error) -> bool {
+    matches!(err.downcast_ref::<sled::Error>(), Some(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock"))
+}
+
 fn be_i64(v: &[u8]) -> i64 {
     <[u8; 8]>::try_from(v).map(i64::from_be_bytes).unwrap_or(0)
 }
@@ -126,10 +143,12 @@ impl Store {
         let path = dir.join("db");
         match Self::open_at(&path) {
             Ok(store) => Ok(store),
-            Err(err) if path.exists() => {
+            // Only a store that is damaged is moved aside. One that is locked by another tend
+            // process, or that we may not read, is someone else's business: say so and stop.
+            Err(err) if path.exists() && is_damage(&err) => {
                 let aside = PathBuf::from(format!("{}.broken-{now}", path.display()));
                 tracing::error!(
-                    "the store at {} does not open ({err:#}); moving it to {} and rebuilding it from the mailboxes",
+                    "the store at {} is damaged ({err:#}); moving it to {} and rebuilding it from the mailboxes",
                     path.display(),
                     aside.display()
                 );
@@ -137,6 +156,10 @@ impl Store {
                     .with_context(|| format!("moving the broken store to {}", aside.display()))?;
                 Self::open_at(&path)
             }
+            Err(err) if is_locked(&err) => Err(err.context(format!(
+                "another tend process is using the store in {} (is `tend run` running? stop it first)",
+                dir.display()
+            ))),
             Err(err) => Err(err),
         }
     }
@@ -627,6 +650,44 @@ mod tests {
         assert_eq!(
             store.draft("d@acme.test").unwrap().unwrap().state,
             DraftState::Appended
+        );
+    }
+
+    #[test]
+    fn a_store_locked_by_another_process_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        // What a running `tend run` holds while `tend status` tries to open the store.
+        let running = Store::open(dir.path(), 0).unwrap();
+        running
+            .set_cursor(
+                "m",
+                "INBOX",
+                Cursor {
+                    uidvalidity: 1,
+                    last_uid: 5,
+                },
+            )
+            .unwrap();
+        running.flush().unwrap();
+        let err = Store::open(dir.path(), 7)
+            .err()
+            .expect("the store is locked");
+        assert!(
+            format!("{err:#}").contains("another tend process"),
+            "{err:#}"
+        );
+        assert!(
+            !dir.path().join("db.broken-7").exists(),
+            "a locked store is never moved aside"
+        );
+        drop(running);
+        let reopened = Store::open(dir.path(), 8).unwrap();
+        assert_eq!(
+            reopened.cursor("m", "INBOX").unwrap(),
+            Some(Cursor {
+                uidvalidity: 1,
+                last_uid: 5
+            })
         );
     }
 

@@ -5,7 +5,7 @@ use crate::config::{self, Config, MailboxConfig};
 use crate::daemon::{self, Action, Review};
 use crate::detect::{Kind, Verdict};
 use crate::llm::OpenAi;
-use crate::store::{DraftState, Store};
+use crate::store::{self, DraftState, Store};
 use anyhow::{Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
 use clap::{Parser, Subcommand};
@@ -142,27 +142,45 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             let shutdown = CancellationToken::new();
             spawn_signal_handler(shutdown.clone())?;
             tracing::info!(mailboxes = config.mailboxes.len(), "tend running");
-            daemon::run(config, &store, &model, shutdown).await?;
+            let all: Vec<&MailboxConfig> = config.mailboxes.iter().collect();
+            let snapshot = |store: &Store| {
+                let written = status_text(&all, store, Utc::now()).and_then(|text| {
+                    let path = status_snapshot(config);
+                    let tmp = path.with_extension("txt.tmp");
+                    std::fs::write(&tmp, text)?;
+                    std::fs::rename(&tmp, &path)?;
+                    Ok(())
+                });
+                if let Err(err) = written {
+                    tracing::warn!("could not write the status snapshot: {err:#}");
+                }
+            };
+            daemon::run(config, &store, &model, shutdown, snapshot).await?;
             tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { mailbox } => {
-            let store = Store::open(&config.state_dir, now.timestamp())?;
-            for mb in select(config, mailbox.as_deref())? {
-                let reviews = daemon::review(mb, &store, now)?;
-                let attention: Vec<&Review> = reviews
-                    .iter()
-                    .filter(|r| matches!(r.verdict, Verdict::Attention(_)))
-                    .collect();
-                println!(
-                    "{}: {} of {} recent threads need attention",
-                    mb.name,
-                    attention.len(),
-                    reviews.len()
-                );
-                for r in attention {
-                    print_review(mb, r, now);
+            let chosen = select(config, mailbox.as_deref())?;
+            match Store::open(&config.state_dir, now.timestamp()) {
+                Ok(store) => print!("{}", status_text(&chosen, &store, now)?),
+                // `tend run` holds the store: show what it wrote after its last round.
+                Err(err) if store::is_locked(&err) => {
+                    let path = status_snapshot(config);
+                    let text = std::fs::read_to_string(&path).with_context(|| {
+                        format!(
+                            "{err:#}; and no status written by it yet ({})",
+                            path.display()
+                        )
+                    })?;
+                    let age = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .map_or(String::new(), |d| format!(" {} s ago", d.as_secs()));
+                    println!("(tend run is active; its status after its last round,{age})");
+                    print!("{text}");
                 }
+                Err(err) => return Err(err),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -198,7 +216,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                         .unwrap_or_default();
                     println!("  {}  {from}  {:?}{auto}", when(mb, m.date), m.subject);
                 }
-                print_review(mb, &review, now);
+                print!("{}", review_text(mb, &review, now));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -291,7 +309,8 @@ fn when(mb: &MailboxConfig, unix: Option<i64>) -> String {
     }
 }
 
-fn print_review(mb: &MailboxConfig, r: &Review, now: DateTime<Utc>) {
+/// One thread as `status` and `explain` show it.
+fn review_text(mb: &MailboxConfig, r: &Review, now: DateTime<Utc>) -> String {
     let subject = r.thread.messages.last().map_or("", |m| m.subject.as_str());
     match &r.verdict {
         Verdict::Attention(f) => {
@@ -307,15 +326,42 @@ fn print_review(mb: &MailboxConfig, r: &Review, now: DateTime<Utc>) {
                 }
                 None => "no draft yet".to_string(),
             };
-            println!(
-                "  * {subject:?}: {kind}, waiting since {} ({days} days)",
-                when(mb, Some(f.since))
-            );
-            println!("      why: {}", f.reason);
-            println!("      {draft}");
+            format!(
+                "  * {subject:?}: {kind}, waiting since {} ({days} days)\n      why: {}\n      {draft}\n",
+                when(mb, Some(f.since)),
+                f.reason
+            )
         }
-        Verdict::Quiet { reason } => println!("  - {subject:?}: nothing to do: {reason}"),
+        Verdict::Quiet { reason } => format!("  - {subject:?}: nothing to do: {reason}\n"),
     }
+}
+
+/// What `tend status` prints: per mailbox, the threads that need attention.
+fn status_text(mailboxes: &[&MailboxConfig], store: &Store, now: DateTime<Utc>) -> Result<String> {
+    let mut out = String::new();
+    for mb in mailboxes {
+        let reviews = daemon::review(mb, store, now)?;
+        let attention: Vec<&Review> = reviews
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Attention(_)))
+            .collect();
+        out.push_str(&format!(
+            "{}: {} of {} recent threads need attention\n",
+            mb.name,
+            attention.len(),
+            reviews.len()
+        ));
+        for r in attention {
+            out.push_str(&review_text(mb, r, now));
+        }
+    }
+    Ok(out)
+}
+
+/// Where `tend run` leaves the status after every round, for `tend status` to show while the
+/// running service holds the store.
+fn status_snapshot(config: &Config) -> PathBuf {
+    config.state_dir.join("status.txt")
 }
 
 fn print_action(mb: &MailboxConfig, a: &Action, dry_run: bool) {

@@ -427,12 +427,14 @@ pub async fn pass<M: LanguageModel>(
     Ok((report, actions))
 }
 
-/// `tend run`: a pass over every mailbox every poll interval until `shutdown`.
+/// `tend run`: a pass over every mailbox every poll interval until `shutdown`; `after_round`
+/// runs after each round (the CLI leaves a status snapshot with it).
 pub async fn run<M: LanguageModel>(
     config: &Config,
     store: &Store,
     model: &M,
     shutdown: CancellationToken,
+    after_round: impl Fn(&Store),
 ) -> Result<()> {
     loop {
         for mb in &config.mailboxes {
@@ -454,6 +456,7 @@ pub async fn run<M: LanguageModel>(
                 Err(err) => tracing::error!(parent: &span, "pass failed: {err:#}"),
             }
         }
+        after_round(store);
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = tokio::time::sleep(config.poll_interval) => {}

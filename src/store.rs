@@ -121,8 +121,8 @@ fn is_damage(err: &anyhow::Error) -> bool {
     )
 }
 
-/// Did sled refuse to open because another process holds its lock?
-fn is_locked(err: &anyhow::Error) -> bool {
+/// Did sled refuse to open because another process (a running `tend run`) holds its lock?
+pub fn is_locked(err: &anyhow::Error) -> bool {
     matches!(err.downcast_ref::<sled::Error>(), Some(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock"))
 }
 

@@ -745,6 +745,37 @@ fn run_drafts_then_stops_cleanly_on_sigterm() {
         assert!(start.elapsed().as_secs() < 20, "no draft from tend run");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // While the service holds the store, `status` shows what it left after its last round.
+    let snapshot = w.state().join("status.txt");
+    while !std::fs::read_to_string(&snapshot).is_ok_and(|t| t.contains("draft written")) {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "no status snapshot from tend run"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = w.tend(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "status works while tend run holds the store"
+    );
+    assert!(
+        text.contains("tend run is active") && text.contains("needs a reply"),
+        "{text}"
+    );
+    let once = w.tend(&["once"]);
+    assert!(!once.status.success());
+    assert!(String::from_utf8_lossy(&once.stderr).contains("another tend process"));
+    assert!(
+        !w.state().join("db.broken").exists()
+            && std::fs::read_dir(w.state()).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("broken")),
+        "the live store is never moved aside"
+    );
     let kill = std::process::Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())

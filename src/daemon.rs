@@ -140,6 +140,9 @@ async fn sync_folder(
                     last_uid,
                 };
                 store.set_cursor(&mb.name, &folder, cursor)?;
+                // Durable per batch, so a killed first import resumes where it stopped.
+                store.flush()?;
+                tracing::debug!(folder, last_uid, stored = emails.len(), "batch stored");
                 if progress {
                     eprint!("\r{}: {folder}: {done}/{total} messages", mb.name);
                 }

@@ -861,3 +861,76 @@ fn with_model_may_veto_false_a_bare_veto_is_a_failed_answer_retried_next_pass() 
     assert_eq!(w.llm.requests().len(), 4);
     assert!(w.drafts().is_empty());
 }
+
+#[test]
+fn kill_9_in_the_middle_of_a_sync_loses_nothing_and_duplicates_nothing() {
+    let w = World::new();
+    // Enough mail that the first sync takes a while: 600 two-message threads.
+    let now = Utc::now();
+    for i in 0..600 {
+        let at = now - Duration::hours(2 + i);
+        let (q, a) = (format!("q{i}@buyer{i}.test"), format!("a{i}@acme.test"));
+        let body = "We are comparing three vendors; what would 40 seats cost? ".repeat(40);
+        w.inbox(&mail(
+            &q,
+            &format!("Buyer {i} <b{i}@buyer{i}.test>"),
+            "alice@acme.test",
+            "",
+            &format!("Question {i}"),
+            at,
+            None,
+            "",
+            &body,
+        ));
+        if i % 2 == 0 {
+            w.sent(&mail(
+                &a,
+                "alice@acme.test",
+                &format!("b{i}@buyer{i}.test"),
+                "",
+                &format!("Re: Question {i}"),
+                at + Duration::minutes(30),
+                Some(&q),
+                "",
+                "Here you go.",
+            ));
+        }
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(w.config())
+        .arg("sync")
+        .env("RUST_LOG", "tend=debug")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill it right after its first batch is stored, well before the end.
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut lines = std::io::BufRead::lines(stderr);
+    assert!(
+        lines.any(|l| l.unwrap().contains("batch stored")),
+        "no batch was stored"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let out = w.tend(&["sync"]);
+    assert!(out.status.success());
+    let resumed = String::from_utf8_lossy(&out.stdout).to_string();
+    let status = String::from_utf8_lossy(&w.tend(&["status"]).stdout).to_string();
+    // The same mailbox synced cleanly from nothing gives the same record.
+    std::fs::remove_dir_all(w.state()).unwrap();
+    assert!(w.tend(&["sync"]).status.success());
+    let clean = String::from_utf8_lossy(&w.tend(&["status"]).stdout).to_string();
+    assert_eq!(
+        status, clean,
+        "a killed sync, resumed, leaves the record a clean sync leaves"
+    );
+    assert!(
+        clean.contains("of 600 recent threads need attention"),
+        "{clean}"
+    );
+    assert!(
+        !resumed.contains("900 fetched"),
+        "the rerun resumed after the stored batch: {resumed}"
+    );
+}

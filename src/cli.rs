@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// tend: finds buyer replies nobody answered and deals gone quiet, and leaves a draft reply in
 /// your Drafts folder. It never sends mail.
@@ -97,6 +98,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                     session.logout().await;
                     Ok::<_, anyhow::Error>(report)
                 }
+                .instrument(daemon::span(mb))
                 .await;
                 match result {
                     Ok(r) => println!(
@@ -117,7 +119,8 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             let shutdown = CancellationToken::new();
             let mut failed = false;
             for mb in select(config, mailbox.as_deref())? {
-                match daemon::pass(mb, &store, &model, dry_run, &shutdown).await {
+                let pass = daemon::pass(mb, &store, &model, dry_run, &shutdown);
+                match pass.instrument(daemon::span(mb)).await {
                     Ok((r, actions)) => {
                         println!(
                             "{}: {} fetched, {} new, {} unparseable",

@@ -126,7 +126,9 @@ async fn sync_folder(
         let (store, mb, folder) = (store.clone(), mb.clone(), folder.to_string());
         let uidvalidity = state.uidvalidity;
         let horizon = horizon(&mb, Utc::now());
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || -> Result<SyncReport> {
+            let _in_mailbox = span.enter();
             let mut report = SyncReport::default();
             let mut done = 0;
             while let Some((fetched, last_uid)) = rx.blocking_recv() {
@@ -430,6 +432,11 @@ pub async fn pass<M: LanguageModel>(
     Ok((report, actions))
 }
 
+/// The span every log line about one mailbox carries.
+pub fn span(mb: &MailboxConfig) -> tracing::Span {
+    tracing::info_span!("mailbox", name = %mb.name)
+}
+
 /// `tend run`: a pass over every mailbox every poll interval until `shutdown`; `after_round`
 /// runs after each round (the CLI leaves a status snapshot with it).
 pub async fn run<M: LanguageModel>(
@@ -444,7 +451,7 @@ pub async fn run<M: LanguageModel>(
             if shutdown.is_cancelled() {
                 return Ok(());
             }
-            let span = tracing::info_span!("mailbox", name = %mb.name);
+            let span = span(mb);
             match pass(mb, store, model, false, &shutdown)
                 .instrument(span.clone())
                 .await

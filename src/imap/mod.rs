@@ -326,7 +326,7 @@ pub fn batches(uids: &[(u32, u32)], max_count: usize, max_bytes: u64) -> Vec<Vec
     out
 }
 
-/// Is this the configured IMAP host (for log lines)?
+/// `user@host:port`, for log lines and errors.
 pub fn describe(cfg: &ImapConfig) -> String {
     format!("{}@{}:{}", cfg.username, cfg.host, cfg.port)
 }

@@ -124,7 +124,8 @@ impl Session {
             }
         };
         Ok(FolderNames {
-            inbox: pick(&overrides.inbox, "", &["INBOX"])?.unwrap_or_else(|| "INBOX".into()),
+            // RFC 3501 5.1: INBOX always names the user's inbox; no attribute or guess needed.
+            inbox: pick(&overrides.inbox, "\\Inbox", &[])?.unwrap_or_else(|| "INBOX".into()),
             sent: pick(&overrides.sent, "\\Sent", SENT_NAMES)?,
             drafts: pick(&overrides.drafts, "\\Drafts", DRAFTS_NAMES)?,
         })

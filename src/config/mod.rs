@@ -2,9 +2,18 @@
 //! (`deny_unknown_fields`), then one `validate` step turns them into checked values, so the rest
 //! of tend never sees an unchecked string. Every error names the file and the key. Secrets are
 //! not read here, only located: [`Secret::reveal`] reads them when a connection needs them.
+//!
+//! This file owns the checked types the rest of tend uses, loading and validation; the serde
+//! mirror of the files is `raw`, where secrets live and how they are read is `secret`.
 
-use anyhow::{Context, Result};
-use serde::Deserialize;
+mod raw;
+mod secret;
+
+pub use secret::Secret;
+
+use anyhow::Result;
+use raw::{RawImap, RawMailbox, RawTend};
+use secret::one_secret;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -141,138 +150,6 @@ pub struct Folders {
     pub inbox: Option<String>,
     pub sent: Option<String>,
     pub drafts: Option<String>,
-}
-
-/// Where a secret lives. Never holds the secret itself, so `Debug` cannot leak it.
-#[derive(Debug, Clone)]
-pub enum Secret {
-    File(PathBuf),
-    Command(String),
-    /// A systemd credential: `$CREDENTIALS_DIRECTORY/NAME`.
-    Credential(String),
-}
-
-impl Secret {
-    /// Reads the secret now. A trailing newline is not part of it.
-    pub fn reveal(&self) -> Result<String> {
-        let raw = match self {
-            Secret::File(path) => read_private_file(path)?,
-            Secret::Credential(name) => {
-                let dir = std::env::var_os("CREDENTIALS_DIRECTORY").with_context(|| {
-                    format!("credential {name:?}: CREDENTIALS_DIRECTORY is not set (not started by systemd with LoadCredential=?)")
-                })?;
-                let path = Path::new(&dir).join(name);
-                std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading credential {}", path.display()))?
-            }
-            Secret::Command(cmd) => {
-                let out = std::process::Command::new("/bin/sh")
-                    .arg("-c")
-                    .arg(cmd)
-                    .stdin(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::inherit())
-                    .output()
-                    .with_context(|| format!("running password_command {cmd:?}"))?;
-                anyhow::ensure!(
-                    out.status.success(),
-                    "password_command {cmd:?} failed with {}",
-                    out.status
-                );
-                String::from_utf8(out.stdout).context("password_command printed non-UTF-8")?
-            }
-        };
-        let secret = raw.strip_suffix('\n').unwrap_or(&raw);
-        let secret = secret.strip_suffix('\r').unwrap_or(secret);
-        anyhow::ensure!(!secret.is_empty(), "the secret is empty");
-        Ok(secret.to_string())
-    }
-}
-
-/// Reads a secret file, refusing one that group or others may read.
-fn read_private_file(path: &Path) -> Result<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    let mode = meta.permissions().mode();
-    anyhow::ensure!(
-        mode & 0o077 == 0,
-        "{} is readable by group or others (mode {:o}); run: chmod 600 {}",
-        path.display(),
-        mode & 0o777,
-        path.display()
-    );
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
-}
-
-// ---- the files as written ----
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTend {
-    state_dir: Option<PathBuf>,
-    poll_interval_seconds: Option<u64>,
-    llm: RawLlm,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLlm {
-    base_url: String,
-    model: String,
-    api_key_file: Option<PathBuf>,
-    api_key_command: Option<String>,
-    api_key_credential: Option<String>,
-    timeout_seconds: Option<u64>,
-    max_tokens: Option<u32>,
-    temperature: Option<f64>,
-    frequency_penalty: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMailbox {
-    addresses: Vec<String>,
-    #[serde(default)]
-    internal_domains: Vec<String>,
-    timezone: String,
-    name: Option<String>,
-    signature: Option<String>,
-    imap: RawImap,
-    #[serde(default)]
-    folders: RawFolders,
-    #[serde(default)]
-    rules: RawRules,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawImap {
-    host: String,
-    port: Option<u16>,
-    security: Option<String>,
-    username: String,
-    password_file: Option<PathBuf>,
-    password_command: Option<String>,
-    password_credential: Option<String>,
-    ca_file: Option<PathBuf>,
-    timeout_seconds: Option<u64>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawFolders {
-    inbox: Option<String>,
-    sent: Option<String>,
-    drafts: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawRules {
-    followup_business_days: Option<u32>,
-    max_followups: Option<u32>,
-    reply_window_days: Option<u32>,
-    followup_window_days: Option<u32>,
-    model_may_veto: Option<bool>,
 }
 
 /// Loads `tend.toml` at `path` and every `mailboxes/*.toml` beside it.
@@ -460,38 +337,6 @@ fn check_imap(raw: RawImap, dir: &Path) -> Result<ImapConfig, String> {
     })
 }
 
-/// Exactly one of `*_file`, `*_command`, `*_credential` (or none where that is allowed).
-fn one_secret(
-    key: &str,
-    file: Option<PathBuf>,
-    command: Option<String>,
-    credential: Option<String>,
-    required: bool,
-) -> Result<Option<Secret>, String> {
-    let stem = key.trim_end_matches("_file");
-    let given = [file.is_some(), command.is_some(), credential.is_some()];
-    match given.iter().filter(|g| **g).count() {
-        0 if required => Err(format!(
-            "key `{key}`: missing; give one of `{stem}_file`, `{stem}_command` or `{stem}_credential`"
-        )),
-        0 => Ok(None),
-        // A missing or too-open secret file is a configuration error, found at start-up
-        // rather than at the first login. A command is run only when the secret is needed.
-        1 if file.is_some() => {
-            let path = file.expect("checked above");
-            read_private_file(&path).map_err(|e| format!("key `{key}`: {e:#}"))?;
-            Ok(Some(Secret::File(path)))
-        }
-        1 => Ok(file
-            .map(Secret::File)
-            .or(command.map(Secret::Command))
-            .or(credential.map(Secret::Credential))),
-        _ => Err(format!(
-            "key `{key}`: give only one of `{stem}_file`, `{stem}_command` and `{stem}_credential`"
-        )),
-    }
-}
-
 /// The parsed file and its text (kept to point errors at a line).
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, String), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -545,132 +390,4 @@ fn is_address(a: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A tend.toml with these extra `[llm]` lines and one mailbox with these extra `[rules]`.
-    fn write(dir: &Path, llm: &str, rules: &str) -> PathBuf {
-        std::fs::create_dir_all(dir.join("mailboxes")).unwrap();
-        let tend = dir.join("tend.toml");
-        std::fs::write(
-            &tend,
-            format!("[llm]\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"m\"\n{llm}"),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("mailboxes/a.toml"),
-            format!(
-                "addresses = [\"a@x.example\"]\ntimezone = \"UTC\"\n[imap]\nhost = \"h\"\n\
-                 username = \"a\"\npassword_file = \"pw\"\n[rules]\n{rules}"
-            ),
-        )
-        .unwrap();
-        private(&dir.join("mailboxes/pw"));
-        tend
-    }
-
-    fn private(path: &Path) {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::write(path, "secret\n").unwrap();
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-
-    #[test]
-    fn the_shipped_examples_load() {
-        // The examples point at /etc/tend; a copy points at a temp dir holding the secrets.
-        let dir = tempfile::tempdir().unwrap();
-        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-        let here = format!("{}/", dir.path().display());
-        std::fs::create_dir_all(dir.path().join("mailboxes")).unwrap();
-        for f in ["tend.toml", "mailboxes/example.toml"] {
-            let text = std::fs::read_to_string(shipped.join(f)).unwrap();
-            std::fs::write(dir.path().join(f), text.replace("/etc/tend/", &here)).unwrap();
-        }
-        private(&dir.path().join("openai.key"));
-        private(&dir.path().join("alice.password"));
-        let config = load(&dir.path().join("tend.toml")).unwrap();
-        assert_eq!(config.llm.temperature, 0.3);
-        assert_eq!(config.llm.frequency_penalty, None);
-        assert_eq!(config.mailboxes.len(), 1);
-        assert_eq!(config.mailboxes[0].rules, Rules::default());
-    }
-
-    #[test]
-    fn sampling_and_veto_defaults_and_values() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = load(&write(dir.path(), "", "")).unwrap();
-        assert_eq!(c.llm.temperature, 0.3);
-        assert_eq!(c.llm.frequency_penalty, None);
-        assert!(c.mailboxes[0].rules.model_may_veto);
-
-        let c = load(&write(
-            dir.path(),
-            "temperature = 0\nfrequency_penalty = 0.5\n",
-            "model_may_veto = false\n",
-        ))
-        .unwrap();
-        assert_eq!(c.llm.temperature, 0.0);
-        assert_eq!(c.llm.frequency_penalty, Some(0.5));
-        assert!(!c.mailboxes[0].rules.model_may_veto);
-    }
-
-    #[test]
-    fn sampling_out_of_range_names_the_key() {
-        for (llm, key) in [
-            ("temperature = 2.5\n", "llm.temperature"),
-            ("temperature = -1\n", "llm.temperature"),
-            ("frequency_penalty = 3\n", "llm.frequency_penalty"),
-        ] {
-            let dir = tempfile::tempdir().unwrap();
-            let err = load(&write(dir.path(), llm, "")).unwrap_err();
-            assert!(err.message.contains(key), "{llm}: {err}");
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let err = load(&write(dir.path(), "", "model_may_veto = \"no\"\n")).unwrap_err();
-        assert!(err.message.contains("model_may_veto"), "{err}");
-    }
-
-    #[test]
-    fn bad_values_name_the_file_the_key_and_the_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let tend = write(dir.path(), "", "followup_business_days = 0\n");
-        let err = load(&tend).unwrap_err();
-        assert!(err.file.ends_with("mailboxes/a.toml"), "{err}");
-        assert!(
-            err.message.contains("`rules.followup_business_days`")
-                && err.message.ends_with("(line 8)"),
-            "{err}"
-        );
-        let text = std::fs::read_to_string(dir.path().join("mailboxes/a.toml")).unwrap();
-        std::fs::write(
-            dir.path().join("mailboxes/a.toml"),
-            text.replace("UTC", "Mars/Olympus"),
-        )
-        .unwrap();
-        let err = load(&tend).unwrap_err();
-        assert!(
-            err.message.contains("`timezone`") && err.message.ends_with("(line 2)"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_missing_or_open_password_file_is_a_config_error() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let tend = write(dir.path(), "", "");
-        let pw = dir.path().join("mailboxes/pw");
-        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let err = load(&tend).unwrap_err();
-        assert!(
-            err.message.contains("`imap.password_file`") && err.message.contains("chmod 600"),
-            "{err}"
-        );
-        std::fs::remove_file(&pw).unwrap();
-        let err = load(&tend).unwrap_err();
-        assert!(
-            err.message.contains("`imap.password_file`") && err.message.contains("line 6"),
-            "{err}"
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,129 @@
+//! Loading whole configurations from temp dirs: defaults, ranges, and errors that name the
+//! file, the key and the line.
+
+use super::*;
+
+/// A tend.toml with these extra `[llm]` lines and one mailbox with these extra `[rules]`.
+fn write(dir: &Path, llm: &str, rules: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("mailboxes")).unwrap();
+    let tend = dir.join("tend.toml");
+    std::fs::write(
+        &tend,
+        format!("[llm]\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"m\"\n{llm}"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("mailboxes/a.toml"),
+        format!(
+            "addresses = [\"a@x.example\"]\ntimezone = \"UTC\"\n[imap]\nhost = \"h\"\n\
+             username = \"a\"\npassword_file = \"pw\"\n[rules]\n{rules}"
+        ),
+    )
+    .unwrap();
+    private(&dir.join("mailboxes/pw"));
+    tend
+}
+
+fn private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, "secret\n").unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn the_shipped_examples_load() {
+    // The examples point at /etc/tend; a copy points at a temp dir holding the secrets.
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let here = format!("{}/", dir.path().display());
+    std::fs::create_dir_all(dir.path().join("mailboxes")).unwrap();
+    for f in ["tend.toml", "mailboxes/example.toml"] {
+        let text = std::fs::read_to_string(shipped.join(f)).unwrap();
+        std::fs::write(dir.path().join(f), text.replace("/etc/tend/", &here)).unwrap();
+    }
+    private(&dir.path().join("openai.key"));
+    private(&dir.path().join("alice.password"));
+    let config = load(&dir.path().join("tend.toml")).unwrap();
+    assert_eq!(config.llm.temperature, 0.3);
+    assert_eq!(config.llm.frequency_penalty, None);
+    assert_eq!(config.mailboxes.len(), 1);
+    assert_eq!(config.mailboxes[0].rules, Rules::default());
+}
+
+#[test]
+fn sampling_and_veto_defaults_and_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load(&write(dir.path(), "", "")).unwrap();
+    assert_eq!(c.llm.temperature, 0.3);
+    assert_eq!(c.llm.frequency_penalty, None);
+    assert!(c.mailboxes[0].rules.model_may_veto);
+
+    let c = load(&write(
+        dir.path(),
+        "temperature = 0\nfrequency_penalty = 0.5\n",
+        "model_may_veto = false\n",
+    ))
+    .unwrap();
+    assert_eq!(c.llm.temperature, 0.0);
+    assert_eq!(c.llm.frequency_penalty, Some(0.5));
+    assert!(!c.mailboxes[0].rules.model_may_veto);
+}
+
+#[test]
+fn sampling_out_of_range_names_the_key() {
+    for (llm, key) in [
+        ("temperature = 2.5\n", "llm.temperature"),
+        ("temperature = -1\n", "llm.temperature"),
+        ("frequency_penalty = 3\n", "llm.frequency_penalty"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(&write(dir.path(), llm, "")).unwrap_err();
+        assert!(err.message.contains(key), "{llm}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let err = load(&write(dir.path(), "", "model_may_veto = \"no\"\n")).unwrap_err();
+    assert!(err.message.contains("model_may_veto"), "{err}");
+}
+
+#[test]
+fn bad_values_name_the_file_the_key_and_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let tend = write(dir.path(), "", "followup_business_days = 0\n");
+    let err = load(&tend).unwrap_err();
+    assert!(err.file.ends_with("mailboxes/a.toml"), "{err}");
+    assert!(
+        err.message.contains("`rules.followup_business_days`") && err.message.ends_with("(line 8)"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(dir.path().join("mailboxes/a.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("mailboxes/a.toml"),
+        text.replace("UTC", "Mars/Olympus"),
+    )
+    .unwrap();
+    let err = load(&tend).unwrap_err();
+    assert!(
+        err.message.contains("`timezone`") && err.message.ends_with("(line 2)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_or_open_password_file_is_a_config_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let tend = write(dir.path(), "", "");
+    let pw = dir.path().join("mailboxes/pw");
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let err = load(&tend).unwrap_err();
+    assert!(
+        err.message.contains("`imap.password_file`") && err.message.contains("chmod 600"),
+        "{err}"
+    );
+    std::fs::remove_file(&pw).unwrap();
+    let err = load(&tend).unwrap_err();
+    assert!(
+        err.message.contains("`imap.password_file`") && err.message.contains("line 6"),
+        "{err}"
+    );
+}

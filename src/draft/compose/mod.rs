@@ -1,0 +1,336 @@
+//! The RFC 5322 draft: recipients, subject and threading headers computed by code, the model's
+//! body, the signature, and the quoted parent. Pure (no I/O, `now` is an argument); the only
+//! user of lettre. Nothing the model wrote reaches a header: it supplies the body text only.
+
+use super::Draft;
+use crate::config::{Identity, MailboxConfig};
+use crate::detect::{Finding, Kind};
+use crate::parse::{Addr, Email};
+use anyhow::{Context, Result};
+use chrono::{DateTime, TimeZone, Utc};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, SinglePart};
+use sha2::{Digest, Sha256};
+
+/// Our marker header; its value is [`marker`] of the thread. `deliver` only ever touches
+/// messages that carry it.
+pub const MARKER_HEADER: &str = "X-Tend-Draft";
+
+/// Characters of the parent's text quoted below the draft.
+pub const QUOTE_CAP: usize = 20_000;
+
+/// Builds the draft answering `parent` (the finding's trigger) with the model's `body`.
+pub fn compose(
+    parent: &Email,
+    finding: &Finding,
+    mailbox: &MailboxConfig,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<Draft> {
+    anyhow::ensure!(
+        parent.message_id == finding.trigger,
+        "the parent <{}> is not the finding's trigger <{}>",
+        parent.message_id,
+        finding.trigger
+    );
+    let me = &mailbox.identity;
+    let primary = me.primary();
+    let domain = primary.rsplit_once('@').map(|(_, d)| d).unwrap_or(primary);
+
+    let (to, cc) = recipients(parent, finding.kind, me);
+    anyhow::ensure!(
+        !to.is_empty(),
+        "no recipient for the draft: every address on <{}> is our own or unusable",
+        parent.message_id
+    );
+
+    let subject = reply_subject(&parent.subject);
+    let message_id = message_id(&mailbox.name, &finding.thread_id, &finding.trigger, domain);
+    // RFC 5322 3.6.4: the parent's References, or, when it has none (Outlook often sends only
+    // In-Reply-To), its In-Reply-To; then the parent itself.
+    let inherited = if parent.references.is_empty() {
+        parent.in_reply_to.as_slice()
+    } else {
+        parent.references.as_slice()
+    };
+    let mut references: Vec<String> = inherited
+        .iter()
+        .map(|r| bare_id(r))
+        .filter(|r| !r.is_empty() && *r != parent.message_id)
+        .collect();
+    references.push(parent.message_id.clone());
+
+    let model_body = normalise(body);
+    let full_body = full_body(&model_body, parent, mailbox);
+
+    let from_name = mailbox
+        .display_name
+        .as_deref()
+        .map(one_line)
+        .filter(|n| !n.is_empty());
+    let from = Mailbox::new(
+        from_name,
+        primary
+            .parse()
+            .with_context(|| format!("our own address {primary:?} is not valid"))?,
+    );
+    let mut builder = lettre::Message::builder()
+        .from(from)
+        .date(now.into())
+        .subject(subject.clone())
+        .message_id(Some(format!("<{message_id}>")))
+        .in_reply_to(format!("<{}>", parent.message_id))
+        .references(
+            references
+                .iter()
+                .map(|r| format!("<{r}>"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str(MARKER_HEADER),
+            marker(&finding.thread_id),
+        ));
+    for a in &to {
+        builder = builder.to(mailbox_of(a)?);
+    }
+    for a in &cc {
+        builder = builder.cc(mailbox_of(a)?);
+    }
+    let message = builder
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .header(ContentTransferEncoding::QuotedPrintable)
+                .body(full_body),
+        )
+        .context("building the draft message")?;
+
+    Ok(Draft {
+        message_id,
+        thread_id: finding.thread_id.clone(),
+        trigger: finding.trigger.clone(),
+        kind: finding.kind,
+        to,
+        cc,
+        subject,
+        body: model_body,
+        raw: message.formatted(),
+    })
+}
+
+/// To and Cc for a draft answering `parent`, never containing our own addresses.
+///
+/// Reply: To = Reply-To, else From; Cc = the parent's other To/Cc addresses (reply-all, so
+/// colleagues stay in copy). Follow-up (the parent is our own message): its To and Cc again.
+pub fn recipients(parent: &Email, kind: Kind, me: &Identity) -> (Vec<Addr>, Vec<Addr>) {
+    let mut seen: Vec<String> = Vec::new();
+    let mut take = |list: &[Addr]| -> Vec<Addr> {
+        let mut out = Vec::new();
+        for a in list {
+            let email = a.email.trim().to_ascii_lowercase();
+            if email.is_empty()
+                || me.is_own(&email)
+                || seen.contains(&email)
+                || email.parse::<lettre::Address>().is_err()
+            {
+                continue;
+            }
+            seen.push(email.clone());
+            out.push(Addr {
+                name: a.name.as_deref().map(one_line).filter(|n| !n.is_empty()),
+                email,
+            });
+        }
+        out
+    };
+    match kind {
+        Kind::Reply => {
+            let mut to = take(&parent.reply_to);
+            if to.is_empty() {
+                to = take(parent.from.as_slice());
+            }
+            let others: Vec<Addr> = parent.to.iter().chain(&parent.cc).cloned().collect();
+            let cc = take(&others);
+            (to, cc)
+        }
+        Kind::FollowUp { .. } => {
+            let to = take(&parent.to);
+            let cc = take(&parent.cc);
+            (to, cc)
+        }
+    }
+}
+
+/// "Re: " + subject, unless it already carries a reply prefix (Re, AW, SV, VS, Antw, Réf,
+/// with an optional counter as in "Re\[2\]:"), in any case.
+pub fn reply_subject(subject: &str) -> String {
+    let subject = one_line(subject);
+    let subject = subject.trim();
+    if has_reply_prefix(subject) {
+        subject.to_string()
+    } else if subject.is_empty() {
+        "Re:".into()
+    } else {
+        format!("Re: {subject}")
+    }
+}
+
+fn has_reply_prefix(subject: &str) -> bool {
+    const PREFIXES: [&str; 6] = ["re", "aw", "sv", "vs", "antw", "réf"];
+    let lower = subject.to_lowercase();
+    PREFIXES.iter().any(|p| {
+        let Some(rest) = lower.strip_prefix(p) else {
+            return false;
+        };
+        // Optional counter: "Re[2]:" or "Re(2):".
+        let rest = match rest.chars().next() {
+            Some(open @ ('[' | '(')) => {
+                let close = if open == '[' { ']' } else { ')' };
+                match rest[1..].split_once(close) {
+                    Some((n, after)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+                        after
+                    }
+                    _ => return false,
+                }
+            }
+            _ => rest,
+        };
+        rest.trim_start().starts_with(':')
+    })
+}
+
+/// The deterministic Message-ID (without `<>`) of the draft for (mailbox, thread, trigger):
+/// the same inputs always give the same id, so `deliver` can find a draft it already appended.
+pub fn message_id(mailbox: &str, thread_id: &str, trigger: &str, domain: &str) -> String {
+    let mut hash = Sha256::new();
+    // Length-prefixed, so ("ab", "c") and ("a", "bc") cannot collide.
+    for part in [mailbox, thread_id, trigger] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    let hex = hex(&hash.finalize());
+    format!("tend.{}@{}", &hex[..24], domain)
+}
+
+/// The value of [`MARKER_HEADER`] for a thread: a hash, so the header does not leak the id.
+pub fn marker(thread_id: &str) -> String {
+    let hex = hex(&Sha256::digest(thread_id.as_bytes()));
+    format!("v1 thread={}", &hex[..24])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The model's body, then the signature, then the quoted parent, as a mail client would.
+fn full_body(model_body: &str, parent: &Email, mailbox: &MailboxConfig) -> String {
+    let mut out = String::from(model_body);
+    if let Some(sig) = mailbox.signature.as_deref() {
+        let sig = normalise(sig);
+        if !sig.is_empty() {
+            out.push_str("\n\n");
+            // RFC 3676 section 4.3 separator "-- " (with its space, which `normalise` trims):
+            // ours, replacing the one the configured signature may bring.
+            let sig = match sig.split_once('\n') {
+                Some(("--", rest)) => rest,
+                _ if sig == "--" => "",
+                _ => &sig,
+            };
+            out.push_str("-- \n");
+            out.push_str(sig);
+        }
+    }
+    out.push_str("\n\n");
+    let who = parent
+        .from
+        .as_ref()
+        .map(|a| match a.name.as_deref().map(one_line) {
+            Some(n) if !n.trim().is_empty() => n.trim().to_string(),
+            _ => a.email.clone(),
+        })
+        .unwrap_or_else(|| "someone".into());
+    let when = parent
+        .date
+        .and_then(|s| mailbox.timezone.timestamp_opt(s, 0).single())
+        .map(|d| d.format("%a, %-d %b %Y at %H:%M %Z").to_string());
+    match when {
+        Some(when) => out.push_str(&format!("On {when}, {who} wrote:\n")),
+        None => out.push_str(&format!("{who} wrote:\n")),
+    }
+    out.push_str(&quote(&parent.text));
+    // lettre ends the body with CRLF itself.
+    out.truncate(out.trim_end().len());
+    out
+}
+
+/// Each line prefixed with "> " (">" before an already quoted line or an empty one), capped.
+fn quote(text: &str) -> String {
+    let text = normalise(text);
+    let (text, cut) = match text.char_indices().nth(QUOTE_CAP) {
+        Some((i, _)) => (&text[..i], true),
+        None => (text.as_str(), false),
+    };
+    let mut out = String::with_capacity(text.len() + text.len() / 20);
+    for line in text.lines() {
+        if line.is_empty() {
+            out.push_str(">\n");
+        } else if line.starts_with('>') {
+            out.push('>');
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            out.push_str("> ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if cut {
+        out.push_str("> [...]\n");
+    }
+    out
+}
+
+/// LF line endings, no trailing whitespace on any line, no leading or trailing blank lines.
+pub(crate) fn normalise(text: &str) -> String {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    let start = lines
+        .iter()
+        .position(|l| !l.is_empty())
+        .unwrap_or(lines.len());
+    let end = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(start, |i| i + 1);
+    lines[start..end].join("\n")
+}
+
+/// Header text from hostile mail on one line: control characters (CR, LF, ...) become spaces.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// A Message-ID without surrounding whitespace or angle brackets.
+fn bare_id(id: &str) -> String {
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
+}
+
+fn mailbox_of(a: &Addr) -> Result<Mailbox> {
+    let address = a
+        .email
+        .parse()
+        .with_context(|| format!("{:?} is not a usable address", a.email))?;
+    Ok(Mailbox::new(a.name.clone(), address))
+}
+
+#[cfg(test)]
+mod tests;

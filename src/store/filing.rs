@@ -25,8 +25,9 @@ fn abort<E: std::fmt::Display>(e: E) -> ConflictableTransactionError<anyhow::Err
 }
 
 impl Store {
-    /// Files `email` under its thread for `mailbox`, in one transaction. Harmless to repeat.
-    pub fn save(&self, mailbox: &str, me: &Identity, email: &Email) -> Result<Saved> {
+    /// Files one message; the daemon always files whole batches with [`Store::save_all`].
+    #[cfg(test)]
+    fn save(&self, mailbox: &str, me: &Identity, email: &Email) -> Result<Saved> {
         let mut saved = self.save_all(mailbox, me, std::slice::from_ref(email))?;
         Ok(saved.pop().expect("one result per message"))
     }

@@ -4,3 +4,4 @@
 
 pub mod dovecot;
 pub mod llm;
+pub mod proxy;

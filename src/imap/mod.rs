@@ -5,6 +5,7 @@
 //! daemon saves cursors after the messages are stored.
 
 pub mod connect;
+mod idle;
 
 use crate::config::{Folders, ImapConfig};
 use anyhow::{Context, Result};
@@ -12,6 +13,7 @@ use async_imap::types::NameAttribute;
 use connect::ImapSession;
 pub use connect::LoginError;
 use futures::TryStreamExt;
+pub use idle::Wake;
 use std::future::Future;
 use std::time::Duration;
 
@@ -46,6 +48,8 @@ pub struct Session {
     inner: ImapSession,
     timeout: Duration,
     host: String,
+    /// Does the server offer IDLE (RFC 2177)? Without it the daemon polls.
+    can_idle: bool,
 }
 
 /// Names tried, case-insensitively, when no folder carries the RFC 6154 attribute.
@@ -64,12 +68,25 @@ impl Session {
     /// Connects and logs in with the configured secret.
     pub async fn connect(cfg: &ImapConfig) -> Result<Session, LoginError> {
         let password = cfg.password.reveal().context("reading the IMAP password")?;
-        let inner = connect::login(cfg, &password).await?;
-        Ok(Session {
+        let mut inner = connect::login(cfg, &password).await?;
+        drop(password);
+        let caps = within(cfg.timeout, &cfg.host, "CAPABILITY", async {
+            Ok(inner.capabilities().await?)
+        })
+        .await?;
+        let mut session = Session {
+            can_idle: caps.has_str("IDLE"),
             inner,
             timeout: cfg.timeout,
             host: cfg.host.clone(),
-        })
+        };
+        session.drain();
+        Ok(session)
+    }
+
+    /// Does the server offer IDLE? Without it, new mail is found by polling.
+    pub fn can_idle(&self) -> bool {
+        self.can_idle
     }
 
     /// Drops unsolicited responses we do not use, so they never pile up.

@@ -2,6 +2,7 @@
 //! print what a person needs to see. Output formatting lives here; decisions do not.
 
 use crate::config::{self, Config, MailboxConfig};
+use crate::daemon::health::Health;
 use crate::daemon::{self, Action, Review};
 use crate::detect::{Kind, Verdict};
 use crate::llm::OpenAi;
@@ -50,7 +51,8 @@ pub enum Command {
         #[arg(long)]
         mailbox: Option<String>,
     },
-    /// Run as a service: a pass every poll interval until SIGTERM or SIGINT.
+    /// Run as a service: every mailbox at once, woken by IDLE, until SIGTERM or SIGINT; SIGHUP
+    /// re-reads the mailbox files.
     Run,
     /// Every thread that needs attention now, why, and since when (from the last sync).
     Status {
@@ -90,11 +92,15 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
         Command::Check => check(config).await,
         Command::Sync { mailbox } => {
             let store = Store::open(&config.state_dir, now.timestamp())?;
+            // Ctrl-C during a long first import stops between batches, keeping what is stored.
+            let shutdown = CancellationToken::new();
+            spawn_signal_handler(shutdown.clone())?;
             let mut failed = false;
             for mb in select(config, mailbox.as_deref())? {
                 let result = async {
                     let (mut session, folders) = daemon::open(mb).await?;
-                    let report = daemon::sync(mb, &store, &mut session, &folders).await?;
+                    let report =
+                        daemon::sync(mb, &store, &mut session, &folders, &shutdown).await?;
                     session.logout().await;
                     Ok::<_, anyhow::Error>(report)
                 }
@@ -142,24 +148,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
         Command::Run => {
             let store = Store::open(&config.state_dir, now.timestamp())?;
             let model = OpenAi::new(&config.llm)?;
-            let shutdown = CancellationToken::new();
-            spawn_signal_handler(shutdown.clone())?;
-            tracing::info!(mailboxes = config.mailboxes.len(), "tend running");
-            let all: Vec<&MailboxConfig> = config.mailboxes.iter().collect();
-            let snapshot = |store: &Store| {
-                let written = status_text(&all, store, Utc::now()).and_then(|text| {
-                    let path = status_snapshot(config);
-                    let tmp = path.with_extension("txt.tmp");
-                    std::fs::write(&tmp, text)?;
-                    std::fs::rename(&tmp, &path)?;
-                    Ok(())
-                });
-                if let Err(err) = written {
-                    tracing::warn!("could not write the status snapshot: {err:#}");
-                }
-            };
-            daemon::run(config, &store, &model, shutdown, snapshot).await?;
-            tracing::info!("stopped");
+            daemon::run(config.clone(), store, model, Box::new(write_snapshot)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { mailbox } => {
@@ -361,6 +350,27 @@ fn status_text(mailboxes: &[&MailboxConfig], store: &Store, now: DateTime<Utc>) 
     Ok(out)
 }
 
+/// `tend run`'s status snapshot: each mailbox's connection state, then `status_text`.
+fn write_snapshot(config: &Config, store: &Store, health: &Health) {
+    let now = Utc::now();
+    let mut text = String::new();
+    for (name, h) in health.snapshot() {
+        text.push_str(&format!("{name}: {}\n", h.describe(now)));
+    }
+    let all: Vec<&MailboxConfig> = config.mailboxes.iter().collect();
+    let written = status_text(&all, store, now).and_then(|threads| {
+        text.push_str(&threads);
+        let path = status_snapshot(config);
+        let tmp = path.with_extension("txt.tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(())
+    });
+    if let Err(err) = written {
+        tracing::warn!("could not write the status snapshot: {err:#}");
+    }
+}
+
 /// Where `tend run` leaves the status after every round, for `tend status` to show while the
 /// running service holds the store.
 fn status_snapshot(config: &Config) -> PathBuf {
@@ -405,7 +415,7 @@ fn print_action(mb: &MailboxConfig, a: &Action, dry_run: bool) {
     }
 }
 
-/// SIGTERM and SIGINT cancel `token`; the daemon stops between steps.
+/// SIGTERM and SIGINT cancel `token`: `tend sync` stops between batches.
 fn spawn_signal_handler(token: CancellationToken) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;

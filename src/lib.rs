@@ -13,4 +13,5 @@ pub mod llm;
 pub mod draft;
 pub mod deliver;
 pub mod daemon;
+pub mod systemd;
 pub mod cli;

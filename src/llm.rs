@@ -47,6 +47,11 @@ pub trait LanguageModel: Send + Sync {
         messages: &[ChatMessage],
         schema: Option<&AnswerSchema>,
     ) -> impl std::future::Future<Output = anyhow::Result<String>> + Send;
+
+    /// The longest one call may take; the daemon's watchdog allows for it.
+    fn time_limit(&self) -> Duration {
+        Duration::from_secs(120)
+    }
 }
 
 /// Largest response body read from the model server; more is refused, not buffered.
@@ -88,6 +93,7 @@ pub struct OpenAi {
     frequency_penalty: Option<f64>,
     /// `Bearer <key>`, marked sensitive; read once in [`OpenAi::new`].
     auth: Option<reqwest::header::HeaderValue>,
+    timeout: Duration,
     /// Set once the server refused `json_schema` (HTTP 400, an older server): from then on this
     /// process asks for a plain `json_object` instead.
     no_json_schema: AtomicBool,
@@ -141,6 +147,7 @@ impl OpenAi {
             temperature: config.temperature,
             frequency_penalty: config.frequency_penalty,
             auth,
+            timeout: config.timeout,
             no_json_schema: AtomicBool::new(false),
         })
     }
@@ -264,6 +271,10 @@ impl OpenAi {
 }
 
 impl LanguageModel for OpenAi {
+    fn time_limit(&self) -> Duration {
+        self.timeout
+    }
+
     async fn complete(
         &self,
         messages: &[ChatMessage],

@@ -2,6 +2,7 @@
 //! the library, starting at `cli`.
 
 use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -25,12 +26,17 @@ fn main() -> ExitCode {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // async-imap traces every command it sends, LOGIN and its password included, and every
+    // byte it receives, mail bodies included: never, whatever RUST_LOG says.
+    let filter = filter.add_directive("async_imap=info".parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false);
+    // Colours only for a person at a terminal, never into a file or the journal.
+    let builder = builder.with_ansi(std::io::stderr().is_terminal());
     if std::env::var_os("JOURNAL_STREAM").is_some() {
-        builder.without_time().with_ansi(false).init();
+        builder.without_time().init();
     } else {
         builder.init();
     }

@@ -27,7 +27,7 @@ pub struct ConfigError {
 }
 
 /// The whole checked configuration: `tend.toml` plus every `mailboxes/*.toml` beside it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub path: PathBuf,
     pub state_dir: PathBuf,
@@ -36,7 +36,7 @@ pub struct Config {
     pub mailboxes: Vec<MailboxConfig>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LlmConfig {
     /// OpenAI-compatible API root, such as `http://127.0.0.1:8080/v1`.
     pub base_url: String,
@@ -51,7 +51,7 @@ pub struct LlmConfig {
 }
 
 /// One watched mailbox, named after its file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MailboxConfig {
     pub name: String,
     pub file: PathBuf,
@@ -132,7 +132,7 @@ pub enum Security {
     Plain,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ImapConfig {
     pub host: String,
     pub port: u16,
@@ -145,7 +145,7 @@ pub struct ImapConfig {
 }
 
 /// Folder names given by the user; `None` means "find by RFC 6154 attribute, then by name".
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Folders {
     pub inbox: Option<String>,
     pub sent: Option<String>,

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 /// Where a secret lives. Never holds the secret itself, so `Debug` cannot leak it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Secret {
     File(PathBuf),
     Command(String),

@@ -114,7 +114,14 @@ pub async fn attend<M: LanguageModel>(
                 continue;
             }
         }
-        let outcome = match draft::write(model, mb, &review.thread, finding, now).await {
+        // The model may take minutes; shutdown does not wait for it. Nothing is recorded yet,
+        // so the draft is written on the next start.
+        super::health::beat(model.time_limit() * 2 + mb.imap.timeout * 8);
+        let written = tokio::select! {
+            r = draft::write(model, mb, &review.thread, finding, now) => r,
+            _ = shutdown.cancelled() => break,
+        };
+        let outcome = match written {
             Ok(o) => o,
             Err(err) => {
                 tracing::warn!(thread = %thread_id, "no draft this time: {err:#}");
@@ -156,7 +163,10 @@ pub async fn attend<M: LanguageModel>(
                     None => None,
                     Some((s, folders)) => {
                         // The model took a while: if someone answered meanwhile, the draft is moot.
-                        sync(mb, store, s, folders).await?;
+                        sync(mb, store, s, folders, shutdown).await?;
+                        if shutdown.is_cancelled() {
+                            break;
+                        }
                         if !still_needed(mb, store, finding, now)? {
                             tracing::info!(thread = %thread_id, "answered while drafting; draft dropped");
                             actions.push(Action::Superseded { thread_id });

@@ -6,12 +6,16 @@
 //! threads and drafting for them in `attend`.
 
 mod attend;
+pub mod health;
+mod mailbox;
+mod service;
 mod sync;
 
 pub use attend::{attend, draft_id, judge, review};
+pub use service::run;
 pub use sync::sync;
 
-use crate::config::{Config, MailboxConfig};
+use crate::config::MailboxConfig;
 use crate::deliver::Delivery;
 use crate::detect::Verdict;
 use crate::draft;
@@ -22,7 +26,6 @@ use crate::thread::Thread;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 /// What one sync did.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -68,7 +71,7 @@ pub async fn open(mb: &MailboxConfig) -> Result<(Session, FolderNames)> {
     Ok((session, folders))
 }
 
-/// One full pass over one mailbox: sync, review, draft, deliver.
+/// One full pass over one mailbox on a new connection: sync, review, draft, deliver.
 pub async fn pass<M: LanguageModel>(
     mb: &MailboxConfig,
     store: &Store,
@@ -77,64 +80,33 @@ pub async fn pass<M: LanguageModel>(
     shutdown: &CancellationToken,
 ) -> Result<(SyncReport, Vec<Action>)> {
     let (mut session, folders) = open(mb).await?;
-    let report = sync(mb, store, &mut session, &folders).await?;
+    let result = work(mb, store, model, &mut session, &folders, dry_run, shutdown).await;
+    session.logout().await;
+    result
+}
+
+/// One pass on an open session: sync, then draft for what needs it.
+pub async fn work<M: LanguageModel>(
+    mb: &MailboxConfig,
+    store: &Store,
+    model: &M,
+    session: &mut Session,
+    folders: &FolderNames,
+    dry_run: bool,
+    shutdown: &CancellationToken,
+) -> Result<(SyncReport, Vec<Action>)> {
+    let report = sync(mb, store, session, folders, shutdown).await?;
     let now = Utc::now();
     let actions = if dry_run {
         attend(mb, store, model, None, now, shutdown).await?
     } else {
-        attend::drafts_folder(&folders)?;
-        attend(
-            mb,
-            store,
-            model,
-            Some((&mut session, &folders)),
-            now,
-            shutdown,
-        )
-        .await?
+        attend::drafts_folder(folders)?;
+        attend(mb, store, model, Some((session, folders)), now, shutdown).await?
     };
-    session.logout().await;
     Ok((report, actions))
 }
 
 /// The span every log line about one mailbox carries.
 pub fn span(mb: &MailboxConfig) -> tracing::Span {
     tracing::info_span!("mailbox", name = %mb.name)
-}
-
-/// `tend run`: a pass over every mailbox every poll interval until `shutdown`; `after_round`
-/// runs after each round (the CLI leaves a status snapshot with it).
-pub async fn run<M: LanguageModel>(
-    config: &Config,
-    store: &Store,
-    model: &M,
-    shutdown: CancellationToken,
-    after_round: impl Fn(&Store),
-) -> Result<()> {
-    loop {
-        for mb in &config.mailboxes {
-            if shutdown.is_cancelled() {
-                return Ok(());
-            }
-            let span = span(mb);
-            match pass(mb, store, model, false, &shutdown)
-                .instrument(span.clone())
-                .await
-            {
-                Ok((r, actions)) => tracing::info!(parent: &span,
-                    fetched = r.fetched,
-                    new = r.new,
-                    drafts = actions.iter().filter(|a| matches!(a, Action::Drafted { .. })).count(),
-                    "pass done"
-                ),
-                // One mailbox failing must not stop the others; the next pass retries.
-                Err(err) => tracing::error!(parent: &span, "pass failed: {err:#}"),
-            }
-        }
-        after_round(store);
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(config.poll_interval) => {}
-        }
-    }
 }

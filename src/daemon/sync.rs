@@ -4,12 +4,13 @@
 
 use super::SyncReport;
 use crate::config::MailboxConfig;
-use crate::imap::{self, Fetched, FolderNames, Session};
+use crate::imap::{self, Fetched, FolderNames, FolderState, Session};
 use crate::parse::{self, Email};
 use crate::store::{Cursor, Store};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::io::IsTerminal;
+use tokio_util::sync::CancellationToken;
 
 /// Largest part of one message fetched; attachments beyond it are cut, text survives.
 const FETCH_CAP: u32 = 2 * 1024 * 1024;
@@ -17,16 +18,21 @@ const FETCH_CAP: u32 = 2 * 1024 * 1024;
 const BATCH_COUNT: usize = 250;
 const BATCH_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Fetches what is new in INBOX and Sent and stores it.
+/// Fetches what is new in INBOX and Sent and stores it. On `shutdown` it stops between
+/// batches: what was stored stays stored and the cursors say how far it got.
 pub async fn sync(
     mb: &MailboxConfig,
     store: &Store,
     session: &mut Session,
     folders: &FolderNames,
+    shutdown: &CancellationToken,
 ) -> Result<SyncReport> {
     let mut report = SyncReport::default();
     for folder in std::iter::once(&folders.inbox).chain(folders.sent.as_ref()) {
-        sync_folder(mb, store, session, folder, &mut report)
+        if shutdown.is_cancelled() {
+            break;
+        }
+        sync_folder(mb, store, session, folder, &mut report, shutdown)
             .await
             .with_context(|| format!("syncing {folder:?}"))?;
     }
@@ -40,6 +46,7 @@ async fn sync_folder(
     session: &mut Session,
     folder: &str,
     report: &mut SyncReport,
+    shutdown: &CancellationToken,
 ) -> Result<()> {
     let state = session.examine(folder).await?;
     let last = match store.cursor(&mb.name, folder)? {
@@ -57,12 +64,26 @@ async fn sync_folder(
         }
         None => 0,
     };
+    // Every UID below UIDNEXT existed when the folder was opened and is fetched below (or was
+    // expunged), so once they are stored the cursor may move to UIDNEXT - 1 even when the last
+    // messages were deleted: otherwise `behind` would see new mail forever.
+    let floor = Cursor {
+        uidvalidity: state.uidvalidity,
+        last_uid: state.uid_next.map_or(0, |n| n.saturating_sub(1)),
+    };
+    let advance = |store: &Store| -> Result<()> {
+        match store.cursor(&mb.name, folder)? {
+            Some(c) if c.uidvalidity == floor.uidvalidity && c.last_uid >= floor.last_uid => {}
+            _ => store.set_cursor(&mb.name, folder, floor)?,
+        }
+        Ok(())
+    };
     if state.exists == 0
         || state
             .uid_next
             .is_some_and(|next| next <= last.saturating_add(1))
     {
-        return Ok(());
+        return advance(store);
     }
     let uids = session.uids_after(last).await?;
     let total = uids.len();
@@ -102,7 +123,14 @@ async fn sync_folder(
         })
     };
     let mut fetching = Ok(());
+    let mut complete = true;
     for batch in imap::batches(&uids, BATCH_COUNT, BATCH_BYTES) {
+        if shutdown.is_cancelled() {
+            complete = false;
+            break;
+        }
+        // A batch fetch is bounded by four timeouts; storing one takes far less.
+        super::health::beat(mb.imap.timeout * 6);
         let last_uid = *batch.last().expect("batches are never empty");
         match session.fetch(&batch, FETCH_CAP).await {
             // A closed channel means the worker failed; its error is reported below.
@@ -126,7 +154,27 @@ async fn sync_folder(
     if progress && total > 0 {
         eprintln!();
     }
+    if complete {
+        advance(store)?;
+    }
     Ok(())
+}
+
+/// Does `folder`, as just opened, hold mail the store has not seen? Without UIDNEXT from the
+/// server the answer is no: IDLE or the next poll will find it.
+pub(super) fn behind(
+    mb: &MailboxConfig,
+    store: &Store,
+    folder: &str,
+    state: FolderState,
+) -> Result<bool> {
+    Ok(match store.cursor(&mb.name, folder)? {
+        None => true,
+        Some(c) if c.uidvalidity != state.uidvalidity => true,
+        Some(c) => state
+            .uid_next
+            .is_some_and(|n| n > c.last_uid.saturating_add(1)),
+    })
 }
 
 /// Messages older than this (Unix seconds) are never drafted for, so their full text, which

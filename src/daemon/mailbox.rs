@@ -1,0 +1,197 @@
+//! One mailbox as a long-running task: connect, pass, then wait on IDLE (or poll) and pass
+//! again on every wake-up, until stopped. A session is used until it errors, then dropped and
+//! reopened after a jittered backoff (reset by a good pass); a refused login waits long and says
+//! so loudly. Sent is checked on every pass, and a pass also runs every poll interval even
+//! without new INBOX mail: our own replies in Sent and the passing of time (follow-ups) change
+//! what needs a draft.
+//!
+//! It does not know about other mailboxes, signals or systemd; `service` runs these tasks.
+
+use super::health::{self, Backoff, Health, State};
+use super::{open, span, work, Action};
+use crate::config::MailboxConfig;
+use crate::imap::{FolderNames, LoginError, Session, Wake};
+use crate::llm::LanguageModel;
+use crate::store::Store;
+use anyhow::Result;
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// IDLE is re-issued at least this often: RFC 2177 lets a server drop an IDLE after 29 minutes.
+const IDLE_MAX: Duration = Duration::from_secs(25 * 60);
+
+/// What a mailbox task needs, owned, so it can run on its own.
+pub(super) struct Watch<M> {
+    pub mb: MailboxConfig,
+    pub store: Store,
+    pub model: Arc<M>,
+    pub poll: Duration,
+    pub health: Arc<Health>,
+    /// Cancelled on shutdown, or when this mailbox is removed or changed by a reload.
+    pub stop: CancellationToken,
+    /// Notified by a reload: a mailbox waiting to reconnect tries again now.
+    pub retry: Arc<Notify>,
+}
+
+impl<M: LanguageModel + 'static> Watch<M> {
+    /// Runs until `stop`.
+    pub async fn run(self) {
+        let name = self.mb.name.clone();
+        let health = self.health.clone();
+        let span = span(&self.mb);
+        health::scope(health, name, self.watch())
+            .instrument(span)
+            .await;
+    }
+
+    async fn watch(self) {
+        let name = &self.mb.name;
+        let timeout = self.mb.imap.timeout;
+        let mut backoff = Backoff::new();
+        loop {
+            // Connect, TLS and login are each bounded by the timeout.
+            self.health.set(name, State::Connecting, timeout * 4);
+            let opened = tokio::select! {
+                r = open(&self.mb) => r,
+                _ = self.stop.cancelled() => break,
+            };
+            let err = match opened {
+                Ok((session, folders)) => match self.serve(session, folders, &mut backoff).await {
+                    Ok(()) => break,
+                    Err(err) => err,
+                },
+                Err(err) => err,
+            };
+            let now = Utc::now();
+            let (delay, state) = match err.downcast_ref::<LoginError>() {
+                Some(refused @ LoginError::Refused { .. }) => {
+                    let delay = backoff.refused();
+                    tracing::error!(
+                        retry_in_s = delay.as_secs(),
+                        "LOGIN REFUSED: {refused}. Check the password (or app password) in the \
+                         mailbox file; tend retries in {} min, or at once on `systemctl reload tend`",
+                        delay.as_secs() / 60
+                    );
+                    let error = refused.to_string();
+                    (
+                        delay,
+                        State::LoginRefused {
+                            error,
+                            retry: now + delay,
+                        },
+                    )
+                }
+                _ => {
+                    let delay = backoff.failed();
+                    tracing::warn!(
+                        retry_in_s = delay.as_secs(),
+                        "connection failed: {err:#}; reconnecting in {} s",
+                        delay.as_secs()
+                    );
+                    let error = format!("{err:#}");
+                    (
+                        delay,
+                        State::Waiting {
+                            error,
+                            retry: now + delay,
+                        },
+                    )
+                }
+            };
+            self.health.set(name, state, delay);
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.retry.notified() => tracing::info!("reload: retrying now"),
+                _ = self.stop.cancelled() => break,
+            }
+        }
+        self.health.set(name, State::Stopped, Duration::ZERO);
+        tracing::info!("stopped");
+    }
+
+    /// Passes and waits on one session until it fails (`Err`) or the task is stopped (`Ok`).
+    async fn serve(
+        &self,
+        mut session: Session,
+        folders: FolderNames,
+        backoff: &mut Backoff,
+    ) -> Result<()> {
+        let (mb, name, timeout) = (&self.mb, &self.mb.name, self.mb.imap.timeout);
+        if !session.can_idle() {
+            tracing::info!(
+                poll_s = self.poll.as_secs(),
+                "the server has no IDLE: polling instead"
+            );
+        }
+        let mut changed = true;
+        let mut last_pass = Instant::now();
+        loop {
+            if self.stop.is_cancelled() {
+                session.logout().await;
+                return Ok(());
+            }
+            if changed || last_pass.elapsed() >= self.poll {
+                self.health.set(name, State::Syncing, timeout * 8);
+                let model = &*self.model;
+                let store = &self.store;
+                let (report, actions) =
+                    work(mb, store, model, &mut session, &folders, false, &self.stop).await?;
+                backoff.reset();
+                let drafted = actions
+                    .iter()
+                    .filter(|a| {
+                        matches!(
+                            a,
+                            Action::Drafted {
+                                delivery: Some(_),
+                                ..
+                            }
+                        )
+                    })
+                    .count();
+                self.health.synced(name, Utc::now(), drafted as u32);
+                if report.new > 0 || !actions.is_empty() {
+                    tracing::info!(
+                        fetched = report.fetched,
+                        new = report.new,
+                        drafts = drafted,
+                        "pass done"
+                    );
+                } else {
+                    tracing::debug!("pass done: nothing new");
+                }
+                (changed, last_pass) = (false, Instant::now());
+                continue;
+            }
+            // Mail that came in after the pass fetched INBOX would not wake an IDLE started
+            // now: look first.
+            let inbox = session.examine(&folders.inbox).await?;
+            if super::sync::behind(mb, &self.store, &folders.inbox, inbox)? {
+                changed = true;
+                continue;
+            }
+            let wait = self.poll.saturating_sub(last_pass.elapsed());
+            if session.can_idle() {
+                self.health
+                    .set(name, State::Idle, wait.min(IDLE_MAX) + timeout);
+                tracing::debug!(folder = %folders.inbox, "waiting on IDLE");
+                let (s, wake) = session.idle(wait.min(IDLE_MAX), &self.stop).await?;
+                session = s;
+                if wake == Wake::Changed {
+                    tracing::debug!("IDLE: the inbox changed");
+                    changed = true;
+                }
+            } else {
+                self.health.set(name, State::Polling, wait);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = self.stop.cancelled() => {}
+                }
+            }
+        }
+    }
+}

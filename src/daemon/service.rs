@@ -1,0 +1,221 @@
+//! `tend run`: one task per mailbox over one store, under a `TaskTracker`; signals (SIGTERM and
+//! SIGINT stop, SIGHUP reloads the mailbox files); systemd's READY, STATUS and WATCHDOG; and a
+//! status snapshot for `tend status` while this process holds the store.
+//!
+//! A failing mailbox never stops the others: each task reconnects on its own. Shutdown cancels
+//! every task, waits for them a bounded time (a model call is abandoned, an APPEND in flight is
+//! let finish) and flushes the store. A reload starts added mailboxes, stops removed ones and
+//! restarts changed ones; an invalid file leaves everything running as it was.
+
+use super::health::Health;
+use super::mailbox::Watch;
+use crate::config::{self, Config, MailboxConfig};
+use crate::llm::LanguageModel;
+use crate::store::Store;
+use crate::systemd;
+use anyhow::{Context, Result};
+use chrono::Utc;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long shutdown waits for the mailbox tasks; systemd's stop timeout is longer.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+/// How often the service refreshes STATUS and the snapshot when systemd asks for no watchdog.
+const TICK: Duration = Duration::from_secs(5);
+
+/// What the service calls to leave a status snapshot; given the config, the store and health.
+pub type Snapshot = dyn Fn(&Config, &Store, &Health) + Send + Sync;
+
+/// A running mailbox task.
+struct Running {
+    config: MailboxConfig,
+    stop: CancellationToken,
+    retry: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+struct Service<M> {
+    config: Config,
+    store: Store,
+    model: Arc<M>,
+    health: Arc<Health>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    running: BTreeMap<String, Running>,
+}
+
+/// Runs every mailbox until SIGTERM or SIGINT. `snapshot` is called whenever the status may
+/// have changed (at most every few seconds).
+pub async fn run<M: LanguageModel + 'static>(
+    config: Config,
+    store: Store,
+    model: M,
+    snapshot: Box<Snapshot>,
+) -> Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut service = Service {
+        config,
+        store,
+        model: Arc::new(model),
+        health: Arc::new(Health::default()),
+        tracker: TaskTracker::new(),
+        shutdown: CancellationToken::new(),
+        running: BTreeMap::new(),
+    };
+    for mb in service.config.mailboxes.clone() {
+        service.start(mb);
+    }
+    tracing::info!(
+        mailboxes = service.running.len(),
+        "tend running; it never sends mail"
+    );
+    systemd::ready(&service.health.status_line(Utc::now()));
+    let watchdog = systemd::watchdog_interval();
+    let mut tick = tokio::time::interval(watchdog.map_or(TICK, |w| w.min(TICK)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
+            _ = hup.recv() => {
+                systemd::reloading();
+                service.reload().await;
+                systemd::ready(&service.health.status_line(Utc::now()));
+            }
+            _ = tick.tick() => {
+                // Fed only while every mailbox task keeps its promise to report back.
+                if watchdog.is_some() && service.health.all_on_time() {
+                    systemd::watchdog();
+                }
+                systemd::status(&service.health.status_line(Utc::now()));
+                snapshot(&service.config, &service.store, &service.health);
+            }
+        }
+    }
+    systemd::stopping();
+    service.stop().await;
+    snapshot(&service.config, &service.store, &service.health);
+    Ok(())
+}
+
+impl<M: LanguageModel + 'static> Service<M> {
+    fn start(&mut self, mb: MailboxConfig) {
+        self.health.register(&mb.name, mb.timezone);
+        let stop = self.shutdown.child_token();
+        let retry = Arc::new(Notify::new());
+        let watch = Watch {
+            mb: mb.clone(),
+            store: self.store.clone(),
+            model: self.model.clone(),
+            poll: self.config.poll_interval,
+            health: self.health.clone(),
+            stop: stop.clone(),
+            retry: retry.clone(),
+        };
+        let task = self.tracker.spawn(watch.run());
+        let name = mb.name.clone();
+        self.running.insert(
+            name,
+            Running {
+                config: mb,
+                stop,
+                retry,
+                task,
+            },
+        );
+    }
+
+    /// Stops one mailbox and waits for its task, so a restarted one never overlaps it.
+    async fn stop_one(&mut self, name: &str) {
+        if let Some(r) = self.running.remove(name) {
+            r.stop.cancel();
+            if tokio::time::timeout(SHUTDOWN_GRACE, r.task).await.is_err() {
+                tracing::warn!(
+                    mailbox = name,
+                    "its task did not stop in time; left to finish"
+                );
+            }
+        }
+    }
+
+    /// SIGHUP: re-read the configuration and apply the mailbox changes.
+    async fn reload(&mut self) {
+        let path = self.config.path.clone();
+        let new = match config::load(&path) {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::error!("reload refused, the running configuration stays: {err}");
+                return;
+            }
+        };
+        if new.llm != self.config.llm
+            || new.state_dir != self.config.state_dir
+            || new.poll_interval != self.config.poll_interval
+        {
+            tracing::warn!(
+                "tend.toml changed: only mailbox files are reloaded; restart tend for the rest"
+            );
+        }
+        let wanted: BTreeMap<String, MailboxConfig> = new
+            .mailboxes
+            .iter()
+            .map(|m| (m.name.clone(), m.clone()))
+            .collect();
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        let (mut added, mut removed, mut changed) = (0, 0, 0);
+        for name in names {
+            match wanted.get(&name) {
+                None => {
+                    self.stop_one(&name).await;
+                    self.health.remove(&name);
+                    tracing::info!(mailbox = %name, "reload: mailbox file removed; stopped");
+                    removed += 1;
+                }
+                Some(mb) if *mb != self.running[&name].config => {
+                    self.stop_one(&name).await;
+                    self.start(mb.clone());
+                    tracing::info!(mailbox = %name, "reload: mailbox file changed; restarted");
+                    changed += 1;
+                }
+                // Unchanged: one waiting after a failure (a fixed password file) tries now.
+                Some(_) => self.running[&name].retry.notify_one(),
+            }
+        }
+        for (name, mb) in wanted {
+            if !self.running.contains_key(&name) {
+                self.start(mb);
+                tracing::info!(mailbox = %name, "reload: new mailbox file; started");
+                added += 1;
+            }
+        }
+        self.config.mailboxes = new.mailboxes;
+        tracing::info!(added, removed, changed, "reload done");
+    }
+
+    /// Shutdown: cancel every task, wait a bounded time, make the store durable.
+    async fn stop(&mut self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "mailbox tasks still busy after {SHUTDOWN_GRACE:?}; exiting anyway \
+                 (a draft not yet written is written on the next start)"
+            );
+        }
+        if let Err(err) = self.store.flush() {
+            tracing::error!("flushing the store: {err:#}");
+        }
+        tracing::info!("stopped");
+    }
+}

@@ -188,6 +188,49 @@ impl Dovecot {
         out
     }
 
+    /// APPEND a message over IMAP, as a mail server delivering it or another client saving it
+    /// would; unlike `put`, Dovecot notifies sessions idling on the folder at once.
+    pub fn append(&self, user: &str, password: &str, folder: &str, raw: &[u8]) {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect for APPEND");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        let mut expect = |reader: &mut BufReader<TcpStream>, tag: &str| loop {
+            line.clear();
+            assert!(
+                reader.read_line(&mut line).unwrap() > 0,
+                "APPEND: connection closed"
+            );
+            if let Some(rest) = line.strip_prefix(tag) {
+                assert!(rest.starts_with(" OK") || tag == "+", "APPEND: {line}");
+                return;
+            }
+        };
+        expect(&mut reader, "*");
+        let login = format!("a1 LOGIN \"{user}\" \"{password}\"\r\n");
+        (&stream).write_all(login.as_bytes()).unwrap();
+        expect(&mut reader, "a1");
+        let cmd = format!("a2 APPEND \"{folder}\" {{{}}}\r\n", raw.len());
+        (&stream).write_all(cmd.as_bytes()).unwrap();
+        expect(&mut reader, "+");
+        (&stream).write_all(raw).unwrap();
+        (&stream).write_all(b"\r\n").unwrap();
+        expect(&mut reader, "a2");
+        let _ = (&stream).write_all(b"a3 LOGOUT\r\n");
+    }
+
+    /// Adds settings to the server's config (its `local.conf`); they apply from the next
+    /// `restart`.
+    pub fn configure(&self, settings: &str) {
+        let path = self.base().join("local.conf");
+        let mut text = fs::read_to_string(&path).unwrap_or_default();
+        text.push_str(settings);
+        text.push('\n');
+        fs::write(&path, text).expect("write local.conf");
+    }
+
     /// Delete a message file, as a user deleting a draft in their client would.
     pub fn remove(&self, path: &Path) {
         fs::remove_file(path).unwrap_or_else(|e| panic!("remove {}: {e}", path.display()));

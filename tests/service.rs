@@ -1,0 +1,533 @@
+//! `tend run` as a service, end to end: the real binary against a real Dovecot, with real
+//! signals. Replies are APPENDed over IMAP, as a mail server delivers them, so Dovecot notifies
+//! a tend idling on INBOX; drafts are read back from the Maildir on disk. Every wait has a
+//! deadline and fails with tend's log.
+
+mod support;
+
+use chrono::{Duration, Utc};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use support::dovecot::Dovecot;
+use support::llm::{FakeLlm, Reply};
+use support::proxy::Proxy;
+
+const BODY: &str = "Thanks Bob, the 50-seat plan is [price] a year.";
+/// Long enough that no draft in these tests can come from a timed poll.
+const NO_POLL: &str = "poll_interval_seconds = 3600\n";
+
+fn instant_model() -> FakeLlm {
+    FakeLlm::start(|_| Reply::Content(answer()))
+}
+
+fn answer() -> String {
+    serde_json::json!({"needs_reply": true, "reason": "asks for a price", "body": BODY}).to_string()
+}
+
+/// A config directory for `tend run`: tend.toml plus one file per mailbox.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(llm: &FakeLlm, extra: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("mailboxes")).unwrap();
+        let setup = Setup { dir };
+        setup.tend_toml(llm, extra);
+        setup
+    }
+
+    fn tend_toml(&self, llm: &FakeLlm, extra: &str) {
+        let text = format!(
+            "state_dir = \"state\"\n{extra}[llm]\nbase_url = \"{}\"\nmodel = \"m\"\n",
+            llm.base_url()
+        );
+        std::fs::write(self.config(), text).unwrap();
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("tend.toml")
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// mailboxes/USER.toml for USER@acme.test, logging in with `password` on `port`.
+    fn mailbox(&self, user: &str, password: &str, port: u16, imap_extra: &str) {
+        let pw = self.path(&format!("mailboxes/{user}.password"));
+        std::fs::write(&pw, format!("{password}\n")).unwrap();
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let text = format!(
+            "addresses = [\"{user}@acme.test\"]\ntimezone = \"UTC\"\n[imap]\nhost = \"127.0.0.1\"\n\
+             port = {port}\nsecurity = \"plain\"\nusername = \"{user}\"\n\
+             password_file = \"{user}.password\"\n{imap_extra}"
+        );
+        std::fs::write(self.path(&format!("mailboxes/{user}.toml")), text).unwrap();
+    }
+}
+
+/// A running `tend run`, its stderr in a file; killed on drop.
+struct Tend {
+    child: Child,
+    log: PathBuf,
+    _logdir: tempfile::TempDir,
+}
+
+impl Tend {
+    fn start(config: &Path) -> Tend {
+        Tend::start_env(config, &[("RUST_LOG", "info,tend=debug")])
+    }
+
+    fn start_env(config: &Path, env: &[(&str, &str)]) -> Tend {
+        let logdir = tempfile::tempdir().unwrap();
+        let log = logdir.path().join("tend.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_tend"))
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Tend {
+            child,
+            log,
+            _logdir: logdir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `needle` at least `times` times.
+    fn wait_log(&mut self, needle: &str, times: usize, secs: u64) {
+        self.wait(&format!("{times} x {needle:?} in the log"), secs, |t| {
+            t.log().matches(needle).count() >= times
+        });
+    }
+
+    fn wait(&mut self, what: &str, secs: u64, mut done: impl FnMut(&Tend) -> bool) {
+        let start = Instant::now();
+        while !done(self) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("tend exited ({status}) waiting for {what}\n{}", self.log());
+            }
+            if start.elapsed().as_secs() >= secs {
+                panic!("no {what} within {secs} s\n--- tend log\n{}", self.log());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig}");
+    }
+
+    /// SIGTERM, then the exit status and how long the exit took.
+    fn stop(&mut self) -> (ExitStatus, std::time::Duration) {
+        self.signal("TERM");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, start.elapsed());
+            }
+            assert!(
+                start.elapsed().as_secs() < 30,
+                "tend ignores SIGTERM\n{}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Tend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Our opening message to a buyer, in Sent since yesterday.
+fn opener(d: &Dovecot, user: &str, n: u32) {
+    let raw = format!(
+        "Message-ID: <open{n}.{user}@acme.test>\r\nDate: {}\r\nFrom: {user}@acme.test\r\n\
+         To: Bob Buyer <bob{n}@buyer.test>\r\nSubject: Acme for Buyer {n}\r\n\r\nHi Bob, meet Acme.\r\n",
+        (Utc::now() - Duration::days(1)).to_rfc2822()
+    );
+    d.put(user, "Sent", raw.as_bytes(), "S");
+}
+
+/// The buyer's answer to `opener`, asking a question, delivered now over IMAP.
+fn reply(d: &Dovecot, user: &str, password: &str, n: u32) {
+    let raw = format!(
+        "Message-ID: <reply{n}.{user}@buyer.test>\r\nDate: {}\r\nFrom: Bob Buyer <bob{n}@buyer.test>\r\n\
+         To: {user}@acme.test\r\nSubject: Re: Acme for Buyer {n}\r\nIn-Reply-To: <open{n}.{user}@acme.test>\r\n\
+         References: <open{n}.{user}@acme.test>\r\n\r\nWhat does the 50-seat plan cost?\r\n",
+        Utc::now().to_rfc2822()
+    );
+    d.append(user, password, "INBOX", raw.as_bytes());
+}
+
+/// Drafts answering buyer reply `n`.
+fn drafts_for(d: &Dovecot, user: &str, n: u32) -> usize {
+    let parent = format!("<reply{n}.{user}@buyer.test>");
+    d.messages(user, "Drafts")
+        .iter()
+        .filter(|m| String::from_utf8_lossy(&m.raw).contains(&parent))
+        .count()
+}
+
+fn wait_draft(tend: &mut Tend, d: &Dovecot, user: &str, n: u32, secs: u64) -> std::time::Duration {
+    let start = Instant::now();
+    tend.wait(&format!("draft for {user}'s reply {n}"), secs, |_| {
+        drafts_for(d, user, n) > 0
+    });
+    start.elapsed()
+}
+
+#[test]
+fn a_reply_appended_while_idling_is_drafted_at_once() {
+    let d = Dovecot::start();
+    d.add_user("alice", "pw");
+    let llm = instant_model();
+    let setup = Setup::new(&llm, NO_POLL);
+    setup.mailbox("alice", "pw", d.port(), "");
+    opener(&d, "alice", 1);
+    opener(&d, "alice", 2);
+    let mut tend = Tend::start(&setup.config());
+    tend.wait_log("waiting on IDLE", 1, 20);
+    reply(&d, "alice", "pw", 1);
+    let took = wait_draft(&mut tend, &d, "alice", 1, 10);
+    // A second reply on the same, still idling, session.
+    tend.wait_log("waiting on IDLE", 2, 10);
+    reply(&d, "alice", "pw", 2);
+    wait_draft(&mut tend, &d, "alice", 2, 10);
+    let (status, _) = tend.stop();
+    assert!(status.success());
+    assert_eq!(
+        d.messages("alice", "Drafts").len(),
+        2,
+        "one draft per reply"
+    );
+    assert_eq!(llm.requests().len(), 2);
+    eprintln!("first draft after {took:?}");
+}
+
+#[test]
+fn a_refused_login_does_not_disturb_the_other_mailbox() {
+    let d = Dovecot::start();
+    d.add_user("alice", "pw");
+    d.add_user("bob", "right");
+    let llm = instant_model();
+    let setup = Setup::new(&llm, NO_POLL);
+    setup.mailbox("alice", "pw", d.port(), "");
+    setup.mailbox("bob", "wrong", d.port(), "");
+    opener(&d, "alice", 1);
+    let mut tend = Tend::start(&setup.config());
+    tend.wait_log("LOGIN REFUSED", 1, 20);
+    tend.wait_log("waiting on IDLE", 1, 20);
+    reply(&d, "alice", "pw", 1);
+    wait_draft(&mut tend, &d, "alice", 1, 10);
+    assert!(
+        tend.log().contains("bob") && tend.log().contains("Check the password"),
+        "the refusal names the mailbox and what to do\n{}",
+        tend.log()
+    );
+    // `tend status`, while run holds the store, shows the refusal.
+    let snapshot = setup.path("state/status.txt");
+    tend.wait("status snapshot naming the refusal", 15, |_| {
+        std::fs::read_to_string(&snapshot).is_ok_and(|t| t.contains("bob: LOGIN REFUSED"))
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(setup.config())
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("bob: LOGIN REFUSED"), "{text}");
+    assert!(
+        text.contains("alice: waiting for new mail (IDLE)"),
+        "{text}"
+    );
+    let (status, _) = tend.stop();
+    assert!(status.success());
+}
+
+#[test]
+fn reconnects_after_the_server_restarts() {
+    let mut d = Dovecot::start();
+    d.add_user("alice", "pw");
+    let llm = instant_model();
+    let setup = Setup::new(&llm, NO_POLL);
+    setup.mailbox("alice", "pw", d.port(), "");
+    opener(&d, "alice", 1);
+    let mut tend = Tend::start(&setup.config());
+    tend.wait_log("waiting on IDLE", 1, 20);
+    d.kill();
+    tend.wait_log("reconnecting in", 1, 10);
+    d.restart();
+    tend.wait_log("waiting on IDLE", 2, 30);
+    reply(&d, "alice", "pw", 1);
+    wait_draft(&mut tend, &d, "alice", 1, 10);
+    let (status, _) = tend.stop();
+    assert!(status.success());
+}
+
+#[test]
+fn a_black_holed_connection_is_noticed_and_reopened() {
+    let d = Dovecot::start();
+    d.add_user("alice", "pw");
+    let proxy = Proxy::start(d.port());
+    let llm = instant_model();
+    let setup = Setup::new(&llm, NO_POLL);
+    setup.mailbox("alice", "pw", proxy.port(), "timeout_seconds = 4\n");
+    opener(&d, "alice", 1);
+    let mut tend = Tend::start(&setup.config());
+    tend.wait_log("waiting on IDLE", 1, 20);
+    let before = proxy.accepted();
+    let holed_at = Instant::now();
+    assert_eq!(proxy.black_hole(), before, "every open connection is cut");
+    // Nothing closes the connection: only tend's own timeout can notice. It must within the
+    // configured 4 s, then reconnect after the first backoff (at most 2.5 s).
+    tend.wait("a new connection", 15, |_| proxy.accepted() > before);
+    let noticed = holed_at.elapsed();
+    assert!(
+        noticed < std::time::Duration::from_millis(4_000 + 2_500 + 1_000),
+        "reconnected only after {noticed:?}\n{}",
+        tend.log()
+    );
+    assert!(tend.log().contains("did not answer DONE"), "{}", tend.log());
+    tend.wait_log("waiting on IDLE", 2, 15);
+    reply(&d, "alice", "pw", 1);
+    wait_draft(&mut tend, &d, "alice", 1, 10);
+    let (status, _) = tend.stop();
+    assert!(status.success());
+}
+
+#[test]
+fn sigterm_during_a_slow_model_call_loses_nothing() {
+    let d = Dovecot::start();
+    d.add_user("alice", "pw");
+    let slow = Arc::new(AtomicBool::new(true));
+    let llm = {
+        let slow = slow.clone();
+        FakeLlm::start(move |_| {
+            let r = Reply::Content(answer());
+            if slow.load(Ordering::SeqCst) {
+                Reply::Delay(std::time::Duration::from_secs(60), Box::new(r))
+            } else {
+                r
+            }
+        })
+    };
+    let setup = Setup::new(&llm, NO_POLL);
+    setup.mailbox("alice", "pw", d.port(), "");
+    opener(&d, "alice", 1);
+    let mut tend = Tend::start(&setup.config());
+    tend.wait_log("waiting on IDLE", 1, 20);
+    reply(&d, "alice", "pw", 1);
+    tend.wait("the model call", 10, |_| !llm.requests().is_empty());
+    let (status, took) = tend.stop();
+    assert!(status.success(), "{status}\n{}", tend.log());
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "exit took {took:?}"
+    );
+    assert_eq!(drafts_for(&d, "alice", 1), 0);
+
+    // The next start writes the interrupted draft, once.
+    slow.store(false, Ordering::SeqCst);
+    let mut tend = Tend::start(&setup.config());
+    wait_draft(&mut tend, &d, "alice", 1, 20);
+    tend.wait_log("waiting on IDLE", 1, 10);
+    let (status, _) = tend.stop();
+    assert!(status.success());
+    let mut again = Tend::start(&setup.config());
+    again.wait_log("waiting on IDLE", 1, 20);
+    again.stop();
+    assert_eq!(drafts_for(&d, "alice", 1), 1, "no duplicate");
+}
+
+#[test]
+fn sighup_adds_and_removes_mailboxes() {
+    let d = Dovecot::start();
+    d.add_user("alice", "pw");
+    d.add_user("bob", "pw");
+    let llm = instant_model();
+    let setup = Setup::new(&llm, NO_POLL);
+    setup.mailbox("alice", "pw", d.port(), "");
+    opener(&d, "alice", 1);
+    opener(&d, "alice", 2);
+    opener(&d, "bob", 1);
+    let mut tend = Tend::start(&setup.config());
+    tend.wait_log("waiting on IDLE", 1, 20);
+
+    // Added: bob starts, alice's session is untouched.
+    setup.mailbox("bob", "pw", d.port(), "");
+    tend.signal("HUP");
+    tend.wait_log("new mailbox file; started", 1, 10);
+    tend.wait_log("waiting on IDLE", 2, 20);
+    reply(&d, "bob", "pw", 1);
+    wait_draft(&mut tend, &d, "bob", 1, 10);
+    assert!(
+        !tend.log().contains("stopped") && !tend.log().contains("restarted"),
+        "the reload left alice alone\n{}",
+        tend.log()
+    );
+
+    // An invalid file: refused, everything keeps running.
+    std::fs::write(setup.path("mailboxes/carol.toml"), "addresses = [\n").unwrap();
+    tend.signal("HUP");
+    tend.wait_log("reload refused", 1, 10);
+    assert!(tend.log().contains("carol.toml"), "{}", tend.log());
+    std::fs::remove_file(setup.path("mailboxes/carol.toml")).unwrap();
+
+    // Removed: alice stops; her next reply gets no draft, while bob still works.
+    std::fs::remove_file(setup.path("mailboxes/alice.toml")).unwrap();
+    tend.signal("HUP");
+    tend.wait_log("mailbox file removed; stopped", 1, 10);
+    reply(&d, "alice", "pw", 2);
+    tend.signal("HUP"); // nothing changed: a no-op reload
+    tend.wait_log("reload done", 3, 10);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        drafts_for(&d, "alice", 2),
+        0,
+        "a removed mailbox is left alone"
+    );
+    let (status, _) = tend.stop();
+    assert!(status.success());
+}
+
+#[test]
+fn a_server_without_idle_is_polled() {
+    let mut d = Dovecot::start();
+    d.add_user("alice", "pw");
+    d.configure("imap_capability = IMAP4rev1 LITERAL+ SASL-IR ENABLE SPECIAL-USE UIDPLUS");
+    d.restart();
+    let llm = instant_model();
+    let setup = Setup::new(&llm, "poll_interval_seconds = 2\n");
+    setup.mailbox("alice", "pw", d.port(), "");
+    opener(&d, "alice", 1);
+    let mut tend = Tend::start(&setup.config());
+    tend.wait_log("the server has no IDLE", 1, 20);
+    reply(&d, "alice", "pw", 1);
+    wait_draft(&mut tend, &d, "alice", 1, 10);
+    assert!(!tend.log().contains("waiting on IDLE"));
+    let (status, _) = tend.stop();
+    assert!(status.success());
+}
+
+#[test]
+fn no_secret_in_the_logs_even_at_trace_level() {
+    let d = Dovecot::start();
+    let password = "pw-Zebra-4471";
+    d.add_user("alice", password);
+    let llm = instant_model();
+    let setup = Setup::new(&llm, NO_POLL);
+    let key = "sk-Quokka-9931";
+    let key_file = setup.path("model.key");
+    std::fs::write(&key_file, key).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let toml = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(
+        setup.config(),
+        format!("{toml}api_key_file = \"model.key\"\n"),
+    )
+    .unwrap();
+    setup.mailbox("alice", password, d.port(), "");
+    opener(&d, "alice", 1);
+    let mut tend = Tend::start_env(&setup.config(), &[("RUST_LOG", "trace")]);
+    tend.wait_log("waiting on IDLE", 1, 20);
+    reply(&d, "alice", password, 1);
+    wait_draft(&mut tend, &d, "alice", 1, 10);
+    tend.signal("HUP");
+    tend.wait_log("reload done", 1, 10);
+    tend.stop();
+    let log = tend.log();
+    assert!(log.lines().count() > 20, "a full run at trace level\n{log}");
+    assert!(llm.requests().len() == 1);
+    assert!(!log.contains(password), "the IMAP password is in the log");
+    assert!(!log.contains(key), "the API key is in the log");
+    assert!(!log.contains("50-seat plan"), "mail text is in the log");
+}
+
+#[test]
+fn tells_systemd_ready_status_watchdog_reloading_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let d = Dovecot::start();
+    d.add_user("alice", "pw");
+    let llm = instant_model();
+    let setup = Setup::new(&llm, NO_POLL);
+    setup.mailbox("alice", "pw", d.port(), "");
+    opener(&d, "alice", 1);
+    let socket_path = setup.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .unwrap();
+    let sock = socket_path.to_str().unwrap();
+    // WatchdogSec=2: tend must ping at least every second.
+    let env = [
+        ("RUST_LOG", "info,tend=debug"),
+        ("NOTIFY_SOCKET", sock),
+        ("WATCHDOG_USEC", "2000000"),
+    ];
+    let mut tend = Tend::start_env(&setup.config(), &env);
+    let mut got: Vec<String> = Vec::new();
+    let receive = |got: &mut Vec<String>, until: &str, secs: u64| {
+        let start = Instant::now();
+        let mut buf = [0u8; 4096];
+        while !got.iter().any(|m| m.contains(until)) {
+            assert!(
+                start.elapsed().as_secs() < secs,
+                "no {until:?} from tend; got {got:?}"
+            );
+            if let Ok(n) = socket.recv(&mut buf) {
+                got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+    };
+    receive(&mut got, "READY=1", 10);
+    let ready = got.iter().find(|m| m.contains("READY=1")).unwrap();
+    assert!(
+        ready.contains("STATUS=1 mailbox, 0 drafts today"),
+        "{ready}"
+    );
+    tend.wait_log("waiting on IDLE", 1, 20);
+    reply(&d, "alice", "pw", 1);
+    wait_draft(&mut tend, &d, "alice", 1, 10);
+    got.clear();
+    receive(&mut got, "STATUS=1 mailbox, 1 draft today, last sync", 10);
+    got.clear();
+    let start = Instant::now();
+    receive(&mut got, "WATCHDOG=1", 5);
+    got.clear();
+    receive(&mut got, "WATCHDOG=1", 5);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(4),
+        "pings come often enough"
+    );
+    tend.signal("HUP");
+    got.clear();
+    receive(&mut got, "RELOADING=1", 5);
+    receive(&mut got, "READY=1", 5);
+    tend.stop();
+    receive(&mut got, "STOPPING=1", 5);
+}

@@ -531,3 +531,54 @@ fn tells_systemd_ready_status_watchdog_reloading_and_stopping() {
     tend.stop();
     receive(&mut got, "STOPPING=1", 5);
 }
+
+#[test]
+fn systemd_credentials_and_a_reload_naming_one_it_never_loaded() {
+    let d = Dovecot::start();
+    d.add_user("alice", "pw-alice");
+    d.add_user("bob", "pw-bob");
+    let llm = instant_model();
+    let setup = Setup::new(&llm, NO_POLL);
+    // What systemd's LoadCredential=tend:/etc/tend/credentials hands the service.
+    let creds = setup.path("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("tend_alice"), "pw-alice\n").unwrap();
+    let with_credential = |user: &str| {
+        setup.mailbox(user, "unused", d.port(), "");
+        let file = setup.path(&format!("mailboxes/{user}.toml"));
+        let text = std::fs::read_to_string(&file).unwrap().replace(
+            &format!("password_file = \"{user}.password\""),
+            &format!("password_credential = \"tend_{user}\""),
+        );
+        std::fs::write(&file, text).unwrap();
+    };
+    with_credential("alice");
+    opener(&d, "alice", 1);
+    let env = [
+        ("RUST_LOG", "info,tend=debug"),
+        ("CREDENTIALS_DIRECTORY", creds.to_str().unwrap()),
+    ];
+    let mut tend = Tend::start_env(&setup.config(), &env);
+    tend.wait_log("waiting on IDLE", 1, 20);
+    with_credential("bob");
+    tend.signal("HUP");
+    tend.wait_log("reload refused", 1, 10);
+    assert!(
+        tend.log().contains("no credential \"tend_bob\""),
+        "{}",
+        tend.log()
+    );
+    reply(&d, "alice", "pw-alice", 1);
+    wait_draft(&mut tend, &d, "alice", 1, 10);
+    let (status, _) = tend.stop();
+    assert!(status.success());
+    // At start, the same mistake is a configuration error: exit 78, no restart loop.
+    let out = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(setup.config())
+        .arg("run")
+        .envs(env)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+}

@@ -91,10 +91,23 @@ pub(super) fn one_secret(
             read_private_file(&path).map_err(|e| format!("key `{key}`: {e:#}"))?;
             Ok(Some(Secret::File(path)))
         }
+        // Under systemd, credentials are loaded when the service starts: one a reload names
+        // but the service never got is a configuration error now, not a login failure later.
+        1 if credential.is_some() => {
+            let name = credential.expect("checked above");
+            if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+                if !Path::new(&dir).join(&name).is_file() {
+                    return Err(format!(
+                        "key `{stem}_credential`: systemd gave this service no credential {name:?}; \
+                         credentials are loaded at start: add the file and restart the service"
+                    ));
+                }
+            }
+            Ok(Some(Secret::Credential(name)))
+        }
         1 => Ok(file
             .map(Secret::File)
-            .or(command.map(Secret::Command))
-            .or(credential.map(Secret::Credential))),
+            .or(command.map(Secret::Command))),
         _ => Err(format!(
             "key `{key}`: give only one of `{stem}_file`, `{stem}_command` and `{stem}_credential`"
         )),

@@ -48,6 +48,15 @@ fn the_shipped_examples_load() {
     assert_eq!(config.llm.frequency_penalty, None);
     assert_eq!(config.mailboxes.len(), 1);
     assert_eq!(config.mailboxes[0].rules, Rules::default());
+    // The examples are written for the systemd unit: secrets come as its credentials.
+    assert_eq!(
+        config.mailboxes[0].imap.password,
+        Secret::Credential("tend_alice".into())
+    );
+    assert_eq!(
+        config.llm.api_key,
+        Some(Secret::Credential("tend_openai".into()))
+    );
 }
 
 #[test]

@@ -318,7 +318,9 @@ def table(port, user, password, n, baseline_json, replies_json, model_log, poll,
                 in_reply_to.add(item[1].decode(errors="replace").split(":", 1)[-1].strip())
     c.logout()
 
-    mode = f"tend polls every {poll} s (POLL={poll})" if int(poll) < 600 else f"POLL={poll}: only IDLE can explain fast drafts"
+    mode = f"tend's poll_interval_seconds = {poll} (POLL={poll})"
+    if int(poll) >= 600:
+        mode += ": only IDLE can explain fast drafts"
     print(f"{len(rows)} buyer replies, one at a time after a random pause of up to {gap} s; instant local model;\n"
           f"{mode}\n")
     print(f"{'':46} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")

@@ -103,6 +103,13 @@ impl Tend {
         }
     }
 
+    /// Starts `tend run` and waits until it idles on INBOX.
+    fn idling(config: &Path) -> Tend {
+        let mut tend = Tend::start(config);
+        tend.wait_log("waiting on IDLE", 1, 20);
+        tend
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -162,6 +169,16 @@ impl Drop for Tend {
     }
 }
 
+/// A Dovecot where alice (password "pw") wrote to buyers 1 and 2 yesterday, and a config for
+/// the model, without mailbox files yet.
+fn alice_world(llm: &FakeLlm) -> (Dovecot, Setup) {
+    let d = Dovecot::start();
+    d.add_user("alice", "pw");
+    opener(&d, "alice", 1);
+    opener(&d, "alice", 2);
+    (d, Setup::new(llm, NO_POLL))
+}
+
 /// Our opening message to a buyer, in Sent since yesterday.
 fn opener(d: &Dovecot, user: &str, n: u32) {
     let raw = format!(
@@ -202,15 +219,10 @@ fn wait_draft(tend: &mut Tend, d: &Dovecot, user: &str, n: u32, secs: u64) -> st
 
 #[test]
 fn a_reply_appended_while_idling_is_drafted_at_once() {
-    let d = Dovecot::start();
-    d.add_user("alice", "pw");
     let llm = instant_model();
-    let setup = Setup::new(&llm, NO_POLL);
+    let (d, setup) = alice_world(&llm);
     setup.mailbox("alice", "pw", d.port(), "");
-    opener(&d, "alice", 1);
-    opener(&d, "alice", 2);
-    let mut tend = Tend::start(&setup.config());
-    tend.wait_log("waiting on IDLE", 1, 20);
+    let mut tend = Tend::idling(&setup.config());
     reply(&d, "alice", "pw", 1);
     let took = wait_draft(&mut tend, &d, "alice", 1, 10);
     // A second reply on the same, still idling, session.
@@ -271,14 +283,10 @@ fn a_refused_login_does_not_disturb_the_other_mailbox() {
 
 #[test]
 fn reconnects_after_the_server_restarts() {
-    let mut d = Dovecot::start();
-    d.add_user("alice", "pw");
     let llm = instant_model();
-    let setup = Setup::new(&llm, NO_POLL);
+    let (mut d, setup) = alice_world(&llm);
     setup.mailbox("alice", "pw", d.port(), "");
-    opener(&d, "alice", 1);
-    let mut tend = Tend::start(&setup.config());
-    tend.wait_log("waiting on IDLE", 1, 20);
+    let mut tend = Tend::idling(&setup.config());
     d.kill();
     tend.wait_log("reconnecting in", 1, 10);
     d.restart();
@@ -291,15 +299,11 @@ fn reconnects_after_the_server_restarts() {
 
 #[test]
 fn a_black_holed_connection_is_noticed_and_reopened() {
-    let d = Dovecot::start();
-    d.add_user("alice", "pw");
-    let proxy = Proxy::start(d.port());
     let llm = instant_model();
-    let setup = Setup::new(&llm, NO_POLL);
+    let (d, setup) = alice_world(&llm);
+    let proxy = Proxy::start(d.port());
     setup.mailbox("alice", "pw", proxy.port(), "timeout_seconds = 4\n");
-    opener(&d, "alice", 1);
-    let mut tend = Tend::start(&setup.config());
-    tend.wait_log("waiting on IDLE", 1, 20);
+    let mut tend = Tend::idling(&setup.config());
     let before = proxy.accepted();
     let holed_at = Instant::now();
     assert_eq!(proxy.black_hole(), before, "every open connection is cut");
@@ -322,8 +326,6 @@ fn a_black_holed_connection_is_noticed_and_reopened() {
 
 #[test]
 fn sigterm_during_a_slow_model_call_loses_nothing() {
-    let d = Dovecot::start();
-    d.add_user("alice", "pw");
     let slow = Arc::new(AtomicBool::new(true));
     let llm = {
         let slow = slow.clone();
@@ -336,11 +338,9 @@ fn sigterm_during_a_slow_model_call_loses_nothing() {
             }
         })
     };
-    let setup = Setup::new(&llm, NO_POLL);
+    let (d, setup) = alice_world(&llm);
     setup.mailbox("alice", "pw", d.port(), "");
-    opener(&d, "alice", 1);
-    let mut tend = Tend::start(&setup.config());
-    tend.wait_log("waiting on IDLE", 1, 20);
+    let mut tend = Tend::idling(&setup.config());
     reply(&d, "alice", "pw", 1);
     tend.wait("the model call", 10, |_| !llm.requests().is_empty());
     let (status, took) = tend.stop();
@@ -358,9 +358,7 @@ fn sigterm_during_a_slow_model_call_loses_nothing() {
     tend.wait_log("waiting on IDLE", 1, 10);
     let (status, _) = tend.stop();
     assert!(status.success());
-    let mut again = Tend::start(&setup.config());
-    again.wait_log("waiting on IDLE", 1, 20);
-    again.stop();
+    Tend::idling(&setup.config()).stop();
     assert_eq!(drafts_for(&d, "alice", 1), 1, "no duplicate");
 }
 

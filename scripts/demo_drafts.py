@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Show and check the drafts tend left in a Maildir++ Drafts folder (used by scripts/demo).
 
-    demo_drafts.py show  MAILDIR_USER_DIR
-    demo_drafts.py count MAILDIR_USER_DIR
+    demo_drafts.py show  MAILDIR_USER_DIR [IN_REPLY_TO]
+    demo_drafts.py count MAILDIR_USER_DIR [IN_REPLY_TO]
     demo_drafts.py check MAILDIR_USER_DIR EXPECT_JSON [OWN_ADDRESS...]
 
-`show` prints each draft as a mail client would (headers, then the decoded text body).
+`show` prints each draft as a mail client would (headers, then the decoded text body); with
+IN_REPLY_TO (a Message-ID with its brackets) only the drafts answering that message.
 `check` asserts structure only, never wording: exactly the expected drafts exist, each has the
 Maildir 'D' (\\Draft) flag, the right To, In-Reply-To and References, the expected subject,
 no own address among the recipients, and a non-empty text/plain body. Exit 1 on any failure.
@@ -45,8 +46,14 @@ def addrs(msg, name):
     return [a.lower() for _, a in getaddresses([str(v) for v in msg.get_all(name, [])]) if a]
 
 
-def show(root):
-    items = drafts(root)
+def answering(items, parent):
+    if parent is None:
+        return items
+    return [t for t in items if str(t[2].get("In-Reply-To", "")).strip() == parent]
+
+
+def show(root, parent=None):
+    items = answering(drafts(root), parent)
     print(f"{len(items)} draft(s) in Drafts\n")
     for i, (name, flags, msg) in enumerate(items, 1):
         print(f"----- draft {i} of {len(items)}  (flags: {flags or '-'}) " + "-" * 30)
@@ -107,11 +114,12 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     cmd, root = sys.argv[1], sys.argv[2]
+    parent = sys.argv[3] if len(sys.argv) > 3 else None
     if cmd == "show":
-        show(root)
+        show(root, parent)
         return 0
     if cmd == "count":
-        print(len(drafts(root)))
+        print(len(answering(drafts(root), parent)))
         return 0
     if cmd == "ids":
         for _, _, msg in drafts(root):

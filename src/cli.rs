@@ -155,7 +155,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             let chosen = select(config, mailbox.as_deref())?;
             match Store::open(&config.state_dir, now.timestamp()) {
                 Ok(store) => print!("{}", status_text(&chosen, &store, now)?),
-                // `tend run` holds the store: show what it wrote after its last round.
+                // `tend run` holds the store: show the snapshot it keeps.
                 Err(err) if store::is_locked(&err) => {
                     let path = status_snapshot(config);
                     let text = std::fs::read_to_string(&path).with_context(|| {
@@ -169,7 +169,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                         .ok()
                         .and_then(|t| t.elapsed().ok())
                         .map_or(String::new(), |d| format!(" {} s ago", d.as_secs()));
-                    println!("(tend run is active; its status after its last round,{age})");
+                    println!("(tend run is active; this is the status it wrote{age})");
                     print!("{text}");
                 }
                 Err(err) => return Err(err),

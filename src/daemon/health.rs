@@ -221,7 +221,11 @@ impl MailboxHealth {
         let synced = self.last_sync.map_or("never synced".to_string(), |t| {
             format!("last sync {}", ago(t))
         });
-        format!("{state}; {synced}; {} drafts today", self.drafts_on(now))
+        let drafts = match self.drafts_on(now) {
+            1 => "1 draft".to_string(),
+            n => format!("{n} drafts"),
+        };
+        format!("{state}; {synced}; {drafts} today")
     }
 }
 

@@ -15,12 +15,16 @@ use crate::llm::LanguageModel;
 use crate::store::Store;
 use anyhow::Result;
 use chrono::Utc;
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+/// How long a mailbox whose task panicked waits before it starts again.
+const PANIC_PAUSE: Duration = Duration::from_secs(60);
 /// IDLE is re-issued at least this often: RFC 2177 lets a server drop an IDLE after 29 minutes.
 const IDLE_MAX: Duration = Duration::from_secs(25 * 60);
 
@@ -38,17 +42,44 @@ pub(super) struct Watch<M> {
 }
 
 impl<M: LanguageModel + 'static> Watch<M> {
-    /// Runs until `stop`.
+    /// Runs until `stop`. A panic (a bug, but one mailbox's bug) is logged and the mailbox
+    /// started again after a pause, instead of silencing it until tend restarts.
     pub async fn run(self) {
         let name = self.mb.name.clone();
         let health = self.health.clone();
         let span = span(&self.mb);
-        health::scope(health, name, self.watch())
-            .instrument(span)
-            .await;
+        let guarded = async {
+            loop {
+                match AssertUnwindSafe(self.watch()).catch_unwind().await {
+                    Ok(()) => break,
+                    Err(panic) => {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        tracing::error!(
+                            "the mailbox task panicked ({what}); restarting it in 60 s"
+                        );
+                        let retry = Utc::now() + PANIC_PAUSE;
+                        let error = format!("internal error: {what}");
+                        self.health.set(
+                            &self.mb.name,
+                            State::Waiting { error, retry },
+                            PANIC_PAUSE,
+                        );
+                        tokio::select! {
+                            _ = tokio::time::sleep(PANIC_PAUSE) => {}
+                            _ = self.stop.cancelled() => break,
+                        }
+                    }
+                }
+            }
+        };
+        health::scope(health, name, guarded).instrument(span).await;
     }
 
-    async fn watch(self) {
+    async fn watch(&self) {
         let name = &self.mb.name;
         let timeout = self.mb.imap.timeout;
         let mut backoff = Backoff::new();

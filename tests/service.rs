@@ -481,11 +481,13 @@ fn tells_systemd_ready_status_watchdog_reloading_and_stopping() {
         .set_read_timeout(Some(std::time::Duration::from_millis(100)))
         .unwrap();
     let sock = socket_path.to_str().unwrap();
-    // WatchdogSec=2: tend must ping at least every second.
+    // WatchdogSec=2: tend must ping at least every second. JOURNAL_STREAM as systemd sets it
+    // when stderr goes to the journal, which stamps each line itself.
     let env = [
         ("RUST_LOG", "info,tend=debug"),
         ("NOTIFY_SOCKET", sock),
         ("WATCHDOG_USEC", "2000000"),
+        ("JOURNAL_STREAM", "8:12345"),
     ];
     let mut tend = Tend::start_env(&setup.config(), &env);
     let mut got: Vec<String> = Vec::new();
@@ -528,6 +530,12 @@ fn tells_systemd_ready_status_watchdog_reloading_and_stopping() {
     receive(&mut got, "READY=1", 5);
     tend.stop();
     receive(&mut got, "STOPPING=1", 5);
+    let log = tend.log();
+    assert!(log.contains("INFO tend running"), "{log}");
+    assert!(
+        log.lines().all(|l| !l.starts_with(|c: char| c.is_ascii_digit())),
+        "no timestamps under journald\n{log}"
+    );
 }
 
 #[test]

@@ -32,6 +32,16 @@ pub async fn login(cfg: &ImapConfig, password: &str) -> Result<ImapSession, Logi
     match result {
         Err(_) => Err(anyhow::anyhow!("login to {} timed out", cfg.host).into()),
         Ok(Ok(session)) => Ok(session),
+        // RFC 5530: the server's own auth backend is down, or the account is busy; the
+        // password may be right, so this is retried like a network error, not a refusal.
+        Ok(Err((async_imap::error::Error::No(message), _))) if transient(&message) => {
+            Err(anyhow::anyhow!(
+                "{} cannot log in {:?} now: {message}",
+                cfg.host,
+                cfg.username
+            )
+            .into())
+        }
         Ok(Err((async_imap::error::Error::No(message), _)))
         | Ok(Err((async_imap::error::Error::Bad(message), _))) => Err(LoginError::Refused {
             user: cfg.username.clone(),
@@ -41,6 +51,14 @@ pub async fn login(cfg: &ImapConfig, password: &str) -> Result<ImapSession, Logi
             .context(format!("logging in to {}", cfg.host))
             .into()),
     }
+}
+
+/// Does a NO to LOGIN say "try later" rather than "wrong credentials" (RFC 5530 codes)?
+fn transient(message: &str) -> bool {
+    let upper = message.to_ascii_uppercase();
+    ["[UNAVAILABLE]", "[INUSE]", "[LIMIT]", "[SERVERBUG]"]
+        .iter()
+        .any(|code| upper.contains(code))
 }
 
 /// A connected, secured stream that has already consumed the server greeting.
@@ -132,4 +150,22 @@ fn tls_config(cfg: &ImapConfig) -> Result<rustls::ClientConfig> {
         .context("TLS configuration")?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_credential_refusals_are_refusals() {
+        assert!(super::transient(
+            "[UNAVAILABLE] Temporary authentication failure"
+        ));
+        assert!(super::transient("[INUSE] Mailbox in use"));
+        assert!(!super::transient(
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        ));
+        assert!(!super::transient("LOGIN failed."));
+        assert!(!super::transient(
+            "[AUTHENTICATIONFAILED] Invalid credentials (Failure)"
+        ));
+    }
 }

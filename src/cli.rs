@@ -409,7 +409,9 @@ fn print_action(mb: &MailboxConfig, a: &Action, dry_run: bool) {
             println!("no draft for <{thread_id}>: answered while drafting")
         }
         Action::AlreadyThere { thread_id } => println!("draft for <{thread_id}> already in Drafts"),
-        Action::Failed { thread_id, error } => {
+        Action::Failed {
+            thread_id, error, ..
+        } => {
             eprintln!("no draft for <{thread_id}> this time: {error}")
         }
     }

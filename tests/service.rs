@@ -389,6 +389,21 @@ fn sighup_adds_and_removes_mailboxes() {
         tend.log()
     );
 
+    // Changed: only bob restarts, and works on.
+    opener(&d, "bob", 2);
+    setup.mailbox("bob", "pw", d.port(), "timeout_seconds = 30\n");
+    tend.signal("HUP");
+    tend.wait_log("mailbox file changed; restarted", 1, 10);
+    tend.wait_log("waiting on IDLE", 4, 20);
+    assert_eq!(tend.log().matches("stopped").count(), 1, "{}", tend.log());
+    assert!(
+        tend.log().contains("restarted mailbox=bob"),
+        "{}",
+        tend.log()
+    );
+    reply(&d, "bob", "pw", 2);
+    wait_draft(&mut tend, &d, "bob", 2, 10);
+
     // An invalid file: refused, everything keeps running.
     std::fs::write(setup.path("mailboxes/carol.toml"), "addresses = [\n").unwrap();
     tend.signal("HUP");
@@ -533,7 +548,8 @@ fn tells_systemd_ready_status_watchdog_reloading_and_stopping() {
     let log = tend.log();
     assert!(log.contains("INFO tend running"), "{log}");
     assert!(
-        log.lines().all(|l| !l.starts_with(|c: char| c.is_ascii_digit())),
+        log.lines()
+            .all(|l| !l.starts_with(|c: char| c.is_ascii_digit())),
         "no timestamps under journald\n{log}"
     );
 }
@@ -587,4 +603,29 @@ fn systemd_credentials_and_a_reload_naming_one_it_never_loaded() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(78), "{out:?}");
+}
+
+#[test]
+fn a_model_that_failed_is_asked_again_soon_not_at_the_next_poll() {
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let llm = {
+        let calls = calls.clone();
+        FakeLlm::start(move |_| {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                Reply::Status(503, r#"{"error":{"message":"overloaded"}}"#.into())
+            } else {
+                Reply::Content(answer())
+            }
+        })
+    };
+    let (d, setup) = alice_world(&llm);
+    setup.mailbox("alice", "pw", d.port(), "");
+    let mut tend = Tend::idling(&setup.config());
+    reply(&d, "alice", "pw", 1);
+    tend.wait_log("retrying soon", 1, 10);
+    let took = wait_draft(&mut tend, &d, "alice", 1, 25);
+    assert!(took.as_secs() >= 5, "the retry waits a little: {took:?}");
+    assert_eq!(llm.requests().len(), 2);
+    let (status, _) = tend.stop();
+    assert!(status.success());
 }

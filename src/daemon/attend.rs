@@ -135,9 +135,14 @@ pub async fn attend<M: LanguageModel>(
                             | LlmError::Rejected(_)
                     )
                 );
+                let retry_after = match err.downcast_ref::<LlmError>() {
+                    Some(LlmError::RateLimited { retry_after }) => *retry_after,
+                    _ => None,
+                };
                 actions.push(Action::Failed {
                     thread_id,
                     error: format!("{err:#}"),
+                    retry_after,
                 });
                 if give_up {
                     break;

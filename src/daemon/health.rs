@@ -210,7 +210,7 @@ impl MailboxHealth {
             State::Idle => "waiting for new mail (IDLE)".to_string(),
             State::Polling => "waiting for the next poll (the server has no IDLE)".to_string(),
             State::Waiting { error, retry } => {
-                format!("connection failed, retrying {}: {error}", in_(*retry))
+                format!("failed, retrying {}: {error}", in_(*retry))
             }
             State::LoginRefused { error, retry } => format!(
                 "LOGIN REFUSED, retrying {} (or on `systemctl reload tend`): {error}",

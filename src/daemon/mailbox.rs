@@ -23,6 +23,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+/// After a pass in which a draft failed (the model down or rate limiting), the next pass comes
+/// this soon, doubling up to the poll interval while failures go on.
+const MODEL_RETRY_FIRST: Duration = Duration::from_secs(10);
 /// How long a mailbox whose task panicked waits before it starts again.
 const PANIC_PAUSE: Duration = Duration::from_secs(60);
 /// IDLE is re-issued at least this often: RFC 2177 lets a server drop an IDLE after 29 minutes.
@@ -120,7 +123,7 @@ impl<M: LanguageModel + 'static> Watch<M> {
                     let delay = backoff.failed();
                     tracing::warn!(
                         retry_in_s = delay.as_secs(),
-                        "connection failed: {err:#}; reconnecting in {} s",
+                        "{err:#}; reconnecting in {} s",
                         delay.as_secs()
                     );
                     let error = format!("{err:#}");
@@ -160,12 +163,15 @@ impl<M: LanguageModel + 'static> Watch<M> {
         }
         let mut changed = true;
         let mut last_pass = Instant::now();
+        // Until the next full pass: the poll interval, or sooner after a model failure.
+        let mut interval = self.poll;
+        let mut model_retry = MODEL_RETRY_FIRST;
         loop {
             if self.stop.is_cancelled() {
                 session.logout().await;
                 return Ok(());
             }
-            if changed || last_pass.elapsed() >= self.poll {
+            if changed || last_pass.elapsed() >= interval {
                 self.health.set(name, State::Syncing, timeout * 8);
                 let model = &*self.model;
                 let store = &self.store;
@@ -185,6 +191,22 @@ impl<M: LanguageModel + 'static> Watch<M> {
                     })
                     .count();
                 self.health.synced(name, Utc::now(), drafted as u32);
+                // A model that failed (down, rate limiting) is asked again soon, not only at
+                // the next poll: that draft is what the user is waiting for.
+                let failed = actions.iter().find_map(|a| match a {
+                    Action::Failed { retry_after, .. } => Some(retry_after.unwrap_or_default()),
+                    _ => None,
+                });
+                if let Some(asked) = failed {
+                    interval = model_retry.max(asked).min(self.poll);
+                    model_retry = (model_retry * 2).min(self.poll);
+                    tracing::info!(
+                        retry_in_s = interval.as_secs(),
+                        "a draft failed; retrying soon"
+                    );
+                } else {
+                    (interval, model_retry) = (self.poll, MODEL_RETRY_FIRST);
+                }
                 if report.new > 0 || !actions.is_empty() {
                     tracing::info!(
                         fetched = report.fetched,
@@ -205,7 +227,7 @@ impl<M: LanguageModel + 'static> Watch<M> {
                 changed = true;
                 continue;
             }
-            let wait = self.poll.saturating_sub(last_pass.elapsed());
+            let wait = interval.saturating_sub(last_pass.elapsed());
             if session.can_idle() {
                 self.health
                     .set(name, State::Idle, wait.min(IDLE_MAX) + timeout);

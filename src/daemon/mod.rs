@@ -59,7 +59,12 @@ pub enum Action {
     /// Drafts already held it: nothing new to do.
     AlreadyThere { thread_id: String },
     /// The model or the server failed; retried on the next pass.
-    Failed { thread_id: String, error: String },
+    Failed {
+        thread_id: String,
+        error: String,
+        /// How long the model server asked us to wait (HTTP Retry-After), if it said.
+        retry_after: Option<std::time::Duration>,
+    },
 }
 
 /// Connects, finds the folders, and says which ones it uses.

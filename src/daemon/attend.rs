@@ -127,17 +127,10 @@ pub async fn attend<M: LanguageModel>(
                 tracing::warn!(thread = %thread_id, "no draft this time: {err:#}");
                 // A model that is down, rate limiting or refusing our key fails every thread
                 // alike: stop asking until the next pass instead of hammering it.
-                let give_up = matches!(
-                    err.downcast_ref::<LlmError>(),
-                    Some(
-                        LlmError::RateLimited { .. }
-                            | LlmError::Unavailable(_)
-                            | LlmError::Rejected(_)
-                    )
-                );
-                let retry_after = match err.downcast_ref::<LlmError>() {
-                    Some(LlmError::RateLimited { retry_after }) => *retry_after,
-                    _ => None,
+                let (give_up, retry_after) = match err.downcast_ref::<LlmError>() {
+                    Some(LlmError::RateLimited { retry_after }) => (true, *retry_after),
+                    Some(LlmError::Unavailable(_) | LlmError::Rejected(_)) => (true, None),
+                    _ => (false, None),
                 };
                 actions.push(Action::Failed {
                     thread_id,

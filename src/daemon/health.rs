@@ -9,6 +9,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,9 @@ pub struct MailboxHealth {
 #[derive(Debug, Default)]
 pub struct Health {
     inner: Mutex<BTreeMap<String, MailboxHealth>>,
+    /// Bumped by every change a person would see (not by `beat`), so the status snapshot is
+    /// rewritten only when it would read differently.
+    version: AtomicU64,
 }
 
 tokio::task_local! {
@@ -81,6 +85,7 @@ impl Health {
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let drafts_today = map.get(name).map_or((today, 0), |h| h.drafts_today);
         let last_sync = map.get(name).and_then(|h| h.last_sync);
+        self.version.fetch_add(1, Ordering::Relaxed);
         map.insert(
             name.to_string(),
             MailboxHealth {
@@ -100,6 +105,7 @@ impl Health {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(name);
+        self.version.fetch_add(1, Ordering::Relaxed);
     }
 
     fn update(&self, name: &str, f: impl FnOnce(&mut MailboxHealth)) {
@@ -112,6 +118,9 @@ impl Health {
     /// The task is now in `state` and will report again within `within`.
     pub fn set(&self, name: &str, state: State, within: Duration) {
         self.update(name, |h| {
+            if h.state != state {
+                self.version.fetch_add(1, Ordering::Relaxed);
+            }
             h.state = state;
             h.due = deadline(within);
             h.overdue_logged = false;
@@ -121,6 +130,7 @@ impl Health {
     /// A pass finished at `now`, writing `drafts` drafts.
     pub fn synced(&self, name: &str, now: DateTime<Utc>, drafts: u32) {
         self.update(name, |h| {
+            self.version.fetch_add(1, Ordering::Relaxed);
             h.last_sync = Some(now);
             let today = now.with_timezone(&h.timezone).date_naive();
             if h.drafts_today.0 != today {
@@ -128,6 +138,11 @@ impl Health {
             }
             h.drafts_today.1 += drafts;
         });
+    }
+
+    /// Changes so far; equal numbers mean nothing visible changed in between.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Relaxed)
     }
 
     /// A copy of every mailbox's health, by name.
@@ -157,17 +172,10 @@ impl Health {
     pub fn status_line(&self, now: DateTime<Utc>) -> String {
         let map = self.snapshot();
         let drafts: u32 = map.values().map(|h| h.drafts_on(now)).sum();
-        let plural = |n: usize, one: &str| {
-            if n == 1 {
-                format!("1 {one}")
-            } else {
-                format!("{n} {one}s")
-            }
-        };
         let mut line = format!(
             "{}, {} today",
-            plural(map.len(), "mailbox").replace("mailboxs", "mailboxes"),
-            plural(drafts as usize, "draft")
+            count(map.len(), "mailbox", "mailboxes"),
+            count(drafts as usize, "draft", "drafts")
         );
         // The stalest mailbox is the honest "last sync"; one that never got in is named below.
         match map.values().filter_map(|h| h.last_sync).min() {
@@ -221,11 +229,16 @@ impl MailboxHealth {
         let synced = self.last_sync.map_or("never synced".to_string(), |t| {
             format!("last sync {}", ago(t))
         });
-        let drafts = match self.drafts_on(now) {
-            1 => "1 draft".to_string(),
-            n => format!("{n} drafts"),
-        };
+        let drafts = count(self.drafts_on(now) as usize, "draft", "drafts");
         format!("{state}; {synced}; {drafts} today")
+    }
+}
+
+/// "1 draft", "3 drafts".
+fn count(n: usize, one: &str, many: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
     }
 }
 

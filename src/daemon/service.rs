@@ -26,8 +26,11 @@ use tokio_util::task::TaskTracker;
 
 /// How long shutdown waits for the mailbox tasks; systemd's stop timeout is longer.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
-/// How often the service refreshes STATUS and the snapshot when systemd asks for no watchdog.
+/// How often the service refreshes STATUS (and the snapshot, if something changed) when
+/// systemd asks for no faster watchdog.
 const TICK: Duration = Duration::from_secs(5);
+/// The snapshot is rewritten at least this often, so its relative times stay roughly true.
+const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(60);
 
 /// What the service calls to leave a status snapshot; given the config, the store and health.
 pub type Snapshot = dyn Fn(&Config, &Store, &Health) + Send + Sync;
@@ -81,6 +84,8 @@ pub async fn run<M: LanguageModel + 'static>(
     let watchdog = systemd::watchdog_interval();
     let mut tick = tokio::time::interval(watchdog.map_or(TICK, |w| w.min(TICK)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // (health version, when) of the last snapshot written.
+    let mut written: Option<(u64, tokio::time::Instant)> = None;
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
@@ -96,7 +101,13 @@ pub async fn run<M: LanguageModel + 'static>(
                     systemd::watchdog();
                 }
                 systemd::status(&service.health.status_line(Utc::now()));
-                snapshot(&service.config, &service.store, &service.health);
+                // Reviewing every thread and writing a file every tick would be constant work
+                // for an idle service: only after a change, or once the last one has aged.
+                let version = service.health.version();
+                if written.is_none_or(|(v, at)| v != version || at.elapsed() >= SNAPSHOT_MAX_AGE) {
+                    snapshot(&service.config, &service.store, &service.health);
+                    written = Some((version, tokio::time::Instant::now()));
+                }
             }
         }
     }

@@ -69,7 +69,6 @@ impl Session {
     pub async fn connect(cfg: &ImapConfig) -> Result<Session, LoginError> {
         let password = cfg.password.reveal().context("reading the IMAP password")?;
         let mut inner = connect::login(cfg, &password).await?;
-        drop(password);
         let caps = within(cfg.timeout, &cfg.host, "CAPABILITY", async {
             Ok(inner.capabilities().await?)
         })
@@ -152,11 +151,9 @@ impl Session {
     pub async fn examine(&mut self, folder: &str) -> Result<FolderState> {
         let inner = &mut self.inner;
         let fut = async { Ok::<_, anyhow::Error>(inner.examine(folder).await?) };
-        let mailbox = match tokio::time::timeout(self.timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(anyhow::anyhow!("EXAMINE timed out")),
-        }
-        .with_context(|| format!("opening folder {folder:?}"))?;
+        let mailbox = within(self.timeout, &self.host, "EXAMINE", fut)
+            .await
+            .with_context(|| format!("opening folder {folder:?}"))?;
         self.drain();
         Ok(FolderState {
             // RFC 3501 makes UIDVALIDITY mandatory; a server without it gets 0, which forces a
@@ -181,10 +178,9 @@ impl Session {
                     .collect::<Vec<_>>(),
             )
         };
-        let mut uids = match tokio::time::timeout(self.timeout, fut).await {
-            Ok(r) => r.context("listing new messages")?,
-            Err(_) => anyhow::bail!("listing new messages on {} timed out", self.host),
-        };
+        let mut uids = within(self.timeout, &self.host, "UID FETCH (UID RFC822.SIZE)", fut)
+            .await
+            .context("listing new messages")?;
         self.drain();
         // "N:*" also matches the highest UID when N is above it (RFC 3501 6.4.8).
         uids.retain(|(uid, _)| *uid > after);
@@ -218,10 +214,9 @@ impl Session {
             )
         };
         // A batch may be large: allow it several timeouts' worth, still bounded.
-        let fetched = match tokio::time::timeout(self.timeout * 4, fut).await {
-            Ok(r) => r.context("fetching messages")?,
-            Err(_) => anyhow::bail!("fetching messages on {} timed out", self.host),
-        };
+        let fetched = within(self.timeout * 4, &self.host, "UID FETCH", fut)
+            .await
+            .context("fetching messages")?;
         self.drain();
         Ok(fetched)
     }
@@ -254,10 +249,9 @@ impl Session {
                 .await?;
             Ok::<(), anyhow::Error>(())
         };
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(r) => r.with_context(|| format!("appending a draft to {folder:?}"))?,
-            Err(_) => anyhow::bail!("APPEND to {folder:?} timed out"),
-        }
+        within(self.timeout, &self.host, "APPEND", fut)
+            .await
+            .with_context(|| format!("appending a draft to {folder:?}"))?;
         self.drain();
         Ok(())
     }

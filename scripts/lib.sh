@@ -45,5 +45,29 @@ ensure_packages() {
   if [ -n "$placed" ]; then
     as_root rm -f "$policy"
   fi
+  # policy-rc.d only keeps a service from starting now; the package still enables it for the
+  # next boot. A Dovecot we installed for the tests must never become a system IMAP server on
+  # :143/:993, so disable what we just installed (a Dovecot the admin installed is left alone).
+  if [ "$rc" -eq 0 ] && command -v systemctl >/dev/null; then
+    for pkg in "${missing[@]}"; do
+      case $pkg in
+        dovecot-*)
+          as_root systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 ||
+            as_root systemctl disable dovecot.service dovecot.socket >/dev/null 2>&1 || true
+          echo "the system Dovecot service stays disabled (tend's tests and demo run their own)"
+          break
+          ;;
+      esac
+    done
+  fi
   return "$rc"
+}
+
+# Debian's PATH for an ordinary user has no /usr/sbin, where dovecot lives.
+add_sbin_to_path() {
+  case ":$PATH:" in
+    *:/usr/sbin:*) ;;
+    *) PATH="$PATH:/usr/sbin" ;;
+  esac
+  export PATH
 }

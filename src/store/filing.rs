@@ -257,12 +257,22 @@ impl Tx<'_> {
         absorbed: &mut Vec<String>,
     ) -> TxResult<String> {
         let id = email.message_id.as_str();
-        let placement = thread::resolve(
+        let mut placement = thread::resolve(
             email,
             me,
             |k| self.lookup(k),
             |k| self.by_subject(k, email.date),
         );
+        if let Some(f) = self.facts_of(&placement.thread) {
+            if !thread::may_join(email, me, &f) {
+                // Names a thread it shares nobody and nothing with: a conversation of its own.
+                placement = thread::Placement {
+                    thread: email.message_id.clone(),
+                    absorbs: Vec::new(),
+                    orphan: Orphan::None,
+                };
+            }
+        }
         let t = placement.thread;
         let merged = thread::admit(email, me, &t, placement.absorbs, |x| self.facts_of(x));
         let mut facts = self.facts_of(&t).unwrap_or_default();

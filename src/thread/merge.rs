@@ -1,9 +1,10 @@
-//! Which merges a message may cause. A message that names ancestors in two threads says they
-//! are one conversation, but a header is only a claim: anyone who was Cc'd on two
-//! conversations knows their Message-IDs. So a merge needs the linking message to share an
-//! outside participant or the normalised subject with every thread it joins, and one message
-//! merges at most [`MAX_MERGED`] threads. [`Facts`] is what the store keeps per thread to
-//! judge that without loading the thread.
+//! Which threads a message may join and merge. A message that names ancestors in a thread
+//! says it belongs there, and one that names two threads says they are one conversation, but
+//! a header is only a claim: anyone who was Cc'd on a conversation knows its Message-IDs. So
+//! joining needs the message to share an outside participant or the normalised subject with
+//! the thread ([`may_join`]), a merge needs that with every thread it ties together, and one
+//! message merges at most [`MAX_MERGED`] threads ([`admit`]). [`Facts`] is what the store
+//! keeps per thread to judge that without loading the thread.
 
 use super::normalize_subject;
 use crate::config::Identity;
@@ -72,6 +73,13 @@ fn push_capped(list: &mut Vec<String>, item: String, cap: usize) {
     if list.len() < cap && !list.contains(&item) {
         list.push(item);
     }
+}
+
+/// May `email` join the existing thread whose facts are `thread`? Only with an outside
+/// participant or the subject in common; otherwise a stranger's References would put another
+/// customer's conversation into the prompt of the draft that answers the stranger.
+pub fn may_join(email: &Email, me: &Identity, thread: &Facts) -> bool {
+    Facts::of(email, me).overlaps(thread)
 }
 
 /// The threads of `candidates` (what `resolve` says `email` absorbs into `home`) that may be

@@ -12,7 +12,7 @@ mod merge;
 mod order;
 mod subject;
 
-pub use merge::{admit, Facts, MAX_MERGED};
+pub use merge::{admit, may_join, Facts, MAX_MERGED};
 pub use order::order;
 pub use subject::{is_reply_subject, normalize_subject, reply_subject};
 

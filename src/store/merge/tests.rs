@@ -13,13 +13,14 @@ fn open(dir: &std::path::Path) -> Store {
     Store::open(dir, 0).unwrap()
 }
 
-/// 1.2.2: anyone Cc'd on two conversations knows their ids. A stranger's message naming
-/// both does not make them one, and neither conversation is pulled into the other.
+/// 1.2.2: anyone Cc'd on a conversation knows its ids. Mallory, Cc'd on Anna's thread only,
+/// names Anna's and Bob's messages: he joins Anna's thread (he is in it) but Bob's thread,
+/// with which his message shares nobody and no subject, is not pulled in.
 #[test]
 fn a_hostile_references_header_does_not_merge_two_customers_threads() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let anna = msg(
+    let mut anna = msg(
         "anna1@a",
         &[],
         "anna@a.test",
@@ -27,6 +28,10 @@ fn a_hostile_references_header_does_not_merge_two_customers_threads() {
         "Pricing",
         100,
     );
+    anna.cc = vec![crate::parse::Addr {
+        name: None,
+        email: "mallory@evil.test".into(),
+    }];
     let bob = msg(
         "bob1@b",
         &[],
@@ -45,17 +50,55 @@ fn a_hostile_references_header_does_not_merge_two_customers_threads() {
         "Re: Hello",
         300,
     );
-    store.save("m", &me(), &evil).unwrap();
+    assert_eq!(store.save("m", &me(), &evil).unwrap().thread_id, "anna1@a");
     assert_eq!(ids(&store.thread("bob1@b").unwrap().unwrap()), ["bob1@b"]);
     assert_eq!(
         store.thread_of("bob1@b").unwrap().as_deref(),
         Some("bob1@b")
     );
     let anna_thread = store.thread("anna1@a").unwrap().unwrap();
-    assert!(!ids(&anna_thread).contains(&"bob1@b"));
+    assert_eq!(ids(&anna_thread), ["anna1@a", "evil1@e"]);
     let mut recent = store.recent_threads("m", 0).unwrap();
     recent.sort();
     assert_eq!(recent, ["anna1@a", "bob1@b"]);
+}
+
+/// 1.2.2: a stranger who names one message of another customer's thread does not join it,
+/// so the draft answering the stranger never sees that conversation.
+#[test]
+fn a_hostile_reference_to_one_thread_does_not_join_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let anna = msg(
+        "anna1@a",
+        &[],
+        "anna@a.test",
+        "alice@acme.test",
+        "Pricing",
+        100,
+    );
+    store.save("m", &me(), &anna).unwrap();
+    let evil = msg(
+        "evil1@e",
+        &["anna1@a"],
+        "mallory@evil.test",
+        "alice@acme.test",
+        "Re: Hello",
+        300,
+    );
+    assert_eq!(store.save("m", &me(), &evil).unwrap().thread_id, "evil1@e");
+    assert_eq!(ids(&store.thread("anna1@a").unwrap().unwrap()), ["anna1@a"]);
+    assert_eq!(ids(&store.thread("evil1@e").unwrap().unwrap()), ["evil1@e"]);
+    // Anna's own reply, or ours to her, still joins.
+    let ours = msg(
+        "r@acme",
+        &["anna1@a"],
+        "alice@acme.test",
+        "anna@a.test",
+        "Re: Pricing",
+        400,
+    );
+    assert_eq!(store.save("m", &me(), &ours).unwrap().thread_id, "anna1@a");
 }
 
 /// 1.2.2: even with evidence, one message ties at most `thread::MAX_MERGED` threads.

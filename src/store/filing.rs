@@ -209,6 +209,11 @@ impl Tx<'_> {
                     r.via_list = false;
                     r.thread = t.clone();
                     self.messages.insert(id, json(&r))?;
+                    for a in thread::ancestors(email) {
+                        if self.msg_thread.get(a)?.is_none() {
+                            self.msg_thread.insert(a, t.as_bytes())?;
+                        }
+                    }
                 }
                 t
             }

@@ -212,10 +212,7 @@ impl Store {
         let mut seen = std::collections::HashSet::new();
         for item in self.mailbox_threads.scan_prefix(&prefix) {
             let (k, v) = item.context("scanning threads")?;
-            let latest = <[u8; 8]>::try_from(v.as_ref())
-                .map(i64::from_be_bytes)
-                .unwrap_or(0);
-            if latest >= since {
+            if filing::be_i64(&v) >= since {
                 let t = self.follow(&String::from_utf8_lossy(&k[prefix.len()..]))?;
                 if seen.insert(t.clone()) {
                     out.push(t);

@@ -1,8 +1,11 @@
-//! Which thread a message belongs to. Pure: [`resolve`] gets lookups into what is already known
-//! (Message-ID -> thread, subject key -> thread) and answers with a thread id; the store owns
-//! the lookups and the writing. References and In-Reply-To decide first; a subject key (the
-//! normalised subject plus the counterpart's address) catches replies from clients that drop
-//! threading headers. It owns [`Thread`], the unit `detect` judges.
+//! Which thread a message belongs to, and in what order a thread's messages stand. Pure:
+//! [`resolve`] gets lookups into what is already known (Message-ID -> thread, subject key ->
+//! thread) and answers with a thread id; the store owns the lookups and the writing.
+//! References and In-Reply-To decide first, but only with evidence (`merge`: a participant or
+//! the subject in common); a subject key (the normalised subject plus the counterpart's
+//! address, `subject`) catches recent replies from clients that drop threading headers.
+//! `order` puts a reply after what it answers, whatever the clocks say. It owns [`Thread`],
+//! the unit `detect` judges.
 
 use crate::config::Identity;
 use crate::parse::Email;
@@ -16,7 +19,8 @@ pub use merge::{admit, may_join, Facts, MAX_MERGED};
 pub use order::order;
 pub use subject::{is_reply_subject, normalize_subject, reply_subject};
 
-/// One conversation: its id (the root Message-ID as first seen) and its messages, oldest first.
+/// One conversation: its id (the root Message-ID as first seen) and its messages in
+/// [`order`]: a reply after its parent, otherwise oldest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Thread {
     pub id: String,

@@ -274,7 +274,9 @@ pub fn extract_ids(value: &str) -> Vec<String> {
                     if c == '>' {
                         break;
                     }
-                    if !c.is_whitespace() {
+                    // A NUL or other control character in an id would split the store's
+                    // `thread \0 id` keys; no real id has one.
+                    if !c.is_whitespace() && !c.is_control() {
                         id.push(c);
                     }
                 }
@@ -292,7 +294,9 @@ pub fn extract_ids(value: &str) -> Vec<String> {
                     if c.is_whitespace() || matches!(c, ',' | '<' | '(' | '"') {
                         break;
                     }
-                    tok.push(c);
+                    if !c.is_control() {
+                        tok.push(c);
+                    }
                     chars.next();
                 }
                 let tok = tok.trim_matches(|c: char| matches!(c, '>' | ';' | '.' | ':'));
@@ -308,7 +312,8 @@ pub fn extract_ids(value: &str) -> Vec<String> {
 fn bare_single_token(value: &str) -> Option<String> {
     let mut toks = value.split_whitespace();
     let first = toks.next()?.trim_matches(|c| c == '<' || c == '>');
-    (toks.next().is_none() && !first.is_empty()).then(|| first.to_string())
+    let first: String = first.chars().filter(|c| !c.is_control()).collect();
+    (toks.next().is_none() && !first.is_empty()).then_some(first)
 }
 
 /// References kept per message: the root and the newest [`MAX_REFERENCES`]` - 1` (RFC 5322

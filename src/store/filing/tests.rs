@@ -321,3 +321,18 @@ fn future_dated_spam_does_not_stay_latest_forever() {
         .unwrap()
         .is_empty());
 }
+
+/// A NUL inside a Message-ID would split the store's `thread \0 id` keys, so that a crafted
+/// thread id could list a message under another thread's prefix. Ids keep no control chars.
+#[test]
+fn message_ids_never_carry_control_characters() {
+    use crate::parse::extract_ids;
+    assert_eq!(
+        extract_ids("<anna1@a\u{0}x> b\u{1}c@d"),
+        ["anna1@ax", "bc@d"]
+    );
+    let raw = "From: m@evil.test\r\nTo: alice@acme.test\r\nMessage-ID: <m\u{0}1@evil.test>\r\nReferences: <anna1@a\u{0}x>\r\nSubject: s\r\n\r\nbody\r\n";
+    let e = crate::parse::parse(raw.as_bytes()).unwrap();
+    assert_eq!(e.message_id, "m1@evil.test");
+    assert_eq!(e.references, ["anna1@ax"]);
+}

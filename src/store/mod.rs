@@ -62,7 +62,7 @@ struct Record {
     via_list: bool,
 }
 
-/// The result of [`Store::save`].
+/// What [`Store::save_all`] did with one message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Saved {
     pub thread_id: String,

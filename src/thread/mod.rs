@@ -69,8 +69,8 @@ pub fn ancestors(email: &Email) -> Vec<&str> {
 }
 
 /// Where a message goes: its thread, and other threads it proves to be the same conversation
-/// (a reply that arrived before its parent started one of its own). The store merges those
-/// into `thread`.
+/// (a reply that arrived before its parent started one of its own). These are claims: the
+/// store joins `thread` only if [`may_join`] allows it and merges only what [`admit`] allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
     pub thread: String,
@@ -113,15 +113,15 @@ pub fn subject_entry_usable(key: &str, entry_date: Option<i64>, email_date: Opti
         return false;
     };
     if key.starts_with(ORPHAN) {
-        (date - entry).abs() <= ORPHAN_CLAIM_DAYS * DAY
+        date.saturating_sub(entry).saturating_abs() <= ORPHAN_CLAIM_DAYS * DAY
     } else {
-        date - entry <= SUBJECT_JOIN_DAYS * DAY
+        date.saturating_sub(entry) <= SUBJECT_JOIN_DAYS * DAY
     }
 }
 
 /// The thread of `email`. `known` maps a Message-ID (of a stored message, or of an ancestor a
 /// stored message named) to its thread; `by_subject` maps a subject key (or an
-/// [`orphan_key`]) to a thread.
+/// [`orphan_key`]) to a thread, answering only for entries [`subject_entry_usable`] allows.
 pub fn resolve(
     email: &Email,
     me: &Identity,

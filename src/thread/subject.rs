@@ -38,8 +38,8 @@ pub fn is_reply_subject(subject: &str) -> bool {
 }
 
 /// The subject of a reply: the subject as it is when it already carries a reply prefix (a
-/// gateway's "[EXT]" before it dropped, so "[EXT] Re: Pricing" gives "Re: Pricing", not
-/// "Re: [EXT] Re: Pricing"); otherwise "Re: " before it.
+/// gateway's `[EXT]` before it dropped, so `[EXT] Re: Pricing` gives `Re: Pricing`, not
+/// `Re: [EXT] Re: Pricing`); otherwise "Re: " before it.
 pub fn reply_subject(subject: &str) -> String {
     let subject = subject.trim();
     match reply_part(subject) {

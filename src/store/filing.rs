@@ -15,6 +15,8 @@ use anyhow::{Context, Result};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// Alias chains are short; a longer one would mean a cycle from a corrupt store.
 pub(super) const MAX_ALIAS_HOPS: usize = 16;
@@ -155,35 +157,44 @@ type TxResult<T> = Result<T, ConflictableTransactionError<anyhow::Error>>;
 
 impl Tx<'_> {
     /// The thread `t` was merged into, following aliases; `t` itself when it was not.
-    fn follow(&self, t: String) -> String {
+    fn follow(&self, t: String) -> TxResult<String> {
         let mut t = t;
         for _ in 0..MAX_ALIAS_HOPS {
-            match self.aliases.get(t.as_bytes()).ok().flatten() {
+            match self.aliases.get(t.as_bytes())? {
                 Some(next) => t = String::from_utf8_lossy(&next).into_owned(),
                 None => break,
             }
         }
-        t
+        Ok(t)
     }
 
-    /// The thread a Message-ID maps to, following merges. A read error only loses a
-    /// threading hint; the message is still kept.
-    fn lookup(&self, k: &str) -> Option<String> {
-        let v = self.msg_thread.get(k).ok().flatten()?;
-        Some(self.follow(String::from_utf8_lossy(&v).into_owned()))
+    /// The thread a Message-ID maps to, following merges.
+    fn lookup(&self, k: &str) -> TxResult<Option<String>> {
+        match self.msg_thread.get(k)? {
+            Some(v) => Ok(Some(self.follow(String::from_utf8_lossy(&v).into_owned())?)),
+            None => Ok(None),
+        }
     }
 
     /// The thread a subject key (or orphan key) maps to, if its entry is recent enough for a
     /// message dated `date` (see `thread::subject_entry_usable`).
-    fn by_subject(&self, k: &str, date: Option<i64>) -> Option<String> {
-        let v = self.subjects.get(k).ok().flatten()?;
+    fn by_subject(&self, k: &str, date: Option<i64>) -> TxResult<Option<String>> {
+        let Some(v) = self.subjects.get(k)? else {
+            return Ok(None);
+        };
         let (t, at) = parse_subject_value(&v);
-        thread::subject_entry_usable(k, at, date).then(|| self.follow(t))
+        if !thread::subject_entry_usable(k, at, date) {
+            return Ok(None);
+        }
+        Ok(Some(self.follow(t)?))
     }
 
-    fn facts_of(&self, t: &str) -> Option<Facts> {
-        let v = self.facts.get(t.as_bytes()).ok().flatten()?;
-        serde_json::from_slice(&v).ok()
+    /// A thread's facts; undecodable ones (a bug) offer no evidence.
+    fn facts_of(&self, t: &str) -> TxResult<Option<Facts>> {
+        Ok(self
+            .facts
+            .get(t.as_bytes())?
+            .and_then(|v| serde_json::from_slice(&v).ok()))
     }
 
     /// Files one message; threads it merges into its own get their alias here and are pushed
@@ -201,7 +212,7 @@ impl Tx<'_> {
         let thread_id = match self.messages.get(id)? {
             Some(bytes) => {
                 let mut r = serde_json::from_slice::<Record>(&bytes).map_err(abort)?;
-                let t = self.follow(r.thread.clone());
+                let t = self.follow(r.thread.clone())?;
                 // The same message again: the copy that did not pass through a list (the one
                 // in Sent) tells better what was sent.
                 if r.via_list && !via_list {
@@ -262,13 +273,25 @@ impl Tx<'_> {
         absorbed: &mut Vec<String>,
     ) -> TxResult<String> {
         let id = email.message_id.as_str();
+        // `resolve` is pure and takes plain lookups; a read error (a conflict sled wants
+        // retried) is kept aside and returned after it, so the transaction is retried.
+        let failed = RefCell::new(None);
+        let keep = |r: TxResult<Option<String>>| {
+            r.unwrap_or_else(|e| {
+                failed.borrow_mut().get_or_insert(e);
+                None
+            })
+        };
         let mut placement = thread::resolve(
             email,
             me,
-            |k| self.lookup(k),
-            |k| self.by_subject(k, email.date),
+            |k| keep(self.lookup(k)),
+            |k| keep(self.by_subject(k, email.date)),
         );
-        if let Some(f) = self.facts_of(&placement.thread) {
+        if let Some(e) = failed.into_inner() {
+            return Err(e);
+        }
+        if let Some(f) = self.facts_of(&placement.thread)? {
             if !thread::may_join(email, me, &f) {
                 // Names a thread it shares nobody and nothing with: a conversation of its own.
                 placement = thread::Placement {
@@ -279,12 +302,18 @@ impl Tx<'_> {
             }
         }
         let t = placement.thread;
-        let merged = thread::admit(email, me, &t, placement.absorbs, |x| self.facts_of(x));
-        let mut facts = self.facts_of(&t).unwrap_or_default();
+        let mut known = HashMap::new();
+        for c in std::iter::once(&t).chain(&placement.absorbs) {
+            if let Some(f) = self.facts_of(c)? {
+                known.insert(c.clone(), f);
+            }
+        }
+        let merged = thread::admit(email, me, &t, placement.absorbs, |x| known.get(x).cloned());
+        let mut facts = known.remove(&t).unwrap_or_default();
         for other in merged {
             // The alias first: from this commit on every lookup of `other` lands in `t`.
             self.aliases.insert(other.as_bytes(), t.as_bytes())?;
-            if let Some(f) = self.facts_of(&other) {
+            if let Some(f) = known.remove(&other) {
                 facts.absorb(f);
             }
             absorbed.push(other);
@@ -319,7 +348,7 @@ impl Tx<'_> {
             // The entry's date is that of the newest message under the key.
             let newest = match self.subjects.get(k.as_bytes())? {
                 Some(v) => match parse_subject_value(&v) {
-                    (old, Some(at)) if self.follow(old.clone()) == t => email.date.max(Some(at)),
+                    (old, Some(at)) if self.follow(old.clone())? == t => email.date.max(Some(at)),
                     _ => email.date,
                 },
                 None => email.date,

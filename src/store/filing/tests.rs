@@ -277,8 +277,8 @@ fn a_2mb_references_header_parses_threads_and_files_in_bounded_time() {
         named <= crate::parse::MAX_REFERENCES + 1,
         "{named} ids indexed"
     );
-    // A coarse guard only (debug build, shared machine): uncapped, this took minutes.
-    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
+    // A coarse guard only (measured 0.4 s in a debug build; uncapped, this took minutes).
+    assert!(start.elapsed().as_secs() < 5, "took {:?}", start.elapsed());
 }
 
 /// 1.3.2 (b): a Date far in the future (a spam trick) is clamped to INTERNALDATE, so the

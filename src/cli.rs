@@ -97,16 +97,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             spawn_signal_handler(shutdown.clone())?;
             let mut failed = false;
             for mb in select(config, mailbox.as_deref())? {
-                let result = async {
-                    let (mut session, folders) = daemon::open(mb).await?;
-                    let report =
-                        daemon::sync(mb, &store, &mut session, &folders, &shutdown).await?;
-                    session.logout().await;
-                    Ok::<_, anyhow::Error>(report)
-                }
-                .instrument(daemon::span(mb))
-                .await;
-                match result {
+                match sync_only(mb, &store, &shutdown).await {
                     Ok(r) => println!(
                         "{}: {} fetched, {} new, {} unparseable",
                         mb.name, r.fetched, r.new, r.unparseable
@@ -124,6 +115,15 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             let model = OpenAi::new(&config.llm)?;
             let shutdown = CancellationToken::new();
             let mut failed = false;
+            // A colleague's reply in their own Sent closes my finding, so every mailbox sharing
+            // the store is synced before any is judged; the passes then find nothing new.
+            if config.mailboxes.len() > 1 {
+                for mb in &config.mailboxes {
+                    if let Err(err) = sync_only(mb, &store, &shutdown).await {
+                        tracing::warn!(mailbox = %mb.name, "sync before the passes failed: {err:#}");
+                    }
+                }
+            }
             for mb in select(config, mailbox.as_deref())? {
                 let pass = daemon::pass(mb, &store, &model, dry_run, &shutdown);
                 match pass.instrument(daemon::span(mb)).await {
@@ -326,6 +326,22 @@ fn review_text(mb: &MailboxConfig, r: &Review, now: DateTime<Utc>) -> String {
         }
         Verdict::Quiet { reason } => format!("  - {subject:?}: nothing to do: {reason}\n"),
     }
+}
+
+/// Syncs one mailbox on a connection of its own, without judging or drafting.
+async fn sync_only(
+    mb: &MailboxConfig,
+    store: &Store,
+    shutdown: &CancellationToken,
+) -> Result<daemon::SyncReport> {
+    async {
+        let (mut session, folders) = daemon::open(mb).await?;
+        let report = daemon::sync(mb, store, &mut session, &folders, shutdown).await?;
+        session.logout().await;
+        Ok(report)
+    }
+    .instrument(daemon::span(mb))
+    .await
 }
 
 /// What `tend status` prints: per mailbox, the threads that need attention.

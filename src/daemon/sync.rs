@@ -198,7 +198,7 @@ fn parse_batch(
     for msg in fetched {
         match parse::parse(&msg.raw) {
             Ok(mut email) => {
-                email.date = email.date.or(msg.internal_date);
+                email.date = parse::settle_date(email.date, msg.internal_date);
                 if email.date.is_none_or(|d| d < horizon) {
                     email.text = String::new();
                 }

@@ -10,6 +10,7 @@
 use mail_parser::{Address, Message, MessageParser};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 
 mod auto;
 mod quote;
@@ -95,13 +96,21 @@ pub fn parse(raw: &[u8]) -> Result<Email, ParseError> {
         .and_then(|v| extract_ids(&v).into_iter().next());
     let references = headers
         .raw_value("References")
-        .map(|v| dedup(extract_ids(&v)))
+        .map(|v| cap_references(extract_ids(&v)))
         .unwrap_or_default();
 
     let from = addrs(msg.from()).into_iter().next();
     let reply_to = addrs(msg.reply_to());
-    let to = msg.all_to().flat_map(|a| addrs(Some(a))).collect();
-    let cc = msg.all_cc().flat_map(|a| addrs(Some(a))).collect();
+    let to = msg
+        .all_to()
+        .flat_map(|a| addrs(Some(a)))
+        .take(MAX_RECIPIENTS)
+        .collect();
+    let cc = msg
+        .all_cc()
+        .flat_map(|a| addrs(Some(a)))
+        .take(MAX_RECIPIENTS)
+        .collect();
     let date = msg
         .date()
         .filter(|d| d.is_valid())
@@ -265,7 +274,9 @@ pub fn extract_ids(value: &str) -> Vec<String> {
                     if c == '>' {
                         break;
                     }
-                    if !c.is_whitespace() {
+                    // A NUL or other control character in an id would split the store's
+                    // `thread \0 id` keys; no real id has one.
+                    if !c.is_whitespace() && !c.is_control() {
                         id.push(c);
                     }
                 }
@@ -283,7 +294,9 @@ pub fn extract_ids(value: &str) -> Vec<String> {
                     if c.is_whitespace() || matches!(c, ',' | '<' | '(' | '"') {
                         break;
                     }
-                    tok.push(c);
+                    if !c.is_control() {
+                        tok.push(c);
+                    }
                     chars.next();
                 }
                 let tok = tok.trim_matches(|c: char| matches!(c, '>' | ';' | '.' | ':'));
@@ -299,17 +312,57 @@ pub fn extract_ids(value: &str) -> Vec<String> {
 fn bare_single_token(value: &str) -> Option<String> {
     let mut toks = value.split_whitespace();
     let first = toks.next()?.trim_matches(|c| c == '<' || c == '>');
-    (toks.next().is_none() && !first.is_empty()).then(|| first.to_string())
+    let first: String = first.chars().filter(|c| !c.is_control()).collect();
+    (toks.next().is_none() && !first.is_empty()).then_some(first)
 }
 
-fn dedup(ids: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+/// References kept per message: the root and the newest [`MAX_REFERENCES`]` - 1` (RFC 5322
+/// 3.6.4 lets a client trim the middle the same way). Every id costs a lookup and an index
+/// entry when the message is filed, so a 2 MiB header of ids must not reach the store whole.
+pub const MAX_REFERENCES: usize = 100;
+/// Addresses kept per To and per Cc header: more is a mass mailing, not a conversation.
+pub const MAX_RECIPIENTS: usize = 100;
+/// A Date more than this after the server's INTERNALDATE is a wrong clock or a spam trick.
+const DATE_SLACK: i64 = 86_400;
+
+/// The ids without repeats, in order, trimmed to the root and the newest ones.
+fn cap_references(ids: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::with_capacity(ids.len().min(4 * MAX_REFERENCES));
+    let mut out: Vec<String> = Vec::new();
     for id in ids {
-        if !out.contains(&id) {
+        if !seen.contains(id.as_str()) {
+            seen.insert(id.clone());
             out.push(id);
         }
     }
+    if out.len() > MAX_REFERENCES {
+        let tail = out.split_off(out.len() - (MAX_REFERENCES - 1));
+        out.truncate(1);
+        out.extend(tail);
+    }
     out
+}
+
+/// Is this `automated` reason a mailing list's sign (List-Id, List-Unsubscribe, Precedence:
+/// list or bulk)? A list adds those to every copy it delivers, our own messages included, so
+/// they say how a copy travelled, not who wrote it.
+pub fn is_list_sign(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    r.starts_with("list-id:")
+        || r.starts_with("list-unsubscribe")
+        || r.starts_with("precedence: list")
+        || r.starts_with("precedence: bulk")
+}
+
+/// The date tend files a message under, from its Date header and the server's INTERNALDATE
+/// (when the message arrived): the Date when it has one, unless it lies more than a day after
+/// the arrival (future-dated spam would otherwise stay "latest" forever), else the arrival.
+pub fn settle_date(date: Option<i64>, internal_date: Option<i64>) -> Option<i64> {
+    match (date, internal_date) {
+        (Some(d), Some(arrived)) if d > arrived.saturating_add(DATE_SLACK) => Some(arrived),
+        (Some(d), _) => Some(d),
+        (None, arrived) => arrived,
+    }
 }
 
 /// Flattens an address list or groups; skips entries without an '@'.

@@ -7,6 +7,7 @@
 //! It does not decide anything about threads (that is `thread::resolve`) or about attention.
 
 mod filing;
+mod merge;
 
 use crate::parse::Email;
 use crate::thread::Thread;
@@ -56,9 +57,12 @@ pub enum DraftState {
 struct Record {
     thread: String,
     email: Email,
+    /// This copy came through a mailing list (a copy without list signs replaces it).
+    #[serde(default)]
+    via_list: bool,
 }
 
-/// The result of [`Store::save`].
+/// What [`Store::save_all`] did with one message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Saved {
     pub thread_id: String,
@@ -91,6 +95,8 @@ pub struct Store {
     ledger: sled::Tree,
     /// merged thread id -> the thread that absorbed it.
     aliases: sled::Tree,
+    /// thread id -> `thread::Facts` (outside participants, subjects), to judge a merge.
+    facts: sled::Tree,
 }
 
 fn key(a: &str, b: &str) -> Vec<u8> {
@@ -163,7 +169,7 @@ impl Store {
             db.open_tree(name)
                 .with_context(|| format!("opening tree {name} in {}", path.display()))
         };
-        Ok(Store {
+        let store = Store {
             messages: tree("messages")?,
             msg_thread: tree("msg_thread")?,
             thread_msgs: tree("thread_msgs")?,
@@ -174,8 +180,11 @@ impl Store {
             cursors: tree("cursors")?,
             ledger: tree("ledger")?,
             aliases: tree("aliases")?,
+            facts: tree("thread_facts")?,
             db,
-        })
+        };
+        store.repair_threads()?;
+        Ok(store)
     }
 
     /// The stored cursor of a folder, if any.
@@ -195,25 +204,30 @@ impl Store {
         Ok(())
     }
 
-    /// Threads of `mailbox` with a message dated at or after `since` (Unix seconds).
+    /// Threads of `mailbox` with a message dated at or after `since` (Unix seconds), each
+    /// once, under the name of the thread it was merged into.
     pub fn recent_threads(&self, mailbox: &str, since: i64) -> Result<Vec<String>> {
         let prefix = key(mailbox, "");
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for item in self.mailbox_threads.scan_prefix(&prefix) {
             let (k, v) = item.context("scanning threads")?;
-            let latest = <[u8; 8]>::try_from(v.as_ref())
-                .map(i64::from_be_bytes)
-                .unwrap_or(0);
-            if latest >= since {
-                out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
+            if filing::be_i64(&v) >= since {
+                let t = self.follow(&String::from_utf8_lossy(&k[prefix.len()..]))?;
+                if seen.insert(t.clone()) {
+                    out.push(t);
+                }
             }
         }
         Ok(out)
     }
 
-    /// The thread with id `thread_id`, messages oldest first; `None` when unknown.
+    /// The thread with id `thread_id` (or the thread it was merged into), messages in the
+    /// order of `thread::order`: a reply after what it answers, then by date. `None` when
+    /// unknown.
     pub fn thread(&self, thread_id: &str) -> Result<Option<Thread>> {
-        let prefix = key(thread_id, "");
+        let thread_id = self.follow(thread_id)?;
+        let prefix = key(&thread_id, "");
         let mut messages = Vec::new();
         for item in self.thread_msgs.scan_prefix(&prefix) {
             let (k, _) = item.context("scanning a thread")?;
@@ -226,21 +240,26 @@ impl Store {
         if messages.is_empty() {
             return Ok(None);
         }
-        // Undated messages sort first: they can answer but never start a wait.
-        messages.sort_by_key(|e| (e.date.unwrap_or(i64::MIN), e.message_id.clone()));
+        // Causality before clocks: a Date is the sender's claim, In-Reply-To is evidence.
+        // An undated message with no parent here sorts first (it never starts a wait); one
+        // that answers comes right after its parent.
+        crate::thread::order(&mut messages);
         Ok(Some(Thread {
-            id: thread_id.to_string(),
+            id: thread_id,
             messages,
         }))
     }
 
-    /// The thread a Message-ID was filed under.
+    /// The thread a Message-ID was filed under (or the thread that absorbed it).
     pub fn thread_of(&self, message_id: &str) -> Result<Option<String>> {
         let v = self
             .msg_thread
             .get(message_id)
             .context("reading a message's thread")?;
-        Ok(v.map(|v| String::from_utf8_lossy(&v).into_owned()))
+        match v {
+            Some(v) => Ok(Some(self.follow(&String::from_utf8_lossy(&v))?)),
+            None => Ok(None),
+        }
     }
 
     /// What `mailbox` knows about an address, or about a whole domain when given "@domain".

@@ -1,72 +1,30 @@
-//! Which thread a message belongs to. Pure: [`resolve`] gets lookups into what is already known
-//! (Message-ID -> thread, subject key -> thread) and answers with a thread id; the store owns
-//! the lookups and the writing. References and In-Reply-To decide first; a subject key (the
-//! normalised subject plus the counterpart's address) catches replies from clients that drop
-//! threading headers. It owns [`Thread`], the unit `detect` judges.
+//! Which thread a message belongs to, and in what order a thread's messages stand. Pure:
+//! [`resolve`] gets lookups into what is already known (Message-ID -> thread, subject key ->
+//! thread) and answers with a thread id; the store owns the lookups and the writing.
+//! References and In-Reply-To decide first, but only with evidence (`merge`: a participant or
+//! the subject in common); a subject key (the normalised subject plus the counterpart's
+//! address, `subject`) catches recent replies from clients that drop threading headers.
+//! `order` puts a reply after what it answers, whatever the clocks say. It owns [`Thread`],
+//! the unit `detect` judges.
 
 use crate::config::Identity;
 use crate::parse::Email;
+use std::collections::HashSet;
 
-/// One conversation: its id (the root Message-ID as first seen) and its messages, oldest first.
+mod merge;
+mod order;
+mod subject;
+
+pub use merge::{admit, may_join, Facts, MAX_MERGED};
+pub use order::order;
+pub use subject::{is_reply_subject, normalize_subject, reply_subject};
+
+/// One conversation: its id (the root Message-ID as first seen) and its messages in
+/// [`order`]: a reply after its parent, otherwise oldest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Thread {
     pub id: String,
     pub messages: Vec<Email>,
-}
-
-/// Reply and forward prefixes as clients write them, lower-case: English, German (AW, WG),
-/// Nordic (SV, VS), Dutch (Antw), French (Réf, TR), Outlook's localised forwards.
-const PREFIXES: &[&str] = &[
-    "re", "aw", "sv", "vs", "antw", "réf", "ref", "fw", "fwd", "wg", "tr", "rv", "enc",
-];
-
-/// Strips reply/forward prefixes (`Re:`, `AW:`, `Re[2]:`, `Fwd:`...) and `[tags]` before them,
-/// lower-cases and collapses whitespace: "RE: AW:  Pricing  Q4" -> "pricing q4".
-pub fn normalize_subject(subject: &str) -> String {
-    let mut s = subject.trim();
-    loop {
-        let before = s;
-        if let Some(rest) = strip_prefix(s) {
-            s = rest.trim_start();
-        } else if s.starts_with('[') {
-            // "[EXT] Re: ..." tags added by gateways; keep a bracket that is the whole subject.
-            match s.find(']') {
-                Some(end) if end + 1 < s.len() => s = s[end + 1..].trim_start(),
-                _ => break,
-            }
-        }
-        if s == before {
-            break;
-        }
-    }
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
-/// Does the subject carry a reply prefix ("Re:", "AW:"...)?
-pub fn is_reply_subject(subject: &str) -> bool {
-    strip_prefix(subject.trim()).is_some()
-}
-
-/// `s` without one leading prefix such as "Re:", "re :", "Re[3]:", "Fwd:".
-fn strip_prefix(s: &str) -> Option<&str> {
-    let word_end = s.find(|c: char| !c.is_alphabetic())?;
-    let word = s[..word_end].to_lowercase();
-    if !PREFIXES.contains(&word.as_str()) {
-        return None;
-    }
-    let mut rest = &s[word_end..];
-    if let Some(r) = rest.strip_prefix('[') {
-        let close = r.find(']')?;
-        if !r[..close].chars().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        rest = &r[close + 1..];
-    }
-    let rest = rest.trim_start_matches(' ');
-    rest.strip_prefix(':').or_else(|| rest.strip_prefix('：'))
 }
 
 /// The counterpart of a message: the sender when it is inbound, else the first recipient who
@@ -97,21 +55,22 @@ pub fn subject_key(email: &Email, me: &Identity) -> Option<String> {
 /// from the newest back to the root.
 pub fn ancestors(email: &Email) -> Vec<&str> {
     let mut ids: Vec<&str> = Vec::with_capacity(email.references.len() + 1);
+    let mut seen = HashSet::with_capacity(email.references.len() + 1);
     for id in email
         .in_reply_to
         .iter()
         .chain(email.references.iter().rev())
     {
-        if !id.is_empty() && id != &email.message_id && !ids.contains(&id.as_str()) {
-            ids.push(id);
+        if !id.is_empty() && id != &email.message_id && seen.insert(id.as_str()) {
+            ids.push(id.as_str());
         }
     }
     ids
 }
 
 /// Where a message goes: its thread, and other threads it proves to be the same conversation
-/// (a reply that arrived before its parent started one of its own). The store merges those
-/// into `thread`.
+/// (a reply that arrived before its parent started one of its own). These are claims: the
+/// store joins `thread` only if [`may_join`] allows it and merges only what [`admit`] allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
     pub thread: String,
@@ -135,12 +94,34 @@ pub enum Orphan {
 
 /// The index key under which an orphan thread waits for its original.
 pub fn orphan_key(subject_key: &str) -> String {
-    format!("orphan\u{0}{subject_key}")
+    format!("{ORPHAN}{subject_key}")
+}
+
+const ORPHAN: &str = "orphan\u{0}";
+const DAY: i64 = 86_400;
+/// A header-less reply joins a thread by subject only if that subject key saw a message
+/// within this many days: "Re: Invoice" must not join last year's invoice thread.
+pub const SUBJECT_JOIN_DAYS: i64 = 90;
+/// An orphan reply is claimed only by an original within this many days of it; after that a
+/// new mail with the same subject is a new conversation, not the reply's lost original.
+pub const ORPHAN_CLAIM_DAYS: i64 = 30;
+
+/// May a message dated `email_date` use the subject-index entry `key` last written by a
+/// message dated `entry_date`? Without both dates it may not.
+pub fn subject_entry_usable(key: &str, entry_date: Option<i64>, email_date: Option<i64>) -> bool {
+    let (Some(entry), Some(date)) = (entry_date, email_date) else {
+        return false;
+    };
+    if key.starts_with(ORPHAN) {
+        date.saturating_sub(entry).saturating_abs() <= ORPHAN_CLAIM_DAYS * DAY
+    } else {
+        date.saturating_sub(entry) <= SUBJECT_JOIN_DAYS * DAY
+    }
 }
 
 /// The thread of `email`. `known` maps a Message-ID (of a stored message, or of an ancestor a
 /// stored message named) to its thread; `by_subject` maps a subject key (or an
-/// [`orphan_key`]) to a thread.
+/// [`orphan_key`]) to a thread, answering only for entries [`subject_entry_usable`] allows.
 pub fn resolve(
     email: &Email,
     me: &Identity,

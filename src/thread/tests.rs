@@ -1,10 +1,11 @@
-//! Unit tests for threading: subject normalisation across client prefixes, placement by
-//! References, In-Reply-To and the subject key in arrival order, and which side is the
-//! counterpart.
+//! Unit tests for threading: subject normalisation across client prefixes, the reply subject,
+//! the causal order of a thread, placement by References, In-Reply-To and the subject key in
+//! arrival order (filed into a real sled store in a temp dir, as the daemon files them), and
+//! which side is the counterpart.
 
 use super::*;
 use crate::parse::Addr;
-use std::collections::HashMap;
+use crate::store::Store;
 
 fn me() -> Identity {
     Identity {
@@ -54,49 +55,81 @@ fn subjects_normalise_across_client_prefixes() {
         ("Re: Rebate", "rebate"),
         ("Research: results", "research: results"),
         ("[urgent]", "[urgent]"),
+        ("WG: TR: RV: ENC: Angebot", "angebot"),
+        ("Re(2): Offer", "offer"),
         ("", ""),
     ];
     for (input, want) in cases {
         assert_eq!(normalize_subject(input), want, "subject {input:?}");
     }
     assert!(is_reply_subject("AW: Angebot"));
+    assert!(is_reply_subject("[EXT] Re: Pricing"));
     assert!(!is_reply_subject("Reply needed"));
     assert!(!is_reply_subject("Rebate"));
 }
 
-/// A tiny in-memory store that records like the real one: the message, and its ancestors.
-struct Mem {
-    known: HashMap<String, String>,
-    subjects: HashMap<String, String>,
+/// 1.2.3: "Ref:" is how businesses write a reference, and a forward is not a reply: neither
+/// may join an old thread by subject alone.
+#[test]
+fn ref_and_forward_prefixes_do_not_make_a_reply() {
+    assert_eq!(normalize_subject("Ref: PO 4711"), "ref: po 4711");
+    for s in [
+        "Ref: PO 4711",
+        "Fw: Pricing",
+        "Fwd: Pricing",
+        "WG: Angebot",
+        "TR: Devis",
+    ] {
+        assert!(!is_reply_subject(s), "{s:?}");
+    }
 }
 
-impl Mem {
-    fn add(&mut self, e: &Email) -> String {
-        let p = resolve(
-            e,
-            &me(),
-            |id| self.known.get(id).cloned(),
-            |k| self.subjects.get(k).cloned(),
+/// 1.2.4: compose writes its "Re:" with the same prefix list and strips a gateway's tag
+/// before an existing prefix.
+#[test]
+fn compose_and_threading_share_one_prefix_list() {
+    let cases = [
+        ("[EXT] Re: Pricing", "Re: Pricing"),
+        ("[EXT] [SPAM?] AW: Angebot", "AW: Angebot"),
+        ("[list] Pricing", "Re: [list] Pricing"),
+        ("Ref: PO 4711", "Re: Ref: PO 4711"),
+        ("Fwd: Pricing", "Re: Fwd: Pricing"),
+        ("Re(3): Offer", "Re(3): Offer"),
+        ("", "Re:"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(reply_subject(input), want, "{input:?}");
+        assert_eq!(
+            crate::draft::compose::reply_subject(input),
+            want,
+            "{input:?}"
         );
-        let t = p.thread;
-        for v in self.known.values_mut().chain(self.subjects.values_mut()) {
-            if p.absorbs.contains(v) {
-                *v = t.clone();
-            }
-        }
-        self.known.insert(e.message_id.clone(), t.clone());
-        for a in ancestors(e) {
-            self.known.entry(a.to_string()).or_insert(t.clone());
-        }
-        if let Some(k) = subject_key(e, &me()) {
-            match p.orphan {
-                Orphan::Starts => drop(self.subjects.insert(orphan_key(&k), t.clone())),
-                Orphan::Claims => drop(self.subjects.remove(&orphan_key(&k))),
-                Orphan::None => {}
-            }
-            self.subjects.insert(k, t.clone());
-        }
-        t
+    }
+}
+
+fn ids(messages: &[Email]) -> Vec<&str> {
+    messages.iter().map(|e| e.message_id.as_str()).collect()
+}
+
+/// Files each message alone into a real store, as a sync of one message per batch would.
+struct Filed {
+    _dir: tempfile::TempDir,
+    store: Store,
+}
+
+impl Filed {
+    fn new() -> Filed {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
+        Filed { _dir: dir, store }
+    }
+
+    fn add(&self, e: &Email) -> String {
+        let saved = self
+            .store
+            .save_all("m", &me(), std::slice::from_ref(e))
+            .unwrap();
+        saved[0].thread_id.clone()
     }
 }
 
@@ -295,21 +328,25 @@ fn threads_by_headers_subject_and_arrival_order() {
             "e1",
         ),
     ];
-    let mut mem = Mem {
-        known: HashMap::new(),
-        subjects: HashMap::new(),
-    };
+    let filed = Filed::new();
     for (email, want) in cases {
-        let got = mem.add(&email);
+        let got = filed.add(&email);
         assert_eq!(got, want, "message {}", email.message_id);
     }
+    // The merge moved the out-of-office into the root's thread, on every read path.
+    let f = filed.store.thread("f2").unwrap().unwrap();
+    assert_eq!(
+        (f.id.as_str(), ids(&f.messages)),
+        ("f1", vec!["f1", "f2", "f3", "f4"])
+    );
+    assert_eq!(filed.store.thread_of("f3").unwrap().as_deref(), Some("f1"));
+    let recent = filed.store.recent_threads("m", 0).unwrap();
+    assert!(recent.contains(&"f1".to_string()) && !recent.contains(&"f2".to_string()));
 }
 
 #[test]
 fn counterpart_is_the_external_side() {
-    let inbound = mail("x", None, &[], "Bob@Buyer.test", "alice@acme.test", "s");
-    let mut inbound = inbound;
-    inbound.from = Some(addr("bob@buyer.test"));
+    let inbound = mail("x", None, &[], "bob@buyer.test", "alice@acme.test", "s");
     assert_eq!(counterpart(&inbound, &me()), Some("bob@buyer.test"));
     let outbound = mail("y", None, &[], "alice@acme.test", "bob@buyer.test", "s");
     assert_eq!(counterpart(&outbound, &me()), Some("bob@buyer.test"));

@@ -258,7 +258,7 @@ fn follow_up_counts_windows_and_evidence() {
             "2026-11-23 10:00", FollowUp(1, 1))
             .contact(ANNA, Contact { received: 20, sent: 0, last_inbound_from_org: None }),
         case("our undated last message starts no follow-up window",
-            vec![mail(ANNA, &[ME], "2026-11-09 09:00"), mail(ME, &[ANNA], "2026-11-16 10:00").undated()],
+            vec![mail(ANNA, &[ME], "2026-11-09 09:00"), mail(ME, &[ANNA], "2026-11-16 10:00").undated().answers(0)],
             "2026-11-23 10:00", Quiet("too old to follow up on")),
         case("an undated buyer message still makes a reply expected",
             vec![mail(ANNA, &[ME], "2026-11-09 09:00").undated(), mail(ME, &[ANNA], "2026-11-16 10:00")],

@@ -75,6 +75,7 @@ trait With {
     fn auto(self, why: &str) -> Self;
     fn ooo(self) -> Self;
     fn undated(self) -> Self;
+    fn answers(self, i: usize) -> Self;
     fn no_from(self) -> Self;
     fn named(self, name: &str) -> Self;
 }
@@ -95,6 +96,11 @@ impl With for Email {
     }
     fn undated(mut self) -> Self {
         self.date = None;
+        self
+    }
+    /// In-Reply-To message `i` of the case (ids are m0, m1, ... in the order written).
+    fn answers(mut self, i: usize) -> Self {
+        self.in_reply_to = Some(format!("m{i}"));
         self
     }
     fn no_from(mut self) -> Self {
@@ -156,10 +162,13 @@ impl Case {
     }
 }
 
+/// The thread as the store hands it over: in `thread::order` (reply links, then dates), so a
+/// case cannot rely on an order production never produces.
 fn thread(mut msgs: Vec<Email>) -> Thread {
     for (i, m) in msgs.iter_mut().enumerate() {
         m.message_id = format!("m{i}");
     }
+    crate::thread::order(&mut msgs);
     Thread {
         id: "t1".into(),
         messages: msgs,

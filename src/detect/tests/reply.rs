@@ -123,8 +123,17 @@ fn answered_or_internal() {
             vec![mail(ANNA, &[ME], "2026-11-16 09:00"), mail(ME, &[BOB], "2026-11-16 10:00")],
             "2026-11-23 12:00", Quiet("went to nobody outside the company")),
         case("our undated answer still counts as an answer",
-            vec![mail(ANNA, &[ME], "2026-11-23 09:00"), mail(ME, &[ANNA], "2026-11-23 10:00").undated()],
+            vec![mail(ANNA, &[ME], "2026-11-23 09:00"), mail(ME, &[ANNA], "2026-11-23 10:00").undated().answers(0)],
             "2026-11-23 12:00", Quiet("we answered anna@buyer.example on an unknown date, but that message has no usable Date")),
+        // The store orders undated messages that name no parent first: they never start a
+        // wait, and they do not answer either.
+        case("an undated message of ours that names no parent is no answer",
+            vec![mail(ANNA, &[ME], "2026-11-23 09:00"), mail(ME, &[ANNA], "2026-11-23 10:00").undated()],
+            "2026-11-23 12:00", Reply(0)),
+        // 1.3.2: the buyer's clock is an hour late; our answer names their message.
+        case("a_reply_dated_before_its_parent_still_answers_it",
+            vec![mail(ANNA, &[ME], "2026-11-23 10:00"), mail(ME, &[ANNA], "2026-11-23 09:30").answers(0)],
+            "2026-11-23 12:00", Quiet("we answered anna@buyer.example on 2026-11-23 09:30 UTC")),
         case("the latest message without From is skipped, our answer stands",
             vec![mail(ANNA, &[ME], "2026-11-23 09:00"), mail(ME, &[ANNA], "2026-11-23 10:00"),
                  mail(ANNA, &[ME], "2026-11-23 11:00").no_from()],

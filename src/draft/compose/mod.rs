@@ -162,42 +162,10 @@ pub fn recipients(parent: &Email, kind: Kind, me: &Identity) -> (Vec<Addr>, Vec<
     }
 }
 
-/// "Re: " + subject, unless it already carries a reply prefix (Re, AW, SV, VS, Antw, Réf,
-/// with an optional counter as in "Re\[2\]:"), in any case.
+/// "Re: " + subject, unless it already carries a reply prefix: one prefix list with the
+/// threading code, so the two cannot disagree (see `thread::reply_subject`).
 pub fn reply_subject(subject: &str) -> String {
-    let subject = one_line(subject);
-    let subject = subject.trim();
-    if has_reply_prefix(subject) {
-        subject.to_string()
-    } else if subject.is_empty() {
-        "Re:".into()
-    } else {
-        format!("Re: {subject}")
-    }
-}
-
-fn has_reply_prefix(subject: &str) -> bool {
-    const PREFIXES: [&str; 6] = ["re", "aw", "sv", "vs", "antw", "réf"];
-    let lower = subject.to_lowercase();
-    PREFIXES.iter().any(|p| {
-        let Some(rest) = lower.strip_prefix(p) else {
-            return false;
-        };
-        // Optional counter: "Re[2]:" or "Re(2):".
-        let rest = match rest.chars().next() {
-            Some(open @ ('[' | '(')) => {
-                let close = if open == '[' { ']' } else { ')' };
-                match rest[1..].split_once(close) {
-                    Some((n, after)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
-                        after
-                    }
-                    _ => return false,
-                }
-            }
-            _ => rest,
-        };
-        rest.trim_start().starts_with(':')
-    })
+    crate::thread::reply_subject(&one_line(subject))
 }
 
 /// The deterministic Message-ID (without `<>`) of the draft for (mailbox, thread, trigger):

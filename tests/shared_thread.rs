@@ -1,0 +1,140 @@
+//! Two watched mailboxes sharing one store, end to end: the real `tend` binary, a real Dovecot
+//! with users alice and bob (colleagues at acme.test) and the local model server. The buyer
+//! writes to both; bob answers from his own mailbox; alice's finding is closed by bob's Sent
+//! copy, which alice's mailbox never holds. This is the central promise of the shared store.
+
+mod support;
+
+use chrono::{Duration, Utc};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Output;
+use support::dovecot::Dovecot;
+use support::llm::FakeLlm;
+use support::service::{instant_model, Setup};
+
+/// A mailbox file for USER@acme.test with acme.test as the colleagues' domain.
+fn mailbox(setup: &Setup, d: &Dovecot, user: &str) {
+    d.add_user(user, "pw");
+    let pw = setup.path(&format!("mailboxes/{user}.password"));
+    std::fs::write(&pw, "pw\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let text = format!(
+        "addresses = [\"{user}@acme.test\"]\ninternal_domains = [\"acme.test\"]\n\
+         timezone = \"UTC\"\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\n\
+         username = \"{user}\"\npassword_file = \"{user}.password\"\n",
+        d.port()
+    );
+    std::fs::write(setup.path(&format!("mailboxes/{user}.toml")), text).unwrap();
+}
+
+fn once(setup: &Setup) -> Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(setup.config())
+        .arg("once")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    eprintln!(
+        "tend once -> {}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "tend once failed");
+    out
+}
+
+const QUESTION: &str = "q-shared@buyer.test";
+
+fn question(hours_ago: i64) -> String {
+    format!(
+        "Message-ID: <{QUESTION}>\r\nDate: {}\r\nFrom: Bea Buyer <bea@buyer.test>\r\n\
+         To: alice@acme.test, bob@acme.test\r\nSubject: Price for 50 seats\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Hello both,\r\n\r\nwhat would 50 seats cost per year?\r\n\r\nBea\r\n",
+        (Utc::now() - Duration::hours(hours_ago)).to_rfc2822()
+    )
+}
+
+/// Bob's answer, To the buyer only: alice's mailbox never gets a copy.
+fn bobs_answer(hours_ago: i64) -> String {
+    format!(
+        "Message-ID: <a-shared@acme.test>\r\nDate: {}\r\nFrom: Bob Colleague <bob@acme.test>\r\n\
+         To: Bea Buyer <bea@buyer.test>\r\nSubject: Re: Price for 50 seats\r\n\
+         In-Reply-To: <{QUESTION}>\r\nReferences: <{QUESTION}>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Hi Bea,\r\n\r\n50 seats are 4,000 EUR a year.\r\n\r\nBob\r\n",
+        (Utc::now() - Duration::hours(hours_ago)).to_rfc2822()
+    )
+}
+
+fn world() -> (Dovecot, FakeLlm, Setup) {
+    let d = Dovecot::start();
+    let llm = instant_model();
+    let setup = Setup::new(&llm, "");
+    mailbox(&setup, &d, "alice");
+    mailbox(&setup, &d, "bob");
+    (d, llm, setup)
+}
+
+/// The colleague answered before tend ever ran: one `tend once` must not draft for alice,
+/// although alice's mailbox is passed before bob's Sent is read.
+#[test]
+fn a_colleagues_reply_in_their_sent_closes_my_finding() {
+    let (d, _llm, setup) = world();
+    d.put("alice", "INBOX", question(3).as_bytes(), "");
+    d.put("bob", "INBOX", question(3).as_bytes(), "");
+    d.put("bob", "Sent", bobs_answer(2).as_bytes(), "S");
+    once(&setup);
+    assert!(
+        d.messages("alice", "Drafts").is_empty(),
+        "a draft for alice"
+    );
+    assert!(d.messages("bob", "Drafts").is_empty(), "a draft for bob");
+    // tend status agrees: nothing needs attention in either mailbox.
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(setup.config())
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("alice: 0 of 1 recent threads need attention"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bob: 0 of 1 recent threads need attention"),
+        "{text}"
+    );
+}
+
+/// The colleague answers after tend first saw the question: the next `tend once` closes
+/// alice's finding (no new draft), whoever's mailbox is read first.
+#[test]
+fn a_colleagues_later_reply_closes_my_open_finding() {
+    let (d, _llm, setup) = world();
+    d.put("alice", "INBOX", question(3).as_bytes(), "");
+    d.put("bob", "INBOX", question(3).as_bytes(), "");
+    // Only the finding, no draft yet: --dry-run reviews without writing.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(setup.config())
+        .args(["once", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("--- draft for alice (dry run: not saved)"),
+        "alice's finding is open before bob answers: {stdout}"
+    );
+    d.put("bob", "Sent", bobs_answer(1).as_bytes(), "S");
+    once(&setup);
+    assert!(
+        d.messages("alice", "Drafts").is_empty(),
+        "a draft for alice"
+    );
+    assert!(d.messages("bob", "Drafts").is_empty(), "a draft for bob");
+}

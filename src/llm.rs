@@ -3,12 +3,15 @@
 //! `draft::prompt`) and does not decide what a reply says. Failures are an [`LlmError`] inside
 //! the `anyhow::Error`, so the daemon can `downcast_ref` and branch (back off, retry, give up).
 //! Structured answers are asked for with a JSON Schema (`response_format: json_schema`); a server
-//! too old for that (HTTP 400) gets `json_object` instead, remembered for the process.
+//! too old for that (HTTP 400) gets `json_object` instead, remembered for the process. A
+//! `Retry-After` is remembered too: one [`OpenAi`] is shared by every mailbox task, and until the
+//! server's deadline every call fails at once as [`LlmError::RateLimited`] without a request.
 
 use anyhow::Result;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::config::LlmConfig;
 
@@ -67,20 +70,48 @@ const MESSAGE_CAP: usize = 300;
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(3600);
 
 /// Why a model call failed, in the kinds a caller branches on.
+///
+/// The daemon asks one question of a failure: is it about the server (every request would fail
+/// alike, so stop asking for this pass) or about this request (this thread is too long, breaks a
+/// content policy, took too long to generate, or crashed the server: record it on the finding
+/// and go on with the others)? [`LlmError::for_everyone`] answers it. Server-wide are: no
+/// connection at all (refused, DNS, TLS), 401/403 (the key), 404 (the model name or the URL),
+/// 429 (rate limit), and 502/503/504 (a gateway or an overloaded server: nothing in our request
+/// causes those). Everything else is blamed on the request: 400/413/422 and other 4xx say so
+/// themselves; 500 is what llama.cpp and vLLM answer to a prompt they choke on; a timeout is most
+/// often one long generation; an unusable 200 is this answer. Blaming the request when the
+/// server was at fault costs one failed call per finding and a backoff; blaming the server when
+/// one thread was at fault stops every draft of the mailbox, so the doubtful cases go here.
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
-    /// HTTP 429: wait (`retry_after` when the server said how long), then retry.
+    /// HTTP 429, or a `Retry-After` deadline not yet passed: wait, then retry. Server-wide.
     #[error("the model server is rate limiting (retry after {retry_after:?})")]
     RateLimited { retry_after: Option<Duration> },
-    /// 5xx, 408, connection refused, timeout: transient, retry later.
+    /// No connection, or 502/503/504: the server is down. Server-wide; retry later.
     #[error("the model server is unavailable: {0}")]
     Unavailable(String),
-    /// Any other 4xx (bad key, unknown model, bad request): retrying will not help.
+    /// 401, 403, 404: the key, the model name or the URL is wrong. Server-wide.
+    #[error("the model server refuses us: {0}")]
+    Refused(String),
+    /// Any other 4xx (400 context too long or content policy, 413, 422): this request.
     #[error("the model server rejected the request: {0}")]
     Rejected(String),
+    /// A timeout, a 500 or another 5xx, a connection lost mid-answer: this request, transient.
+    #[error("the model call failed: {0}")]
+    Failed(String),
     /// 200 but not a chat completion we can use (bad JSON, no choices, empty or oversized).
     #[error("the model server's answer is unusable: {0}")]
     BadAnswer(String),
+}
+
+impl LlmError {
+    /// Would every other request fail the same way now? Then a caller stops asking.
+    pub fn for_everyone(&self) -> bool {
+        matches!(
+            self,
+            LlmError::RateLimited { .. } | LlmError::Unavailable(_) | LlmError::Refused(_)
+        )
+    }
 }
 
 /// An OpenAI-compatible chat-completions endpoint (OpenAI, llama.cpp, vLLM, Ollama, ...).
@@ -97,6 +128,8 @@ pub struct OpenAi {
     /// Set once the server refused `json_schema` (HTTP 400, an older server): from then on this
     /// process asks for a plain `json_object` instead.
     no_json_schema: AtomicBool,
+    /// No request before this: the server's last `Retry-After`, for every task sharing us.
+    not_before: Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for OpenAi {
@@ -131,7 +164,23 @@ impl OpenAi {
             }
             None => None,
         };
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = &config.ca_file {
+            // Added to the compiled-in roots: a self-hosted server behind a company CA.
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading the model CA file {}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("reading the certificates in {}", path.display()))?;
+            anyhow::ensure!(
+                !certs.is_empty(),
+                "the model CA file {} holds no PEM certificate",
+                path.display()
+            );
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(30)))
             // A redirect could carry the bearer token elsewhere; an API endpoint does not redirect.
@@ -149,6 +198,7 @@ impl OpenAi {
             auth,
             timeout: config.timeout,
             no_json_schema: AtomicBool::new(false),
+            not_before: Mutex::new(None),
         })
     }
 
@@ -160,6 +210,11 @@ impl OpenAi {
         messages: &[ChatMessage],
         schema: Option<&AnswerSchema>,
     ) -> Result<String, LlmError> {
+        if let Some(wait) = self.waiting() {
+            return Err(LlmError::RateLimited {
+                retry_after: Some(wait),
+            });
+        }
         let Some(schema) = schema else {
             return self.post(messages, None).await;
         };
@@ -187,6 +242,23 @@ impl OpenAi {
                 retry
             }
             other => other,
+        }
+    }
+
+    /// How long until the server's last `Retry-After` has passed, if it has not.
+    pub fn waiting(&self) -> Option<Duration> {
+        let guard = self.not_before.lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .and_then(|at| at.checked_duration_since(Instant::now()))
+            .filter(|d| !d.is_zero())
+    }
+
+    /// Remembers a `Retry-After` (429 or 503) for every caller; a later deadline wins.
+    fn hold_off(&self, wait: Duration) {
+        let at = Instant::now() + wait;
+        let mut guard = self.not_before.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none_or(|old| old < at) {
+            *guard = Some(at);
         }
     }
 
@@ -237,7 +309,12 @@ impl OpenAi {
             .and_then(parse_retry_after);
         if !status.is_success() {
             let bytes = read_prefix(response, ERROR_BODY_CAP).await;
-            return Err(status_error(status, retry_after, &bytes));
+            let err = status_error(status, retry_after, &bytes);
+            // RFC 9110 10.2.3: Retry-After on a 429 or a 503 says when to come back.
+            if let (Some(wait), true) = (retry_after, err.for_everyone()) {
+                self.hold_off(wait);
+            }
+            return Err(err);
         }
         let bytes = read_capped(response, RESPONSE_CAP).await?;
         tracing::debug!(
@@ -292,15 +369,15 @@ fn transport_error(err: reqwest::Error) -> LlmError {
             sanitize(&err.to_string())
         ))
     } else {
-        // Connect refused, DNS, TLS, timeout, reset: all transient from our side.
-        let what = if err.is_timeout() {
-            "timed out"
-        } else if err.is_connect() {
-            "cannot connect"
+        // No connection at all (refused, DNS, TLS, connect timeout): the server, for everyone.
+        // A timeout or a reset after connecting: most likely this one long request.
+        if err.is_connect() {
+            LlmError::Unavailable(format!("cannot connect: {}", error_chain(&err)))
+        } else if err.is_timeout() {
+            LlmError::Failed(format!("timed out: {}", error_chain(&err)))
         } else {
-            "request failed"
-        };
-        LlmError::Unavailable(format!("{what}: {}", error_chain(&err)))
+            LlmError::Failed(format!("request failed: {}", error_chain(&err)))
+        }
     }
 }
 
@@ -333,7 +410,7 @@ async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<
             }
             Ok(None) => return Ok(out),
             Err(err) => {
-                return Err(LlmError::Unavailable(format!(
+                return Err(LlmError::Failed(format!(
                     "reading the response: {}",
                     error_chain(&err)
                 )))
@@ -363,11 +440,14 @@ fn status_error(
 ) -> LlmError {
     let message = server_message(body);
     let code = status.as_u16();
+    let text = format!("HTTP {status}: {message}");
+    // Which of these are server-wide: see [`LlmError`].
     match code {
         429 => LlmError::RateLimited { retry_after },
-        408 => LlmError::Unavailable(format!("HTTP {status}: {message}")),
-        500..=599 => LlmError::Unavailable(format!("HTTP {status}: {message}")),
-        _ => LlmError::Rejected(format!("HTTP {status}: {message}")),
+        401 | 403 | 404 => LlmError::Refused(text),
+        502..=504 => LlmError::Unavailable(text),
+        408 | 500..=599 => LlmError::Failed(text),
+        _ => LlmError::Rejected(text),
     }
 }
 
@@ -481,11 +561,27 @@ mod tests {
             LlmError::RateLimited { retry_after: None }
         ));
         assert!(matches!(kind(S::BAD_GATEWAY), LlmError::Unavailable(_)));
-        assert!(matches!(kind(S::REQUEST_TIMEOUT), LlmError::Unavailable(_)));
+        assert!(matches!(kind(S::REQUEST_TIMEOUT), LlmError::Failed(_)));
+        assert!(matches!(
+            kind(S::INTERNAL_SERVER_ERROR),
+            LlmError::Failed(_)
+        ));
         match kind(S::UNAUTHORIZED) {
-            LlmError::Rejected(m) => assert!(m.contains("nope"), "{m}"),
+            LlmError::Refused(m) => assert!(m.contains("nope"), "{m}"),
             other => panic!("{other:?}"),
         }
+        for s in [
+            S::BAD_REQUEST,
+            S::PAYLOAD_TOO_LARGE,
+            S::UNPROCESSABLE_ENTITY,
+        ] {
+            assert!(matches!(kind(s), LlmError::Rejected(_)), "{s}");
+        }
+        let everyone = |s: S| kind(s).for_everyone();
+        assert!(everyone(S::TOO_MANY_REQUESTS) && everyone(S::FORBIDDEN) && everyone(S::NOT_FOUND));
+        assert!(everyone(S::SERVICE_UNAVAILABLE) && everyone(S::GATEWAY_TIMEOUT));
+        assert!(!everyone(S::BAD_REQUEST) && !everyone(S::PAYLOAD_TOO_LARGE));
+        assert!(!everyone(S::INTERNAL_SERVER_ERROR) && !everyone(S::REQUEST_TIMEOUT));
     }
 
     #[test]

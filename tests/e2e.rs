@@ -934,3 +934,204 @@ fn kill_9_in_the_middle_of_a_sync_loses_nothing_and_duplicates_nothing() {
         "the rerun resumed after the stored batch: {resumed}"
     );
 }
+
+/// The model answers 400 (context too long) to any prompt holding `canary`, a draft otherwise.
+fn refusing(canary: &'static str) -> impl Fn(&serde_json::Value) -> Reply + Send + Sync {
+    move |body| {
+        if body.to_string().contains(canary) {
+            Reply::Status(
+                400,
+                r#"{"error":{"message":"This model's maximum context length is 8192 tokens"}}"#
+                    .into(),
+            )
+        } else {
+            Reply::Content(
+                serde_json::json!({"needs_reply": true, "reason": "r", "body": BODY}).to_string(),
+            )
+        }
+    }
+}
+
+#[test]
+fn model_400_on_one_thread_does_not_stop_the_others() {
+    // The pricing thread is the older one: asked first before, and blocking everything.
+    let w = World::with_model(refusing("50-seat plan cost"));
+    seed_pricing_thread(&w);
+    seed_demo_request(&w);
+    let out = w.tend(&["once"]);
+    assert!(
+        !out.status.success(),
+        "the failed draft shows in the exit status"
+    );
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1, "the other thread gets its draft");
+    assert!(String::from_utf8_lossy(&drafts[0].raw).contains("<dan1@d.test>"));
+    let asked = w.llm.requests().len();
+    // json_schema, then json_object (in case the schema was the problem), then the demo.
+    assert_eq!(asked, 3);
+    // The failure is recorded with a backoff: the next pass does not pay for it again.
+    w.once();
+    assert_eq!(
+        w.llm.requests().len(),
+        asked,
+        "not asked again before the backoff"
+    );
+    assert_eq!(w.drafts().len(), 1);
+    let status = String::from_utf8_lossy(&w.tend(&["status"]).stdout).to_string();
+    assert!(
+        status.contains("failed 1 time") && status.contains("maximum context length"),
+        "{status}"
+    );
+    assert!(status.contains("next try"), "{status}");
+}
+
+#[test]
+fn a_finding_without_a_recipient_is_recorded_without_asking_the_model() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    // A sender address no mail can be sent to: no recipient is left for a reply.
+    w.inbox(&mail(
+        "self1@buyer.test",
+        "Bob <bob@buyer..test>",
+        "alice@acme.test",
+        "",
+        "Quote request",
+        Utc::now() - Duration::hours(2),
+        None,
+        "",
+        "Can you send me a quote?",
+    ));
+    w.tend(&["once"]);
+    w.tend(&["once"]);
+    let prompts: Vec<String> = w.llm.requests().iter().map(|r| r.to_string()).collect();
+    assert!(
+        !prompts
+            .iter()
+            .any(|p| p.contains("Can you send me a quote")),
+        "no model call for a draft nobody could receive"
+    );
+    assert_eq!(w.drafts().len(), 1, "the pricing thread is drafted");
+    let status = String::from_utf8_lossy(&w.tend(&["status"]).stdout).to_string();
+    assert!(
+        status.contains("no recipient") && status.contains("not tried again until"),
+        "{status}"
+    );
+}
+
+/// Runs `tend once` until the store is free (sled lets go of its lock shortly after a test
+/// closed it).
+fn once_when_free(w: &World) {
+    for _ in 0..100 {
+        let out = w.tend(&["once"]);
+        if out.status.success() {
+            return;
+        }
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("another tend process"),
+            "tend once failed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the store stayed locked");
+}
+
+#[test]
+fn renaming_the_mailbox_file_writes_no_second_draft() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    w.once();
+    assert_eq!(w.drafts().len(), 1);
+    let m = w.dir.path().join("mailboxes");
+    std::fs::rename(m.join("alice.toml"), m.join("alice-work.toml")).unwrap();
+    w.once();
+    assert_eq!(w.drafts().len(), 1, "the same draft identity");
+    assert_eq!(w.llm.requests().len(), 1, "and no second model bill");
+}
+
+#[test]
+fn reordering_addresses_writes_no_second_draft() {
+    let w = World::new();
+    let file = w.dir.path().join("mailboxes/alice.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let two_domains =
+        r#"addresses = ["alice@acme.test", "alice@acme-sales.test", "sales@acme.test"]"#;
+    let old = r#"addresses = ["alice@acme.test", "sales@acme.test"]"#;
+    std::fs::write(&file, text.replace(old, two_domains)).unwrap();
+    seed_pricing_thread(&w);
+    w.once();
+    assert_eq!(w.drafts().len(), 1);
+    // The primary address, and with it its domain, is now another one.
+    let reordered =
+        r#"addresses = ["alice@acme-sales.test", "sales@acme.test", "alice@acme.test"]"#;
+    std::fs::write(&file, text.replace(old, reordered)).unwrap();
+    w.once();
+    assert_eq!(w.drafts().len(), 1, "the same draft identity");
+    assert_eq!(w.llm.requests().len(), 1, "and no second model bill");
+}
+
+/// The thread id the store gave the pricing thread's question, after a sync.
+fn pricing_thread_id(w: &World) -> String {
+    assert!(w.tend(&["sync"]).status.success());
+    let store = tend::store::Store::open(&w.state(), 0).unwrap();
+    store.thread_of("q1@buyer.test").unwrap().expect("synced")
+}
+
+#[test]
+fn an_upgraded_store_whose_ledger_holds_legacy_ids_writes_no_duplicate() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    let thread_id = pricing_thread_id(&w);
+    {
+        // What tend 0.1 recorded after writing the draft (which the user has since deleted).
+        let store = tend::store::Store::open(&w.state(), 0).unwrap();
+        let legacy = tend::draft::compose::legacy_message_id(
+            "alice",
+            &thread_id,
+            "q1@buyer.test",
+            "acme.test",
+        );
+        let record = tend::store::DraftRecord {
+            mailbox: "alice".into(),
+            thread_id,
+            trigger: "q1@buyer.test".into(),
+            state: tend::store::DraftState::Appended,
+            at: Utc::now().timestamp(),
+        };
+        store.record_draft(&legacy, &record).unwrap();
+    }
+    once_when_free(&w);
+    assert!(w.drafts().is_empty(), "handled under its old id");
+    assert!(w.llm.requests().is_empty(), "and not paid for again");
+}
+
+#[test]
+fn a_draft_written_under_a_legacy_id_is_found_in_drafts() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    let thread_id = pricing_thread_id(&w);
+    let legacy =
+        tend::draft::compose::legacy_message_id("alice", &thread_id, "q1@buyer.test", "acme.test");
+    // A draft tend 0.1 appended, and then a lost state directory.
+    w.dovecot.put(
+        "alice",
+        "Drafts",
+        mail(
+            &legacy,
+            "Alice Seller <alice@acme.test>",
+            "bob@buyer.test",
+            "",
+            "Re: Acme Analytics for Buyer Corp",
+            Utc::now() - Duration::hours(4),
+            Some("q1@buyer.test"),
+            "X-Tend-Draft: v1\r\n",
+            BODY,
+        )
+        .as_bytes(),
+        "DS",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::remove_dir_all(w.state()).unwrap();
+    w.once();
+    assert_eq!(w.drafts().len(), 1, "no second draft beside the old one");
+    assert!(w.llm.requests().is_empty(), "and no model call");
+}

@@ -480,3 +480,34 @@ fn retry_after_longer_than_the_poll_interval_is_honoured_by_every_mailbox() {
         );
     }
 }
+
+#[test]
+fn a_restarted_mailbox_never_overlaps_its_old_task() {
+    let llm = instant_model();
+    let (d, setup) = alice_world(&llm);
+    let proxy = Proxy::start(d.port());
+    // A connection that goes silent: the old task's DONE waits out half the 40 s timeout,
+    // far past the reload's 8 s grace.
+    setup.mailbox("alice", "pw", proxy.port(), "timeout_seconds = 40\n");
+    let mut tend = Tend::idling(&setup.config());
+    proxy.black_hole();
+    setup.mailbox("alice", "pw", proxy.port(), "timeout_seconds = 30\n");
+    tend.signal("HUP");
+    tend.wait_log("did not stop in time", 1, 20);
+    tend.wait_log("its old task has ended; started again", 1, 60);
+    tend.wait_log("waiting on IDLE", 2, 20);
+    let log = tend.log();
+    let stopped = log
+        .find("}: stopped")
+        .unwrap_or_else(|| panic!("the old task ended\n{log}"));
+    let second_idle = log.rfind("waiting on IDLE").unwrap();
+    assert!(
+        stopped < second_idle,
+        "the new task ran while the old one still did\n{log}"
+    );
+    // And the new one works.
+    reply(&d, "alice", "pw", 1);
+    wait_draft(&mut tend, &d, "alice", 1, 15);
+    let (status, _) = tend.stop();
+    assert!(status.success());
+}

@@ -437,6 +437,9 @@ fn a_proposal_two_business_days_old_gets_nothing_yet() {
     assert!(text.contains("nothing to do"), "explain says why: {text}");
 }
 
+// The crash hook exists only in debug builds (a release binary never aborts on an environment
+// variable); `cargo test --release` builds both without it.
+#[cfg(debug_assertions)]
 #[test]
 fn a_crash_between_append_and_ledger_leaves_one_draft() {
     let w = World::new();
@@ -1134,4 +1137,49 @@ fn a_draft_written_under_a_legacy_id_is_found_in_drafts() {
     w.once();
     assert_eq!(w.drafts().len(), 1, "no second draft beside the old one");
     assert!(w.llm.requests().is_empty(), "and no model call");
+}
+
+#[test]
+fn tend_once_stops_between_steps_on_sigint() {
+    let w = World::with_model(|_| {
+        Reply::Delay(
+            std::time::Duration::from_secs(60),
+            Box::new(Reply::Content(
+                serde_json::json!({"needs_reply": true, "reason": "r", "body": BODY}).to_string(),
+            )),
+        )
+    });
+    seed_pricing_thread(&w);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(w.config())
+        .arg("once")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while w.llm.requests().is_empty() {
+        assert!(start.elapsed().as_secs() < 20, "the model was never asked");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -s INT {}", child.id()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code().is_some(),
+        "tend once ended by itself, not killed by the signal: {:?}\n{stderr}",
+        out.status
+    );
+    assert!(stderr.contains("SIGINT: stopping"), "{stderr}");
+    assert!(
+        start.elapsed().as_secs() < 30,
+        "it did not wait for the model"
+    );
+    assert!(w.drafts().is_empty());
 }

@@ -1183,3 +1183,67 @@ fn tend_once_stops_between_steps_on_sigint() {
     );
     assert!(w.drafts().is_empty());
 }
+
+/// The thread the store filed `id` under, once the store is free.
+fn thread_of(w: &World, id: &str) -> String {
+    for _ in 0..100 {
+        match tend::store::Store::open(&w.state(), 0) {
+            Ok(store) => return store.thread_of(id).unwrap().expect("stored"),
+            Err(err) if tend::store::is_locked(&err) => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
+            Err(err) => panic!("{err:#}"),
+        }
+    }
+    panic!("the store stayed locked");
+}
+
+#[test]
+fn a_thread_merge_changing_the_thread_id_writes_no_second_draft() {
+    let w = World::new();
+    let now = Utc::now();
+    w.sent(&mail(
+        "intro@acme.test",
+        "Alice Seller <alice@acme.test>",
+        "Bob Buyer <bob@buyer.test>",
+        "",
+        "Acme Analytics for Buyer Corp",
+        now - Duration::days(3),
+        None,
+        "",
+        "Hi Bob, great to meet you.",
+    ));
+    // Bob answers a message of ours the store has not seen: a thread of its own.
+    w.inbox(&mail(
+        "q1@buyer.test",
+        "Bob Buyer <bob@buyer.test>",
+        "alice@acme.test",
+        "",
+        "Re: Acme Analytics for Buyer Corp",
+        now - Duration::hours(5),
+        Some("second@acme.test"),
+        "",
+        "What does the 50-seat plan cost per year?",
+    ));
+    w.once();
+    assert_eq!(w.drafts().len(), 1);
+    let before = thread_of(&w, "q1@buyer.test");
+    // That message of ours turns up (a colleague's copy, an old folder): it answers the intro,
+    // so the two threads become one.
+    w.sent(&mail(
+        "second@acme.test",
+        "Alice Seller <alice@acme.test>",
+        "Bob Buyer <bob@buyer.test>",
+        "",
+        "Re: Acme Analytics for Buyer Corp",
+        now - Duration::days(2),
+        Some("intro@acme.test"),
+        "",
+        "Bob, the brochure you asked for.",
+    ));
+    once_when_free(&w);
+    let after = thread_of(&w, "q1@buyer.test");
+    assert_ne!(before, after, "the merge renamed the trigger's thread");
+    assert_eq!(w.drafts().len(), 1, "the same draft identity");
+    assert_eq!(w.llm.requests().len(), 1, "and no second model bill");
+}

@@ -843,7 +843,7 @@ fn with_model_may_veto_false_a_veto_with_a_body_still_becomes_a_draft() {
 }
 
 #[test]
-fn with_model_may_veto_false_a_bare_veto_is_a_failed_answer_retried_next_pass() {
+fn with_model_may_veto_false_a_bare_veto_is_a_failed_answer_not_paid_for_again() {
     let w = World::with_model(|_| {
         Reply::Content(
             r#"{"needs_reply": false, "reason": "they only said thanks", "body": ""}"#.into(),
@@ -858,9 +858,27 @@ fn with_model_may_veto_false_a_bare_veto_is_a_failed_answer_retried_next_pass() 
     );
     assert!(w.drafts().is_empty());
     assert_eq!(w.llm.requests().len(), 2, "asked once more, then given up");
-    // Not recorded as a veto: the next pass asks again.
-    let out = w.tend(&["once"]);
-    assert!(!out.status.success());
+    // Unusable twice cannot heal: recorded (not as a veto), and not paid for on the next pass.
+    w.once();
+    assert_eq!(w.llm.requests().len(), 2);
+    let status = String::from_utf8_lossy(&w.tend(&["status"]).stdout).to_string();
+    assert!(
+        status.contains("failed 1 time") && status.contains("not tried again until"),
+        "{status}"
+    );
+    // Until the thread changes: a new message from Bob is a new finding, asked for again.
+    w.inbox(&mail(
+        "q2@buyer.test",
+        "Bob Buyer <bob@buyer.test>",
+        "alice@acme.test",
+        "",
+        "Re: Acme Analytics for Buyer Corp",
+        Utc::now() - Duration::hours(1),
+        Some("q1@buyer.test"),
+        "",
+        "And for 80 seats?",
+    ));
+    let _ = w.tend(&["once"]);
     assert_eq!(w.llm.requests().len(), 4);
     assert!(w.drafts().is_empty());
 }

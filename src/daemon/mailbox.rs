@@ -211,7 +211,7 @@ impl<M: LanguageModel + 'static> Watch<M> {
                     model_retry = (model_retry * 2).min(self.poll);
                     tracing::info!(
                         retry_in_s = retry.as_secs(),
-                        "the model server failed; asking it again then"
+                        "the model server failed; retrying soon"
                     );
                 } else {
                     (model_due, model_retry) = (None, MODEL_RETRY_FIRST);

@@ -300,3 +300,27 @@ fn still_needed(
     Ok(matches!(judge(mb, store, thread, now)?.verdict,
         Verdict::Attention(f) if f.trigger == finding.trigger && f.kind == finding.kind))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Kind;
+    use crate::draft::test_support::{finding, mailbox};
+
+    #[test]
+    fn a_failure_that_may_heal_backs_off_from_10_minutes_doubling_to_a_day() {
+        let (mb, f) = (mailbox(), finding("q@buyer", Kind::Reply));
+        let mut last = None;
+        let mut waits = Vec::new();
+        for _ in 0..12 {
+            let next = failed(last.as_ref(), &mb, &f, "HTTP 400".into(), true, 1_000);
+            waits.push(next.retry_at.unwrap() - 1_000);
+            last = Some(next);
+        }
+        assert_eq!(&waits[..4], [600, 1200, 2400, 4800]);
+        assert_eq!(*waits.last().unwrap(), 86_400);
+        assert_eq!(last.unwrap().count, 12);
+        let never = failed(None, &mb, &f, "no recipient".into(), false, 1_000);
+        assert_eq!((never.count, never.retry_at), (1, None));
+    }
+}

@@ -1150,7 +1150,6 @@ fn a_draft_written_under_a_legacy_id_is_found_in_drafts() {
         .as_bytes(),
         "DS",
     );
-    std::thread::sleep(std::time::Duration::from_millis(300));
     std::fs::remove_dir_all(w.state()).unwrap();
     w.once();
     assert_eq!(w.drafts().len(), 1, "no second draft beside the old one");

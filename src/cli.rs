@@ -148,7 +148,8 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                     }
                 }
             }
-            Ok(exit(failed))
+            // Interrupted: not everything was done, which the exit status says.
+            Ok(exit(failed || shutdown.is_cancelled()))
         }
         Command::Run => {
             let store = Store::open(&config.state_dir, now.timestamp())?;

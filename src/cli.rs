@@ -113,7 +113,9 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
         Command::Once { dry_run, mailbox } => {
             let store = Store::open(&config.state_dir, now.timestamp())?;
             let model = OpenAi::new(&config.llm)?;
+            // Ctrl-C stops between steps, as the service does (an APPEND in flight finishes).
             let shutdown = CancellationToken::new();
+            spawn_signal_handler(shutdown.clone())?;
             let mut failed = false;
             // A colleague's reply in their own Sent closes my finding, so every mailbox sharing
             // the store is synced before any is judged; the passes then find nothing new.
@@ -125,6 +127,9 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                 }
             }
             for mb in select(config, mailbox.as_deref())? {
+                if shutdown.is_cancelled() {
+                    break;
+                }
                 let pass = daemon::pass(mb, &store, &model, dry_run, &shutdown);
                 match pass.instrument(daemon::span(mb)).await {
                     Ok((r, actions)) => {
@@ -133,7 +138,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                             mb.name, r.fetched, r.new, r.unparseable
                         );
                         for a in &actions {
-                            failed |= matches!(a, Action::Failed { .. });
+                            failed |= matches!(a, Action::Failed { .. } | Action::ModelDown { .. });
                             print_action(mb, a, dry_run);
                         }
                     }
@@ -143,7 +148,8 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                     }
                 }
             }
-            Ok(exit(failed))
+            // Interrupted: not everything was done, which the exit status says.
+            Ok(exit(failed || shutdown.is_cancelled()))
         }
         Command::Run => {
             let store = Store::open(&config.state_dir, now.timestamp())?;
@@ -316,7 +322,21 @@ fn review_text(mb: &MailboxConfig, r: &Review, now: DateTime<Utc>) -> String {
                 Some(DraftState::Vetoed { reason }) => {
                     format!("no draft: the model judged no answer is needed ({reason})")
                 }
-                None => "no draft yet".to_string(),
+                None => match &r.failure {
+                    Some(fail) => {
+                        let next = match fail.retry_at {
+                            Some(at) => format!("next try {}", when(mb, Some(at))),
+                            None => "not tried again until the thread has a new message".into(),
+                        };
+                        format!(
+                            "no draft: failed {} time{}, last: {}; {next}",
+                            fail.count,
+                            if fail.count == 1 { "" } else { "s" },
+                            fail.error
+                        )
+                    }
+                    None => "no draft yet".to_string(),
+                },
             };
             format!(
                 "  * {subject:?}: {kind}, waiting since {} ({days} days)\n      why: {}\n      {draft}\n",
@@ -425,7 +445,10 @@ fn print_action(mb: &MailboxConfig, a: &Action, dry_run: bool) {
             println!("no draft for <{thread_id}>: answered while drafting")
         }
         Action::AlreadyThere { thread_id } => println!("draft for <{thread_id}> already in Drafts"),
-        Action::Failed {
+        Action::Failed { thread_id, failure } => {
+            eprintln!("no draft for <{thread_id}>: {}", failure.error)
+        }
+        Action::ModelDown {
             thread_id, error, ..
         } => {
             eprintln!("no draft for <{thread_id}> this time: {error}")
@@ -433,7 +456,8 @@ fn print_action(mb: &MailboxConfig, a: &Action, dry_run: bool) {
     }
 }
 
-/// SIGTERM and SIGINT cancel `token`: `tend sync` stops between batches.
+/// SIGTERM and SIGINT cancel `token`: `tend sync` stops between batches, `tend once` between
+/// steps.
 fn spawn_signal_handler(token: CancellationToken) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;

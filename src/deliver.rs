@@ -19,46 +19,64 @@ pub enum Delivery {
     Done,
 }
 
-/// Has this draft been dealt with before? Cheap, local: checked before paying for the model.
-pub fn already_handled(store: &Store, draft_id: &str) -> Result<Option<DraftState>> {
-    Ok(store.draft(draft_id)?.map(|r| r.state))
+/// Has the draft for `trigger` in `mailbox` been dealt with before, under its id `draft_id` or
+/// any id an older tend gave it? Cheap, local: checked before paying for the model.
+pub fn already_handled(
+    store: &Store,
+    mailbox: &str,
+    draft_id: &str,
+    trigger: &str,
+) -> Result<Option<DraftState>> {
+    if let Some(r) = store.draft(draft_id)? {
+        return Ok(Some(r.state));
+    }
+    Ok(store.draft_for_trigger(mailbox, trigger)?.map(|r| r.state))
 }
 
-/// Looks for the draft on the server and records it when found. Also checked before paying
-/// for the model, so a lost state directory does not cost a second model call.
+/// Looks for the draft on the server under each of `ids` (its id first, then the legacy one)
+/// and records it under the first when found. Also checked before paying for the model, so a
+/// lost state directory does not cost a second model call.
 pub async fn recover(
     session: &mut Session,
     drafts: &str,
     store: &Store,
     record: &DraftRecord,
-    draft_id: &str,
+    ids: &[String],
 ) -> Result<bool> {
-    if session.find_message_id(drafts, draft_id).await?.is_empty() {
-        return Ok(false);
+    for id in ids {
+        if !session.find_message_id(drafts, id).await?.is_empty() {
+            if let Some(first) = ids.first() {
+                store.record_draft(first, record)?;
+            }
+            return Ok(true);
+        }
     }
-    store.record_draft(draft_id, record)?;
-    Ok(true)
+    Ok(false)
 }
 
-/// Appends `raw` (whose Message-ID is `draft_id`) to `drafts` unless it is, or was, there.
+/// Appends `raw` (whose Message-ID is `ids[0]`) to `drafts` unless it is, or was, there under
+/// any of `ids`.
 pub async fn deliver(
     session: &mut Session,
     drafts: &str,
     store: &Store,
     record: &DraftRecord,
-    draft_id: &str,
+    ids: &[String],
     raw: &[u8],
 ) -> Result<Delivery> {
-    if already_handled(store, draft_id)?.is_some() {
+    let draft_id = ids.first().map(String::as_str).unwrap_or_default();
+    if already_handled(store, &record.mailbox, draft_id, &record.trigger)?.is_some() {
         return Ok(Delivery::Done);
     }
-    if recover(session, drafts, store, record, draft_id).await? {
+    if recover(session, drafts, store, record, ids).await? {
         return Ok(Delivery::AlreadyThere);
     }
     // Everything the store learned this pass is on disk before the server changes.
     store.flush()?;
     session.append_draft(drafts, raw).await?;
-    // Test hook: die the hardest way in the one window the server-side search exists for.
+    // Test hook: die the hardest way in the one window the server-side search exists for. Only
+    // in debug builds (the e2e tests run one): a release binary has no way to abort here.
+    #[cfg(debug_assertions)]
     if std::env::var_os("TEND_TEST_CRASH_AFTER_APPEND").is_some() {
         std::process::abort();
     }

@@ -437,6 +437,9 @@ fn a_proposal_two_business_days_old_gets_nothing_yet() {
     assert!(text.contains("nothing to do"), "explain says why: {text}");
 }
 
+// The crash hook exists only in debug builds (a release binary never aborts on an environment
+// variable); `cargo test --release` builds both without it.
+#[cfg(debug_assertions)]
 #[test]
 fn a_crash_between_append_and_ledger_leaves_one_draft() {
     let w = World::new();
@@ -840,7 +843,7 @@ fn with_model_may_veto_false_a_veto_with_a_body_still_becomes_a_draft() {
 }
 
 #[test]
-fn with_model_may_veto_false_a_bare_veto_is_a_failed_answer_retried_next_pass() {
+fn with_model_may_veto_false_a_bare_veto_is_a_failed_answer_not_paid_for_again() {
     let w = World::with_model(|_| {
         Reply::Content(
             r#"{"needs_reply": false, "reason": "they only said thanks", "body": ""}"#.into(),
@@ -855,9 +858,27 @@ fn with_model_may_veto_false_a_bare_veto_is_a_failed_answer_retried_next_pass() 
     );
     assert!(w.drafts().is_empty());
     assert_eq!(w.llm.requests().len(), 2, "asked once more, then given up");
-    // Not recorded as a veto: the next pass asks again.
-    let out = w.tend(&["once"]);
-    assert!(!out.status.success());
+    // Unusable twice cannot heal: recorded (not as a veto), and not paid for on the next pass.
+    w.once();
+    assert_eq!(w.llm.requests().len(), 2);
+    let status = String::from_utf8_lossy(&w.tend(&["status"]).stdout).to_string();
+    assert!(
+        status.contains("failed 1 time") && status.contains("not tried again until"),
+        "{status}"
+    );
+    // Until the thread changes: a new message from Bob is a new finding, asked for again.
+    w.inbox(&mail(
+        "q2@buyer.test",
+        "Bob Buyer <bob@buyer.test>",
+        "alice@acme.test",
+        "",
+        "Re: Acme Analytics for Buyer Corp",
+        Utc::now() - Duration::hours(1),
+        Some("q1@buyer.test"),
+        "",
+        "And for 80 seats?",
+    ));
+    let _ = w.tend(&["once"]);
     assert_eq!(w.llm.requests().len(), 4);
     assert!(w.drafts().is_empty());
 }
@@ -933,4 +954,313 @@ fn kill_9_in_the_middle_of_a_sync_loses_nothing_and_duplicates_nothing() {
         !resumed.contains("900 fetched"),
         "the rerun resumed after the stored batch: {resumed}"
     );
+}
+
+/// The model answers 400 (context too long) to any prompt holding `canary`, a draft otherwise.
+fn refusing(canary: &'static str) -> impl Fn(&serde_json::Value) -> Reply + Send + Sync {
+    move |body| {
+        if body.to_string().contains(canary) {
+            Reply::Status(
+                400,
+                r#"{"error":{"message":"This model's maximum context length is 8192 tokens"}}"#
+                    .into(),
+            )
+        } else {
+            Reply::Content(
+                serde_json::json!({"needs_reply": true, "reason": "r", "body": BODY}).to_string(),
+            )
+        }
+    }
+}
+
+#[test]
+fn model_400_on_one_thread_does_not_stop_the_others() {
+    // The pricing thread is the older one: asked first before, and blocking everything.
+    let w = World::with_model(refusing("50-seat plan cost"));
+    seed_pricing_thread(&w);
+    seed_demo_request(&w);
+    let out = w.tend(&["once"]);
+    assert!(
+        !out.status.success(),
+        "the failed draft shows in the exit status"
+    );
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1, "the other thread gets its draft");
+    assert!(String::from_utf8_lossy(&drafts[0].raw).contains("<dan1@d.test>"));
+    let asked = w.llm.requests().len();
+    // json_schema, then json_object (in case the schema was the problem), then the demo.
+    assert_eq!(asked, 3);
+    // The failure is recorded with a backoff: the next pass does not pay for it again.
+    w.once();
+    assert_eq!(
+        w.llm.requests().len(),
+        asked,
+        "not asked again before the backoff"
+    );
+    assert_eq!(w.drafts().len(), 1);
+    let status = String::from_utf8_lossy(&w.tend(&["status"]).stdout).to_string();
+    assert!(
+        status.contains("failed 1 time") && status.contains("maximum context length"),
+        "{status}"
+    );
+    assert!(status.contains("next try"), "{status}");
+}
+
+#[test]
+fn a_finding_without_a_recipient_is_recorded_without_asking_the_model() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    // A sender address no mail can be sent to: no recipient is left for a reply.
+    w.inbox(&mail(
+        "self1@buyer.test",
+        "Bob <bob@buyer..test>",
+        "alice@acme.test",
+        "",
+        "Quote request",
+        Utc::now() - Duration::hours(2),
+        None,
+        "",
+        "Can you send me a quote?",
+    ));
+    w.tend(&["once"]);
+    w.tend(&["once"]);
+    let prompts: Vec<String> = w.llm.requests().iter().map(|r| r.to_string()).collect();
+    assert!(
+        !prompts
+            .iter()
+            .any(|p| p.contains("Can you send me a quote")),
+        "no model call for a draft nobody could receive"
+    );
+    assert_eq!(w.drafts().len(), 1, "the pricing thread is drafted");
+    let status = String::from_utf8_lossy(&w.tend(&["status"]).stdout).to_string();
+    assert!(
+        status.contains("no recipient") && status.contains("not tried again until"),
+        "{status}"
+    );
+}
+
+/// Runs `tend once` until the store is free (sled lets go of its lock shortly after a test
+/// closed it).
+fn once_when_free(w: &World) {
+    for _ in 0..100 {
+        let out = w.tend(&["once"]);
+        if out.status.success() {
+            return;
+        }
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("another tend process"),
+            "tend once failed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the store stayed locked");
+}
+
+#[test]
+fn renaming_the_mailbox_file_writes_no_second_draft() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    w.once();
+    assert_eq!(w.drafts().len(), 1);
+    let m = w.dir.path().join("mailboxes");
+    std::fs::rename(m.join("alice.toml"), m.join("alice-work.toml")).unwrap();
+    w.once();
+    assert_eq!(w.drafts().len(), 1, "the same draft identity");
+    assert_eq!(w.llm.requests().len(), 1, "and no second model bill");
+}
+
+#[test]
+fn reordering_addresses_writes_no_second_draft() {
+    let w = World::new();
+    let file = w.dir.path().join("mailboxes/alice.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let two_domains =
+        r#"addresses = ["alice@acme.test", "alice@acme-sales.test", "sales@acme.test"]"#;
+    let old = r#"addresses = ["alice@acme.test", "sales@acme.test"]"#;
+    std::fs::write(&file, text.replace(old, two_domains)).unwrap();
+    seed_pricing_thread(&w);
+    w.once();
+    assert_eq!(w.drafts().len(), 1);
+    // The primary address, and with it its domain, is now another one.
+    let reordered =
+        r#"addresses = ["alice@acme-sales.test", "sales@acme.test", "alice@acme.test"]"#;
+    std::fs::write(&file, text.replace(old, reordered)).unwrap();
+    w.once();
+    assert_eq!(w.drafts().len(), 1, "the same draft identity");
+    assert_eq!(w.llm.requests().len(), 1, "and no second model bill");
+}
+
+/// The thread id the store gave the pricing thread's question, after a sync.
+fn pricing_thread_id(w: &World) -> String {
+    assert!(w.tend(&["sync"]).status.success());
+    let store = tend::store::Store::open(&w.state(), 0).unwrap();
+    store.thread_of("q1@buyer.test").unwrap().expect("synced")
+}
+
+#[test]
+fn an_upgraded_store_whose_ledger_holds_legacy_ids_writes_no_duplicate() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    let thread_id = pricing_thread_id(&w);
+    {
+        // What tend 0.1 recorded after writing the draft (which the user has since deleted).
+        let store = tend::store::Store::open(&w.state(), 0).unwrap();
+        let legacy = tend::draft::compose::legacy_message_id(
+            "alice",
+            &thread_id,
+            "q1@buyer.test",
+            "acme.test",
+        );
+        let record = tend::store::DraftRecord {
+            mailbox: "alice".into(),
+            thread_id,
+            trigger: "q1@buyer.test".into(),
+            state: tend::store::DraftState::Appended,
+            at: Utc::now().timestamp(),
+        };
+        store.record_draft(&legacy, &record).unwrap();
+    }
+    once_when_free(&w);
+    assert!(w.drafts().is_empty(), "handled under its old id");
+    assert!(w.llm.requests().is_empty(), "and not paid for again");
+}
+
+#[test]
+fn a_draft_written_under_a_legacy_id_is_found_in_drafts() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    let thread_id = pricing_thread_id(&w);
+    let legacy =
+        tend::draft::compose::legacy_message_id("alice", &thread_id, "q1@buyer.test", "acme.test");
+    // A draft tend 0.1 appended, and then a lost state directory.
+    w.dovecot.put(
+        "alice",
+        "Drafts",
+        mail(
+            &legacy,
+            "Alice Seller <alice@acme.test>",
+            "bob@buyer.test",
+            "",
+            "Re: Acme Analytics for Buyer Corp",
+            Utc::now() - Duration::hours(4),
+            Some("q1@buyer.test"),
+            "X-Tend-Draft: v1\r\n",
+            BODY,
+        )
+        .as_bytes(),
+        "DS",
+    );
+    std::fs::remove_dir_all(w.state()).unwrap();
+    w.once();
+    assert_eq!(w.drafts().len(), 1, "no second draft beside the old one");
+    assert!(w.llm.requests().is_empty(), "and no model call");
+}
+
+#[test]
+fn tend_once_stops_between_steps_on_sigint() {
+    let w = World::with_model(|_| {
+        Reply::Delay(
+            std::time::Duration::from_secs(60),
+            Box::new(Reply::Content(
+                serde_json::json!({"needs_reply": true, "reason": "r", "body": BODY}).to_string(),
+            )),
+        )
+    });
+    seed_pricing_thread(&w);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(w.config())
+        .arg("once")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while w.llm.requests().is_empty() {
+        assert!(start.elapsed().as_secs() < 20, "the model was never asked");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -s INT {}", child.id()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "tend once ended by itself (not killed by the signal), saying it was not done\n{stderr}"
+    );
+    assert!(stderr.contains("SIGINT: stopping"), "{stderr}");
+    assert!(
+        start.elapsed().as_secs() < 30,
+        "it did not wait for the model"
+    );
+    assert!(w.drafts().is_empty());
+}
+
+/// The thread the store filed `id` under, once the store is free.
+fn thread_of(w: &World, id: &str) -> String {
+    for _ in 0..100 {
+        match tend::store::Store::open(&w.state(), 0) {
+            Ok(store) => return store.thread_of(id).unwrap().expect("stored"),
+            Err(err) if tend::store::is_locked(&err) => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
+            Err(err) => panic!("{err:#}"),
+        }
+    }
+    panic!("the store stayed locked");
+}
+
+#[test]
+fn a_thread_merge_changing_the_thread_id_writes_no_second_draft() {
+    let w = World::new();
+    let now = Utc::now();
+    w.sent(&mail(
+        "intro@acme.test",
+        "Alice Seller <alice@acme.test>",
+        "Bob Buyer <bob@buyer.test>",
+        "",
+        "Acme Analytics for Buyer Corp",
+        now - Duration::days(3),
+        None,
+        "",
+        "Hi Bob, great to meet you.",
+    ));
+    // Bob answers a message of ours the store has not seen: a thread of its own.
+    w.inbox(&mail(
+        "q1@buyer.test",
+        "Bob Buyer <bob@buyer.test>",
+        "alice@acme.test",
+        "",
+        "Re: Acme Analytics for Buyer Corp",
+        now - Duration::hours(5),
+        Some("second@acme.test"),
+        "",
+        "What does the 50-seat plan cost per year?",
+    ));
+    w.once();
+    assert_eq!(w.drafts().len(), 1);
+    let before = thread_of(&w, "q1@buyer.test");
+    // That message of ours turns up (a colleague's copy, an old folder): it answers the intro,
+    // so the two threads become one.
+    w.sent(&mail(
+        "second@acme.test",
+        "Alice Seller <alice@acme.test>",
+        "Bob Buyer <bob@buyer.test>",
+        "",
+        "Re: Acme Analytics for Buyer Corp",
+        now - Duration::days(2),
+        Some("intro@acme.test"),
+        "",
+        "Bob, the brochure you asked for.",
+    ));
+    once_when_free(&w);
+    let after = thread_of(&w, "q1@buyer.test");
+    assert_ne!(before, after, "the merge renamed the trigger's thread");
+    assert_eq!(w.drafts().len(), 1, "the same draft identity");
+    assert_eq!(w.llm.requests().len(), 1, "and no second model bill");
 }

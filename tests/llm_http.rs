@@ -4,8 +4,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use tend::config::{LlmConfig, Secret};
 use tend::llm::{AnswerSchema, ChatMessage, LanguageModel, LlmError, OpenAi, Role, RESPONSE_CAP};
@@ -109,6 +109,7 @@ fn config(base_url: &str, api_key: Option<PathBuf>) -> LlmConfig {
         max_tokens: 321,
         temperature: 0.3,
         frequency_penalty: None,
+        ca_file: None,
     }
 }
 
@@ -241,11 +242,22 @@ async fn rate_limited_with_retry_after() {
 }
 
 #[tokio::test]
-async fn server_error_is_unavailable() {
+async fn a_500_fails_this_request_and_a_503_the_server() {
+    // llama.cpp and vLLM answer 500 to a prompt they choke on: blamed on the request.
     let (base, _seen) = serve_once(http("500 Internal Server Error", "", "boom"));
     let model = OpenAi::new(&config(&base, None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
-    assert!(matches!(err, LlmError::Unavailable(_)), "{err:?}");
+    assert!(
+        matches!(err, LlmError::Failed(_)) && !err.for_everyone(),
+        "{err:?}"
+    );
+    let (base, _seen) = serve_once(http("503 Service Unavailable", "", "overloaded"));
+    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
+    assert!(
+        matches!(err, LlmError::Unavailable(_)) && err.for_everyone(),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -257,7 +269,7 @@ async fn bad_key_is_rejected_with_the_server_message() {
     ));
     let model = OpenAi::new(&config(&base, None)).unwrap();
     match kind(model.complete(&chat(), Some(&schema())).await.unwrap_err()) {
-        LlmError::Rejected(m) => {
+        LlmError::Refused(m) => {
             assert!(m.contains("401"), "{m}");
             assert!(m.contains("Incorrect API key provided"), "{m}");
         }
@@ -305,7 +317,7 @@ async fn huge_response_is_capped() {
 }
 
 #[tokio::test]
-async fn connection_refused_and_timeout_are_unavailable() {
+async fn connection_refused_is_unavailable_and_a_timeout_fails_this_request() {
     let port = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -327,7 +339,7 @@ async fn connection_refused_and_timeout_are_unavailable() {
     let model = OpenAi::new(&cfg).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
-        matches!(err, LlmError::Unavailable(ref m) if m.contains("timed out")),
+        matches!(err, LlmError::Failed(ref m) if m.contains("timed out")),
         "{err:?}"
     );
     hold.join().unwrap();
@@ -354,7 +366,7 @@ async fn ping_accepts_a_listing_or_404_and_reports_a_bad_key() {
         .ping()
         .await
         .unwrap_err();
-    assert!(matches!(kind(err), LlmError::Rejected(_)));
+    assert!(matches!(kind(err), LlmError::Refused(_)));
 }
 
 #[tokio::test]
@@ -426,7 +438,179 @@ async fn other_refusals_are_not_retried() {
     ]);
     let model = OpenAi::new(&config(&base, None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
-    assert!(matches!(err, LlmError::Rejected(_)), "{err:?}");
+    assert!(matches!(err, LlmError::Refused(_)), "{err:?}");
     seen.recv_timeout(Duration::from_secs(5)).unwrap();
     assert!(seen.recv_timeout(Duration::from_millis(300)).is_err());
+}
+
+#[tokio::test]
+async fn retry_after_longer_than_the_poll_interval_is_honoured_by_every_caller() {
+    let (base, seen) = serve_in_turn(vec![
+        http(
+            "429 Too Many Requests",
+            "Retry-After: 3\r\n",
+            r#"{"error":{"message":"slow down"}}"#,
+        ),
+        http("200 OK", "", OK),
+    ]);
+    // One client shared by every mailbox task, as the service does.
+    let model = Arc::new(OpenAi::new(&config(&base, None)).unwrap());
+    let asked = Instant::now();
+    let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
+    assert!(
+        matches!(err, LlmError::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(3))
+    );
+    seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    // Another mailbox's task, a second later (a poll interval of 1 s): refused at once, with
+    // what is left of the wait, and no request reaches the server.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let other = Arc::clone(&model);
+    let err = tokio::spawn(async move { other.complete(&chat(), None).await })
+        .await
+        .unwrap()
+        .unwrap_err();
+    match kind(err) {
+        LlmError::RateLimited {
+            retry_after: Some(left),
+        } => {
+            assert!(
+                left <= Duration::from_secs(2) && !left.is_zero(),
+                "{left:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        seen.recv_timeout(Duration::from_millis(300)).is_err(),
+        "no request before the server's deadline"
+    );
+    // After it, the next call goes out.
+    let left = model.waiting().unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_millis(50)).await;
+    model.complete(&chat(), Some(&schema())).await.unwrap();
+    assert!(asked.elapsed() >= Duration::from_secs(3));
+    seen.recv_timeout(Duration::from_secs(5)).unwrap();
+}
+
+/// A self-signed certificate for 127.0.0.1 made by openssl, as tests/support does for Dovecot
+/// (CA:FALSE: webpki takes it as a root but not a CA certificate as a server's own).
+fn self_signed(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let cnf = dir.join("openssl.cnf");
+    std::fs::write(
+        &cnf,
+        "[req]\ndistinguished_name = dn\nprompt = no\nx509_extensions = ext\n\
+         [dn]\nCN = localhost\n[ext]\nbasicConstraints = critical, CA:FALSE\n\
+         keyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\n\
+         subjectAltName = DNS:localhost, IP:127.0.0.1\nsubjectKeyIdentifier = hash\n",
+    )
+    .unwrap();
+    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-new", "-nodes", "-days", "3650"])
+        .args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .arg("-config")
+        .arg(&cnf)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// An https server on 127.0.0.1:0 with this certificate, answering each of `connections`
+/// connections with `response` once it has read the request. Returns the base URL.
+fn serve_tls(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    connections: usize,
+    response: Vec<u8>,
+) -> String {
+    use tokio_rustls::rustls;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut std::fs::read(cert).unwrap().as_slice())
+        .map(Result::unwrap)
+        .collect();
+    let key = rustls_pemfile::private_key(&mut std::fs::read(key).unwrap().as_slice())
+        .unwrap()
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("https://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for _ in 0..connections {
+            let Ok((tcp, _)) = listener.accept() else {
+                return;
+            };
+            let conn = rustls::ServerConnection::new(Arc::clone(&tls)).unwrap();
+            let mut reader = BufReader::new(rustls::StreamOwned::new(conn, tcp));
+            // Headers, then the body by its length; a client that refused our certificate
+            // has hung up by now and is simply dropped.
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(n) if n > 0 && line != "\r\n" => {}
+                    _ => break,
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).is_ok() {
+                let stream = reader.get_mut();
+                let _ = stream.write_all(&response);
+                let _ = stream.flush();
+                stream.conn.send_close_notify();
+                let _ = stream.flush();
+            }
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn an_https_server_behind_a_private_ca_is_reached_with_llm_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let base = serve_tls(&cert, &key, 2, http("200 OK", "", OK));
+    // Without the CA file the certificate is unknown: refused before anything is sent.
+    let err = kind(
+        OpenAi::new(&config(&base, None))
+            .unwrap()
+            .complete(&chat(), Some(&schema()))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        matches!(err, LlmError::Unavailable(ref m) if m.to_lowercase().contains("certificate")),
+        "{err:?}"
+    );
+    let mut cfg = config(&base, None);
+    cfg.ca_file = Some(cert);
+    let answer = OpenAi::new(&cfg)
+        .unwrap()
+        .complete(&chat(), Some(&schema()))
+        .await
+        .unwrap();
+    assert_eq!(answer, r#"{"needs_reply":true}"#);
+    // A file without a certificate is an error at start, not at the first draft.
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    cfg.ca_file = Some(empty);
+    assert!(OpenAi::new(&cfg).is_err());
 }

@@ -427,3 +427,87 @@ fn a_model_that_failed_is_asked_again_soon_not_at_the_next_poll() {
     let (status, _) = tend.stop();
     assert!(status.success());
 }
+
+#[test]
+fn retry_after_longer_than_the_poll_interval_is_honoured_by_every_mailbox() {
+    let d = Dovecot::start();
+    d.add_user("alice", "pw");
+    d.add_user("bob", "pw");
+    // The first request is told to come back in 4 s; every later one is answered.
+    let asked: Arc<std::sync::Mutex<Vec<Instant>>> = Arc::default();
+    let llm = {
+        let asked = asked.clone();
+        FakeLlm::start(move |_| {
+            let mut asked = asked.lock().unwrap();
+            asked.push(Instant::now());
+            if asked.len() == 1 {
+                Reply::Headers(
+                    vec![("Retry-After".into(), "4".into())],
+                    Box::new(Reply::Status(
+                        429,
+                        r#"{"error":{"message":"slow down"}}"#.into(),
+                    )),
+                )
+            } else {
+                Reply::Content(answer())
+            }
+        })
+    };
+    // A poll interval far shorter than the server's wait.
+    let setup = Setup::new(&llm, "poll_interval_seconds = 1\n");
+    for user in ["alice", "bob"] {
+        opener(&d, user, 1);
+        setup.mailbox(user, "pw", d.port(), "");
+    }
+    let mut tend = Tend::start(&setup.config());
+    tend.wait_log("waiting on IDLE", 2, 20);
+    reply(&d, "alice", "pw", 1);
+    tend.wait_log("rate limiting", 1, 20);
+    // Bob's mailbox shares the model: his pass, woken by IDLE, must not ask it either.
+    reply(&d, "bob", "pw", 1);
+    wait_draft(&mut tend, &d, "alice", 1, 30);
+    wait_draft(&mut tend, &d, "bob", 1, 30);
+    let (status, _) = tend.stop();
+    assert!(status.success());
+    let asked = asked.lock().unwrap();
+    assert_eq!(asked.len(), 3, "the refused call, then one per mailbox");
+    for later in &asked[1..] {
+        let gap = later.duration_since(asked[0]);
+        assert!(
+            gap >= std::time::Duration::from_millis(3500),
+            "asked again {gap:?} after a Retry-After of 4 s\n{}",
+            tend.log()
+        );
+    }
+}
+
+#[test]
+fn a_restarted_mailbox_never_overlaps_its_old_task() {
+    let llm = instant_model();
+    let (d, setup) = alice_world(&llm);
+    let proxy = Proxy::start(d.port());
+    // A connection that goes silent: the old task's DONE waits out half the 40 s timeout,
+    // far past the reload's 8 s grace.
+    setup.mailbox("alice", "pw", proxy.port(), "timeout_seconds = 40\n");
+    let mut tend = Tend::idling(&setup.config());
+    proxy.black_hole();
+    setup.mailbox("alice", "pw", proxy.port(), "timeout_seconds = 30\n");
+    tend.signal("HUP");
+    tend.wait_log("did not stop in time", 1, 20);
+    tend.wait_log("its old task has ended; started again", 1, 60);
+    tend.wait_log("waiting on IDLE", 2, 20);
+    let log = tend.log();
+    let stopped = log
+        .find("}: stopped")
+        .unwrap_or_else(|| panic!("the old task ended\n{log}"));
+    let second_idle = log.rfind("waiting on IDLE").unwrap();
+    assert!(
+        stopped < second_idle,
+        "the new task ran while the old one still did\n{log}"
+    );
+    // And the new one works.
+    reply(&d, "alice", "pw", 1);
+    wait_draft(&mut tend, &d, "alice", 1, 15);
+    let (status, _) = tend.stop();
+    assert!(status.success());
+}

@@ -48,6 +48,8 @@ pub struct LlmConfig {
     pub temperature: f64,
     /// OpenAI `frequency_penalty`; `None` leaves it out of the request (the server's default).
     pub frequency_penalty: Option<f64>,
+    /// PEM certificates trusted for the model server besides the built-in roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// One watched mailbox, named after its file.
@@ -174,6 +176,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             "key `llm.base_url`: {base_url:?} is not an http:// or https:// URL"
         )));
     }
+    // As for IMAP: the key and every buyer's mail cross in clear text only on this machine.
+    if let Some(rest) = base_url.strip_prefix("http://") {
+        let host = url_host(rest);
+        if !is_loopback(host) {
+            return Err(bad(format!(
+                "key `llm.base_url`: http:// sends the API key and the mail unencrypted and is \
+                 allowed only to a loopback host, not {host:?}; use https:// (and llm.ca_file \
+                 for a private CA)"
+            )));
+        }
+    }
     let temperature = raw.llm.temperature.unwrap_or(0.3);
     if !(0.0..=2.0).contains(&temperature) {
         return Err(bad(format!(
@@ -197,6 +210,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         max_tokens: raw.llm.max_tokens.unwrap_or(400),
         temperature,
         frequency_penalty: raw.llm.frequency_penalty,
+        ca_file: raw.llm.ca_file.map(|p| dir.join(p)),
     };
     let poll = raw.poll_interval_seconds.unwrap_or(300);
     if poll == 0 {
@@ -375,6 +389,17 @@ fn locate(text: &str, message: String) -> String {
         }
     }
     message
+}
+
+/// The host of a URL after its `scheme://`: no user info, no port, an IPv6 literal in `[]`.
+fn url_host(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.starts_with('[') {
+        host_port.split_inclusive(']').next().unwrap_or(host_port)
+    } else {
+        host_port.split(':').next().unwrap_or(host_port)
+    }
 }
 
 fn is_loopback(host: &str) -> bool {

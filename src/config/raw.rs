@@ -27,6 +27,7 @@ pub(super) struct RawLlm {
     pub(super) max_tokens: Option<u32>,
     pub(super) temperature: Option<f64>,
     pub(super) frequency_penalty: Option<f64>,
+    pub(super) ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]

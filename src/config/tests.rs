@@ -136,3 +136,42 @@ fn a_missing_or_open_password_file_is_a_config_error() {
         "{err}"
     );
 }
+
+#[test]
+fn llm_http_to_a_non_loopback_host_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tend = write(dir.path(), "", "");
+    let text = std::fs::read_to_string(&tend).unwrap();
+    for (url, ok) in [
+        ("http://127.0.0.1:8080/v1", true),
+        ("http://localhost/v1", true),
+        ("http://[::1]:8080/v1", true),
+        ("https://llm.example.com/v1", true),
+        ("http://llm.example.com/v1", false),
+        ("http://10.0.0.5:8000/v1", false),
+        ("http://127.0.0.1@evil.example/v1", false),
+        ("http://localhost.evil.example/v1", false),
+    ] {
+        std::fs::write(&tend, text.replace("http://127.0.0.1:1/v1", url)).unwrap();
+        match load(&tend) {
+            Ok(c) => assert!(ok, "{url} loaded: {:?}", c.llm.base_url),
+            Err(err) => {
+                assert!(!ok, "{url}: {err}");
+                assert!(err.file.ends_with("tend.toml"), "{err}");
+                assert!(
+                    err.message.contains("`llm.base_url`") && err.message.contains("(line 2)"),
+                    "{err}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn llm_ca_file_is_resolved_beside_tend_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load(&write(dir.path(), "ca_file = \"company-ca.pem\"\n", "")).unwrap();
+    assert_eq!(c.llm.ca_file, Some(dir.path().join("company-ca.pem")));
+    let c = load(&write(dir.path(), "", "")).unwrap();
+    assert_eq!(c.llm.ca_file, None);
+}

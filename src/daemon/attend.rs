@@ -1,7 +1,9 @@
 //! Review and attend: judge each recent thread from the store (with what the store knows about
 //! its counterparts), then draft for what needs an answer and deliver it, unless Drafts already
-//! holds it or someone answered while the model was writing. It does not fetch on its own: it
-//! calls `sync` only to look again before delivering.
+//! holds it or someone answered while the model was writing. The newest findings come first; a
+//! failure of the model server stops the pass, a failure of one finding is recorded on it with a
+//! backoff (or for good, when it cannot heal) and the others go on. It does not fetch on its
+//! own: it calls `sync` only to look again before delivering.
 
 use super::{sync, Action, Review};
 use crate::config::MailboxConfig;
@@ -10,11 +12,16 @@ use crate::detect::{self, Contact, Finding, Verdict};
 use crate::draft::{self, compose, Outcome};
 use crate::imap::{FolderNames, Session};
 use crate::llm::{LanguageModel, LlmError};
-use crate::store::{DraftRecord, DraftState, Store};
+use crate::store::{DraftRecord, DraftState, FailureRecord, Store};
 use crate::thread::Thread;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
+
+/// A finding whose draft failed for a reason that may heal waits this long, doubling with each
+/// failure up to [`FAILURE_BACKOFF_MAX`].
+const FAILURE_BACKOFF_FIRST: i64 = 10 * 60;
+const FAILURE_BACKOFF_MAX: i64 = 86_400;
 
 /// Judges every recent thread of the mailbox from the store alone.
 pub fn review(mb: &MailboxConfig, store: &Store, now: DateTime<Utc>) -> Result<Vec<Review>> {
@@ -29,7 +36,8 @@ pub fn review(mb: &MailboxConfig, store: &Store, now: DateTime<Utc>) -> Result<V
             out.push(judge(mb, store, thread, now)?);
         }
     }
-    out.sort_by_key(|r| r.thread.messages.last().and_then(|m| m.date));
+    // Newest first: a thread the model cannot handle must not be first in line on every pass.
+    out.sort_by_key(|r| std::cmp::Reverse(r.thread.messages.last().and_then(|m| m.date)));
     Ok(out)
 }
 
@@ -42,14 +50,19 @@ pub fn judge(
 ) -> Result<Review> {
     let contact = |address: &str| contact(mb, store, address);
     let verdict = detect::assess(&thread, &mb.identity, &mb.rules, mb.timezone, &contact, now);
-    let draft = match &verdict {
-        Verdict::Attention(f) => deliver::already_handled(store, &draft_id(mb, f))?,
-        Verdict::Quiet { .. } => None,
+    let (draft, failure) = match &verdict {
+        Verdict::Attention(f) => {
+            let id = draft_id(mb, f);
+            let draft = deliver::already_handled(store, &mb.name, &id, &f.trigger)?;
+            (draft, store.failure(&id)?)
+        }
+        Verdict::Quiet { .. } => (None, None),
     };
     Ok(Review {
         thread,
         verdict,
         draft,
+        failure,
     })
 }
 
@@ -66,14 +79,19 @@ fn contact(mb: &MailboxConfig, store: &Store, address: &str) -> Contact {
     }
 }
 
-/// The deterministic Message-ID of the draft for a finding.
+/// The deterministic Message-ID of the draft for a finding (see [`compose::message_id`]).
 pub fn draft_id(mb: &MailboxConfig, f: &Finding) -> String {
+    compose::message_id(mb, &f.trigger)
+}
+
+/// The Message-ID tend 0.1 would have given that draft: searched for, never written.
+fn legacy_draft_id(mb: &MailboxConfig, f: &Finding) -> String {
     let domain = mb
         .identity
         .primary()
         .rsplit_once('@')
         .map_or("localhost", |(_, d)| d);
-    compose::message_id(&mb.name, &f.thread_id, &f.trigger, domain)
+    compose::legacy_message_id(&mb.name, &f.thread_id, &f.trigger, domain)
 }
 
 /// Drafts an answer for every finding not dealt with yet. With `session: None` (a dry run)
@@ -97,19 +115,45 @@ pub async fn attend<M: LanguageModel>(
         if review.draft.is_some() {
             continue;
         }
+        let ts = now.timestamp();
+        if let Some(f) = &review.failure {
+            if f.retry_at.is_none_or(|at| at > ts) {
+                continue;
+            }
+        }
         let id = draft_id(mb, finding);
         let record = |state| DraftRecord {
             mailbox: mb.name.clone(),
             thread_id: finding.thread_id.clone(),
             trigger: finding.trigger.clone(),
             state,
-            at: now.timestamp(),
+            at: ts,
         };
         let thread_id = finding.thread_id.clone();
-        // Drafts may hold it already (a lost state directory): look before paying the model.
+        let dry_run = session.is_none();
+        let fail = |error: String, heals: bool| -> Result<Action> {
+            let failure = failed(review.failure.as_ref(), mb, finding, error, heals, ts);
+            tracing::warn!(thread = %thread_id, failures = failure.count,
+                retry_at = ?failure.retry_at, "no draft: {}", failure.error);
+            if !dry_run {
+                store.record_failure(&id, &failure)?;
+            }
+            Ok(Action::Failed {
+                thread_id: thread_id.clone(),
+                failure,
+            })
+        };
+        // Who it would go to is known without the model: no recipient, no model bill.
+        if let Some(error) = unaddressable(mb, &review.thread, finding) {
+            actions.push(fail(error, false)?);
+            continue;
+        }
+        // Drafts may hold it already (a lost state directory, or a draft written by an older
+        // tend under the legacy id): look before paying the model.
+        let ids = [id.clone(), legacy_draft_id(mb, finding)];
         if let Some((s, folders)) = session.as_mut() {
             let drafts = drafts_folder(folders)?;
-            if deliver::recover(s, drafts, store, &record(DraftState::Appended), &id).await? {
+            if deliver::recover(s, drafts, store, &record(DraftState::Appended), &ids).await? {
                 actions.push(Action::AlreadyThere { thread_id });
                 continue;
             }
@@ -123,25 +167,35 @@ pub async fn attend<M: LanguageModel>(
         };
         let outcome = match written {
             Ok(o) => o,
-            Err(err) => {
-                tracing::warn!(thread = %thread_id, "no draft this time: {err:#}");
-                // A model that is down, rate limiting or refusing our key fails every thread
-                // alike: stop asking until the next pass instead of hammering it.
-                let (give_up, retry_after) = match err.downcast_ref::<LlmError>() {
-                    Some(LlmError::RateLimited { retry_after }) => (true, *retry_after),
-                    Some(LlmError::Unavailable(_) | LlmError::Rejected(_)) => (true, None),
-                    _ => (false, None),
-                };
-                actions.push(Action::Failed {
-                    thread_id,
-                    error: format!("{err:#}"),
-                    retry_after,
-                });
-                if give_up {
+            Err(err) => match err.downcast_ref::<LlmError>() {
+                // Down, rate limiting, refusing our key or model: every thread would fail
+                // alike, so stop asking until the next pass instead of hammering it.
+                Some(kind) if kind.for_everyone() => {
+                    tracing::warn!(thread = %thread_id, "no draft this time: {err:#}");
+                    let retry_after = match kind {
+                        LlmError::RateLimited { retry_after } => *retry_after,
+                        _ => None,
+                    };
+                    actions.push(Action::ModelDown {
+                        thread_id,
+                        error: format!("{err:#}"),
+                        retry_after,
+                    });
                     break;
                 }
-                continue;
-            }
+                // This request: rejected (too long, content policy), timed out, a 500. May
+                // heal (a restarted server, a bigger context), so it is tried again later.
+                Some(LlmError::Rejected(_) | LlmError::Failed(_)) => {
+                    actions.push(fail(format!("{err:#}"), true)?);
+                    continue;
+                }
+                // An answer unusable twice, or a draft that cannot be composed: the same
+                // thread gives the same result, so not paid for again until a new message.
+                _ => {
+                    actions.push(fail(format!("{err:#}"), false)?);
+                    continue;
+                }
+            },
         };
         match outcome {
             Outcome::Veto { reason } => {
@@ -172,7 +226,7 @@ pub async fn attend<M: LanguageModel>(
                         }
                         let rec = record(DraftState::Appended);
                         let drafts = drafts_folder(folders)?;
-                        Some(deliver::deliver(s, drafts, store, &rec, &id, &d.raw).await?)
+                        Some(deliver::deliver(s, drafts, store, &rec, &ids, &d.raw).await?)
                     }
                 };
                 tracing::info!(thread = %thread_id, message_id = %d.message_id, ?delivery, "draft ready");
@@ -181,6 +235,46 @@ pub async fn attend<M: LanguageModel>(
         }
     }
     Ok(actions)
+}
+
+/// The failure after `before`: one more, and when to try again (never, if it cannot heal).
+fn failed(
+    before: Option<&FailureRecord>,
+    mb: &MailboxConfig,
+    finding: &Finding,
+    error: String,
+    heals: bool,
+    now: i64,
+) -> FailureRecord {
+    let count = before.map_or(0, |f| f.count).saturating_add(1);
+    let backoff = FAILURE_BACKOFF_FIRST
+        .saturating_mul(1 << (count - 1).min(16))
+        .min(FAILURE_BACKOFF_MAX);
+    FailureRecord {
+        mailbox: mb.name.clone(),
+        trigger: finding.trigger.clone(),
+        count,
+        error,
+        at: now,
+        retry_at: heals.then_some(now + backoff),
+    }
+}
+
+/// Why no draft can be addressed for `finding`, before the model is asked.
+fn unaddressable(mb: &MailboxConfig, thread: &Thread, finding: &Finding) -> Option<String> {
+    // A trigger missing from its thread is reported by `draft::write`.
+    let parent = thread
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.message_id == finding.trigger)?;
+    let (to, _) = compose::recipients(parent, finding.kind, &mb.identity);
+    to.is_empty().then(|| {
+        format!(
+            "no recipient for the draft: every address on <{}> is our own or unusable",
+            parent.message_id
+        )
+    })
 }
 
 pub(super) fn drafts_folder(folders: &FolderNames) -> Result<&str> {
@@ -205,4 +299,28 @@ fn still_needed(
     };
     Ok(matches!(judge(mb, store, thread, now)?.verdict,
         Verdict::Attention(f) if f.trigger == finding.trigger && f.kind == finding.kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Kind;
+    use crate::draft::test_support::{finding, mailbox};
+
+    #[test]
+    fn a_failure_that_may_heal_backs_off_from_10_minutes_doubling_to_a_day() {
+        let (mb, f) = (mailbox(), finding("q@buyer", Kind::Reply));
+        let mut last = None;
+        let mut waits = Vec::new();
+        for _ in 0..12 {
+            let next = failed(last.as_ref(), &mb, &f, "HTTP 400".into(), true, 1_000);
+            waits.push(next.retry_at.unwrap() - 1_000);
+            last = Some(next);
+        }
+        assert_eq!(&waits[..4], [600, 1200, 2400, 4800]);
+        assert_eq!(*waits.last().unwrap(), 86_400);
+        assert_eq!(last.unwrap().count, 12);
+        let never = failed(None, &mb, &f, "no recipient".into(), false, 1_000);
+        assert_eq!((never.count, never.retry_at), (1, None));
+    }
 }

@@ -23,8 +23,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-/// After a pass in which a draft failed (the model down or rate limiting), the next pass comes
-/// this soon, doubling up to the poll interval while failures go on.
+/// After a pass the model server stopped (down, rate limiting, refusing us), the model is asked
+/// again this soon, doubling up to the poll interval while failures go on, and never before the
+/// server's Retry-After.
 const MODEL_RETRY_FIRST: Duration = Duration::from_secs(10);
 /// How long a mailbox whose task panicked waits before it starts again.
 const PANIC_PAUSE: Duration = Duration::from_secs(60);
@@ -163,15 +164,18 @@ impl<M: LanguageModel + 'static> Watch<M> {
         }
         let mut changed = true;
         let mut last_pass = Instant::now();
-        // Until the next full pass: the poll interval, or sooner after a model failure.
-        let mut interval = self.poll;
+        // When the model is to be asked again after the server failed for everyone.
+        let mut model_due: Option<Instant> = None;
         let mut model_retry = MODEL_RETRY_FIRST;
         loop {
             if self.stop.is_cancelled() {
                 session.logout().await;
                 return Ok(());
             }
-            if changed || last_pass.elapsed() >= interval {
+            // The next full pass: the poll interval, or the model's retry if that comes first.
+            let poll_due = last_pass + self.poll;
+            let due = model_due.map_or(poll_due, |m| m.min(poll_due));
+            if changed || Instant::now() >= due {
                 self.health.set(name, State::Syncing, timeout * 8);
                 let model = &*self.model;
                 let store = &self.store;
@@ -191,21 +195,26 @@ impl<M: LanguageModel + 'static> Watch<M> {
                     })
                     .count();
                 self.health.synced(name, Utc::now(), drafted as u32);
-                // A model that failed (down, rate limiting) is asked again soon, not only at
-                // the next poll: that draft is what the user is waiting for.
-                let failed = actions.iter().find_map(|a| match a {
-                    Action::Failed { retry_after, .. } => Some(retry_after.unwrap_or_default()),
+                // A model server that failed for everyone is asked again soon, not only at the
+                // next poll: that draft is what the user is waiting for. Never before its
+                // Retry-After, in full: the retry pass is set for it, not clipped to the poll
+                // interval. A pass that comes earlier (the poll, IDLE, another mailbox sharing
+                // the model) does not reach the server either: the client refuses every call
+                // before the deadline. A failure of one finding has its own backoff (attend).
+                let down = actions.iter().find_map(|a| match a {
+                    Action::ModelDown { retry_after, .. } => Some(retry_after.unwrap_or_default()),
                     _ => None,
                 });
-                if let Some(asked) = failed {
-                    interval = model_retry.max(asked).min(self.poll);
+                if let Some(asked) = down {
+                    let retry = model_retry.max(asked);
+                    model_due = Some(Instant::now() + retry);
                     model_retry = (model_retry * 2).min(self.poll);
                     tracing::info!(
-                        retry_in_s = interval.as_secs(),
-                        "a draft failed; retrying soon"
+                        retry_in_s = retry.as_secs(),
+                        "the model server failed; retrying soon"
                     );
                 } else {
-                    (interval, model_retry) = (self.poll, MODEL_RETRY_FIRST);
+                    (model_due, model_retry) = (None, MODEL_RETRY_FIRST);
                 }
                 if report.new > 0 || !actions.is_empty() {
                     tracing::info!(
@@ -227,7 +236,7 @@ impl<M: LanguageModel + 'static> Watch<M> {
                 changed = true;
                 continue;
             }
-            let wait = interval.saturating_sub(last_pass.elapsed());
+            let wait = due.saturating_duration_since(Instant::now());
             if session.can_idle() {
                 self.health
                     .set(name, State::Idle, wait.min(IDLE_MAX) + timeout);

@@ -21,7 +21,7 @@ use crate::detect::Verdict;
 use crate::draft;
 use crate::imap::{self, FolderNames, Session};
 use crate::llm::LanguageModel;
-use crate::store::{DraftState, Store};
+use crate::store::{DraftState, FailureRecord, Store};
 use crate::thread::Thread;
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -42,6 +42,8 @@ pub struct Review {
     pub verdict: Verdict,
     /// What happened to the draft for this finding, if anything yet.
     pub draft: Option<DraftState>,
+    /// Why its draft failed so far, if it did (count, last error, next try).
+    pub failure: Option<FailureRecord>,
 }
 
 /// What a pass did about one finding.
@@ -58,11 +60,17 @@ pub enum Action {
     Superseded { thread_id: String },
     /// Drafts already held it: nothing new to do.
     AlreadyThere { thread_id: String },
-    /// The model or the server failed; retried on the next pass.
+    /// This finding's draft failed (the model rejected or timed out on this thread, answered it
+    /// unusably; no recipient); recorded with its backoff, the other findings went on.
     Failed {
         thread_id: String,
+        failure: FailureRecord,
+    },
+    /// The model server is down, rate limiting or refusing us: the pass stopped here, and the
+    /// mailbox asks again soon (never before `retry_after`, the server's Retry-After).
+    ModelDown {
+        thread_id: String,
         error: String,
-        /// How long the model server asked us to wait (HTTP Retry-After), if it said.
         retry_after: Option<std::time::Duration>,
     },
 }

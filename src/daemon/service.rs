@@ -5,7 +5,9 @@
 //! A failing mailbox never stops the others: each task reconnects on its own. Shutdown cancels
 //! every task, waits for them a bounded time (a model call is abandoned, an APPEND in flight is
 //! let finish) and flushes the store. A reload starts added mailboxes, stops removed ones and
-//! restarts changed ones; an invalid file leaves everything running as it was.
+//! restarts changed ones; an invalid file leaves everything running as it was. A mailbox task
+//! that does not stop in time (an APPEND or a FETCH waiting out its timeout) is never doubled:
+//! its successor starts only once it has ended.
 
 use super::health::Health;
 use super::mailbox::Watch;
@@ -43,6 +45,13 @@ struct Running {
     task: JoinHandle<()>,
 }
 
+/// A mailbox task told to stop that had not ended within the grace period, and the
+/// configuration to start once it has (`None`: the mailbox was removed).
+struct Stopping {
+    task: JoinHandle<()>,
+    next: Option<MailboxConfig>,
+}
+
 struct Service<M> {
     config: Config,
     store: Store,
@@ -51,6 +60,7 @@ struct Service<M> {
     tracker: TaskTracker,
     shutdown: CancellationToken,
     running: BTreeMap<String, Running>,
+    stopping: BTreeMap<String, Stopping>,
 }
 
 /// Runs every mailbox until SIGTERM or SIGINT. `snapshot` is called whenever the status may
@@ -72,6 +82,7 @@ pub async fn run<M: LanguageModel + 'static>(
         tracker: TaskTracker::new(),
         shutdown: CancellationToken::new(),
         running: BTreeMap::new(),
+        stopping: BTreeMap::new(),
     };
     for mb in service.config.mailboxes.clone() {
         service.start(mb);
@@ -96,6 +107,7 @@ pub async fn run<M: LanguageModel + 'static>(
                 systemd::ready(&service.health.status_line(Utc::now()));
             }
             _ = tick.tick() => {
+                service.reap();
                 // Fed only while every mailbox task keeps its promise to report back.
                 if watchdog.is_some() && service.health.all_on_time() {
                     systemd::watchdog();
@@ -144,15 +156,47 @@ impl<M: LanguageModel + 'static> Service<M> {
         );
     }
 
-    /// Stops one mailbox and waits for its task, so a restarted one never overlaps it.
-    async fn stop_one(&mut self, name: &str) {
-        if let Some(r) = self.running.remove(name) {
-            r.stop.cancel();
-            if tokio::time::timeout(SHUTDOWN_GRACE, r.task).await.is_err() {
-                tracing::warn!(
-                    mailbox = name,
-                    "its task did not stop in time; left to finish"
-                );
+    /// Stops one mailbox and waits a bounded time for its task. A task still running then (it
+    /// waits out an IMAP timeout) is kept in `stopping` with `next` to start after it: two
+    /// tasks never serve one mailbox, and the old one's last `Stopped` cannot overwrite the
+    /// state of its successor.
+    /// Returns whether it ended in time.
+    async fn stop_one(&mut self, name: &str, next: Option<MailboxConfig>) -> bool {
+        let Some(r) = self.running.remove(name) else {
+            return true;
+        };
+        r.stop.cancel();
+        let mut task = r.task;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+            .await
+            .is_ok()
+        {
+            if let Some(mb) = next {
+                self.start(mb);
+            }
+            return true;
+        }
+        tracing::warn!(
+            mailbox = name,
+            "its task did not stop in time; it is started again once it has ended"
+        );
+        self.stopping
+            .insert(name.to_string(), Stopping { task, next });
+        false
+    }
+
+    /// Starts the successors of the tasks in `stopping` that have ended by now.
+    fn reap(&mut self) {
+        let ended: Vec<String> = self
+            .stopping
+            .iter()
+            .filter(|(_, s)| s.task.is_finished())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in ended {
+            if let Some(Stopping { next: Some(mb), .. }) = self.stopping.remove(&name) {
+                tracing::info!(mailbox = %name, "its old task has ended; started again");
+                self.start(mb);
             }
         }
     }
@@ -185,28 +229,33 @@ impl<M: LanguageModel + 'static> Service<M> {
         for name in names {
             match wanted.get(&name) {
                 None => {
-                    self.stop_one(&name).await;
+                    self.stop_one(&name, None).await;
                     self.health.remove(&name);
                     tracing::info!(mailbox = %name, "reload: mailbox file removed; stopped");
                     removed += 1;
                 }
                 Some(mb) if *mb != self.running[&name].config => {
-                    self.stop_one(&name).await;
-                    self.start(mb.clone());
-                    tracing::info!(mailbox = %name, "reload: mailbox file changed; restarted");
+                    if self.stop_one(&name, Some(mb.clone())).await {
+                        tracing::info!(mailbox = %name, "reload: mailbox file changed; restarted");
+                    }
                     changed += 1;
                 }
                 // Unchanged: one waiting after a failure (a fixed password file) tries now.
                 Some(_) => self.running[&name].retry.notify_one(),
             }
         }
+        // A task still ending gets the newest wish for its mailbox.
+        for (name, s) in self.stopping.iter_mut() {
+            s.next = wanted.get(name).cloned();
+        }
         for (name, mb) in wanted {
-            if !self.running.contains_key(&name) {
+            if !self.running.contains_key(&name) && !self.stopping.contains_key(&name) {
                 self.start(mb);
                 tracing::info!(mailbox = %name, "reload: new mailbox file; started");
                 added += 1;
             }
         }
+        self.reap();
         self.config.mailboxes = new.mailboxes;
         tracing::info!(added, removed, changed, "reload done");
     }

@@ -1,13 +1,17 @@
 //! The sled database: messages, threads, contacts, folder cursors and the draft ledger. The
 //! only user of sled. It is derived state: the mailbox is the truth, so a store that will not
 //! open is moved aside and rebuilt by a fresh sync. This file owns the `Store` handle and its
-//! trees, opening (moving a damaged store aside, refusing a locked one), the reads, cursors, the
-//! draft ledger and flushing; filing a message under its thread in one transaction is `filing`.
+//! trees, opening (moving a damaged store aside, refusing a locked one), the reads, cursors and
+//! flushing; filing a message under its thread in one transaction is `filing`, the draft ledger
+//! and the draft failures are `ledger`.
 //!
 //! It does not decide anything about threads (that is `thread::resolve`) or about attention.
 
 mod filing;
+mod ledger;
 mod merge;
+
+pub use ledger::{DraftRecord, DraftState, FailureRecord};
 
 use crate::parse::Email;
 use crate::thread::Thread;
@@ -31,25 +35,6 @@ pub struct ContactRecord {
     pub sent: u32,
     pub last_received: Option<i64>,
     pub last_sent: Option<i64>,
-}
-
-/// What happened to a draft tend wanted to write, keyed by the draft's Message-ID.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DraftRecord {
-    pub mailbox: String,
-    pub thread_id: String,
-    pub trigger: String,
-    pub state: DraftState,
-    /// Unix seconds of the decision.
-    pub at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum DraftState {
-    /// The draft is (or was: the user may have deleted it) in Drafts. Never written again.
-    Appended,
-    /// The model judged that no answer is needed; its reason is kept for `explain`.
-    Vetoed { reason: String },
 }
 
 /// A stored message and the thread it was filed under.
@@ -93,6 +78,11 @@ pub struct Store {
     cursors: sled::Tree,
     /// draft Message-ID -> DraftRecord.
     ledger: sled::Tree,
+    /// mailbox \0 trigger Message-ID -> draft Message-ID: finds an entry whatever formula
+    /// named the draft (ids before 0.2 hashed the mailbox file name and the thread id).
+    ledger_triggers: sled::Tree,
+    /// draft Message-ID -> FailureRecord.
+    failures: sled::Tree,
     /// merged thread id -> the thread that absorbed it.
     aliases: sled::Tree,
     /// thread id -> `thread::Facts` (outside participants, subjects), to judge a merge.
@@ -179,11 +169,14 @@ impl Store {
             contacts: tree("contacts")?,
             cursors: tree("cursors")?,
             ledger: tree("ledger")?,
+            ledger_triggers: tree("ledger_triggers")?,
+            failures: tree("failures")?,
             aliases: tree("aliases")?,
             facts: tree("thread_facts")?,
             db,
         };
         store.repair_threads()?;
+        store.index_ledger()?;
         Ok(store)
     }
 
@@ -270,23 +263,6 @@ impl Store {
             .context("reading a contact")?;
         Ok(v.and_then(|v| serde_json::from_slice(&v).ok())
             .unwrap_or_default())
-    }
-
-    /// The ledger entry of a draft Message-ID.
-    pub fn draft(&self, draft_id: &str) -> Result<Option<DraftRecord>> {
-        let v = self
-            .ledger
-            .get(draft_id)
-            .context("reading the draft ledger")?;
-        Ok(v.and_then(|v| serde_json::from_slice(&v).ok()))
-    }
-
-    /// Records what happened to a draft, and makes it durable before returning.
-    pub fn record_draft(&self, draft_id: &str, record: &DraftRecord) -> Result<()> {
-        self.ledger
-            .insert(draft_id, json(record))
-            .context("writing the draft ledger")?;
-        self.flush()
     }
 
     /// Makes everything written so far durable. Called before any side effect on the server.

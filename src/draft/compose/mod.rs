@@ -35,7 +35,6 @@ pub fn compose(
     );
     let me = &mailbox.identity;
     let primary = me.primary();
-    let domain = primary.rsplit_once('@').map(|(_, d)| d).unwrap_or(primary);
 
     let (to, cc) = recipients(parent, finding.kind, me);
     anyhow::ensure!(
@@ -45,7 +44,7 @@ pub fn compose(
     );
 
     let subject = reply_subject(&parent.subject);
-    let message_id = message_id(&mailbox.name, &finding.thread_id, &finding.trigger, domain);
+    let message_id = message_id(mailbox, &finding.trigger);
     // RFC 5322 3.6.4: the parent's References, or, when it has none (Outlook often sends only
     // In-Reply-To), its In-Reply-To; then the parent itself.
     let inherited = if parent.references.is_empty() {
@@ -168,11 +167,40 @@ pub fn reply_subject(subject: &str) -> String {
     crate::thread::reply_subject(&one_line(subject))
 }
 
-/// The deterministic Message-ID (without `<>`) of the draft for (mailbox, thread, trigger):
-/// the same inputs always give the same id, so `deliver` can find a draft it already appended.
-pub fn message_id(mailbox: &str, thread_id: &str, trigger: &str, domain: &str) -> String {
+/// The right side of every draft's Message-ID. RFC 5322 3.6.4 wants something that looks like a
+/// domain and makes the id unique; the hash on the left does the second, so this only has to be
+/// honest and fixed. `.invalid` is reserved (RFC 6761 6.4) for names that are no real host, which
+/// is what this is: an id, not a place. It does not depend on the mailbox's addresses, so their
+/// order cannot change a draft's identity. Servers and clients treat a Message-ID as an opaque
+/// string; a client that keeps it when the draft is sent sends this domain too.
+pub const DRAFT_ID_DOMAIN: &str = "tend.invalid";
+
+/// The deterministic Message-ID (without `<>`) of the draft answering `trigger` in `mailbox`:
+/// a hash of the account (IMAP user name and host, lowercased: not the file name, so renaming
+/// the file changes nothing) and the trigger's Message-ID (unique, and unlike the thread id
+/// untouched by a merge), so `deliver` can find a draft it already appended.
+pub fn message_id(mailbox: &MailboxConfig, trigger: &str) -> String {
+    let account = format!(
+        "{}@{}",
+        mailbox.imap.username.to_lowercase(),
+        mailbox.imap.host.to_lowercase()
+    );
     let mut hash = Sha256::new();
-    // Length-prefixed, so ("ab", "c") and ("a", "bc") cannot collide.
+    // Length-prefixed, so ("ab", "c") and ("a", "bc") cannot collide; "v2" keeps the space of
+    // these ids apart from the legacy formula's.
+    for part in ["v2", &account, trigger] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    let hex = hex(&hash.finalize());
+    format!("tend.{}@{DRAFT_ID_DOMAIN}", &hex[..24])
+}
+
+/// The Message-ID tend 0.1 gave the draft for (mailbox file name, thread, trigger), at the
+/// primary address's domain: never written any more, only searched for, so a draft written
+/// before an upgrade is not written again.
+pub fn legacy_message_id(mailbox: &str, thread_id: &str, trigger: &str, domain: &str) -> String {
+    let mut hash = Sha256::new();
     for part in [mailbox, thread_id, trigger] {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part.as_bytes());

@@ -230,19 +230,58 @@ fn subject_prefixes() {
 
 #[test]
 fn message_id_is_deterministic() {
-    let a = message_id("alice", "root@x", "t1@x", "shop.example");
-    assert_eq!(a, message_id("alice", "root@x", "t1@x", "shop.example"));
+    let mb = mailbox();
+    let a = message_id(&mb, "t1@x");
+    assert_eq!(a, message_id(&mb, "t1@x"));
     assert!(
-        a.starts_with("tend.") && a.ends_with("@shop.example"),
+        a.starts_with("tend.") && a.ends_with("@tend.invalid"),
         "{a}"
     );
-    assert_eq!(a.len(), "tend.".len() + 24 + "@shop.example".len());
-    assert_ne!(a, message_id("alice", "root@x", "t2@x", "shop.example"));
-    assert_ne!(a, message_id("bob", "root@x", "t1@x", "shop.example"));
-    // Separated: moving a character between fields changes the id.
+    assert_eq!(a.len(), "tend.".len() + 24 + "@tend.invalid".len());
+    assert_ne!(a, message_id(&mb, "t2@x"));
+    let mut other = mailbox();
+    other.imap.username = "bob".into();
+    assert_ne!(a, message_id(&other, "t1@x"));
+    // Separated: moving a character between fields changes the legacy id.
     assert_ne!(
-        message_id("ab", "c", "d", "x.example"),
-        message_id("a", "bc", "d", "x.example")
+        legacy_message_id("ab", "c", "d", "x.example"),
+        legacy_message_id("a", "bc", "d", "x.example")
+    );
+}
+
+#[test]
+fn the_draft_id_survives_a_rename_a_reorder_and_a_merge() {
+    let mb = mailbox();
+    let a = message_id(&mb, "t1@x");
+    let mut renamed = mailbox();
+    renamed.name = "alice-work".into();
+    renamed.identity.addresses.reverse();
+    renamed
+        .identity
+        .addresses
+        .push("alice@other.example".into());
+    renamed.identity.addresses.rotate_left(2);
+    renamed.imap.username = "ALICE".into();
+    renamed.imap.host = "IMAP.Shop.Example".into();
+    assert_eq!(a, message_id(&renamed, "t1@x"));
+    // The thread is no input: a merge that renames it changes nothing.
+    let f = finding("t1@x", Kind::Reply);
+    let mut merged = finding("t1@x", Kind::Reply);
+    merged.thread_id = "older-root@x".into();
+    assert_ne!(f.thread_id, merged.thread_id);
+    let parent = email(
+        "t1@x",
+        addr(None, "bob@buyer.example"),
+        "Price?",
+        1_717_200_000,
+    );
+    let one = compose(&parent, &f, &mb, "Yes.", now()).unwrap();
+    let two = compose(&parent, &merged, &renamed, "Yes.", now()).unwrap();
+    assert_eq!(one.message_id, two.message_id);
+    // The legacy formula is kept exactly (this is what tend 0.1 wrote), to find those drafts.
+    assert_eq!(
+        legacy_message_id("alice", "root@x", "t1@x", "shop.example"),
+        "tend.c4f577df0b040448c62ab2f5@shop.example"
     );
 }
 
@@ -262,10 +301,7 @@ fn reply_headers_and_threading() {
 
     assert_eq!(d.subject, "AW: Offer");
     assert_eq!(d.body, "Yes, [price] each.");
-    assert_eq!(
-        d.message_id,
-        message_id("alice", "root@x", "p3@buyer.example", "shop.example")
-    );
+    assert_eq!(d.message_id, message_id(&mailbox(), "p3@buyer.example"));
     assert_eq!(d.thread_id, "root@x");
     assert_eq!(d.trigger, "p3@buyer.example");
     assert_eq!(d.kind, Kind::Reply);

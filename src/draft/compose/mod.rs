@@ -167,13 +167,26 @@ pub fn reply_subject(subject: &str) -> String {
     crate::thread::reply_subject(&one_line(subject))
 }
 
-/// The right side of every draft's Message-ID. RFC 5322 3.6.4 wants something that looks like a
-/// domain and makes the id unique; the hash on the left does the second, so this only has to be
-/// honest and fixed. `.invalid` is reserved (RFC 6761 6.4) for names that are no real host, which
-/// is what this is: an id, not a place. It does not depend on the mailbox's addresses, so their
-/// order cannot change a draft's identity. Servers and clients treat a Message-ID as an opaque
-/// string; a client that keeps it when the draft is sent sends this domain too.
-pub const DRAFT_ID_DOMAIN: &str = "tend.invalid";
+/// The right side of every draft's Message-ID: the account's own mail domain (the IMAP user
+/// name's domain, else the IMAP host), so a draft the user sends carries an id like any other
+/// mail of theirs, and it depends on the account alone: reordering `addresses` or renaming the
+/// file cannot change it. Spam filters score a Message-ID whose right side is no domain of the
+/// sender's (rspamd's MID_RHS_*), and `.invalid` would tell the buyer a machine drafted it.
+/// Only a user name and host with no usable domain fall back to `tend.invalid` (RFC 6761 6.4).
+pub fn draft_id_domain(mailbox: &MailboxConfig) -> String {
+    let user = mailbox.imap.username.to_lowercase();
+    let host = mailbox.imap.host.to_lowercase();
+    let candidate = user.rsplit_once('@').map_or(host.as_str(), |(_, d)| d);
+    let usable = candidate.contains('.')
+        && candidate
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if usable {
+        candidate.to_string()
+    } else {
+        "tend.invalid".into()
+    }
+}
 
 /// The deterministic Message-ID (without `<>`) of the draft answering `trigger` in `mailbox`:
 /// a hash of the account (IMAP user name and host, lowercased: not the file name, so renaming
@@ -193,7 +206,7 @@ pub fn message_id(mailbox: &MailboxConfig, trigger: &str) -> String {
         hash.update(part.as_bytes());
     }
     let hex = hex(&hash.finalize());
-    format!("tend.{}@{DRAFT_ID_DOMAIN}", &hex[..24])
+    format!("tend.{}@{}", &hex[..24], draft_id_domain(mailbox))
 }
 
 /// The Message-ID tend 0.1 gave the draft for (mailbox file name, thread, trigger), at the

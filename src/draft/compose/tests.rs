@@ -233,11 +233,12 @@ fn message_id_is_deterministic() {
     let mb = mailbox();
     let a = message_id(&mb, "t1@x");
     assert_eq!(a, message_id(&mb, "t1@x"));
+    let domain = draft_id_domain(&mb);
     assert!(
-        a.starts_with("tend.") && a.ends_with("@tend.invalid"),
+        a.starts_with("tend.") && a.ends_with(&format!("@{domain}")),
         "{a}"
     );
-    assert_eq!(a.len(), "tend.".len() + 24 + "@tend.invalid".len());
+    assert_eq!(a.len(), "tend.".len() + 24 + 1 + domain.len());
     assert_ne!(a, message_id(&mb, "t2@x"));
     let mut other = mailbox();
     other.imap.username = "bob".into();
@@ -247,6 +248,22 @@ fn message_id_is_deterministic() {
         legacy_message_id("ab", "c", "d", "x.example"),
         legacy_message_id("a", "bc", "d", "x.example")
     );
+}
+
+#[test]
+fn the_draft_id_domain_is_the_accounts_own() {
+    let mut mb = mailbox();
+    mb.imap.username = "Alice@Example.COM".into();
+    assert_eq!(draft_id_domain(&mb), "example.com");
+    mb.imap.username = "alice".into();
+    mb.imap.host = "imap.fastmail.com".into();
+    assert_eq!(draft_id_domain(&mb), "imap.fastmail.com");
+    mb.imap.host = "127.0.0.1".into();
+    assert_eq!(draft_id_domain(&mb), "127.0.0.1");
+    mb.imap.host = "localhost".into();
+    assert_eq!(draft_id_domain(&mb), "tend.invalid");
+    mb.imap.username = "x@bad domain".into();
+    assert_eq!(draft_id_domain(&mb), "tend.invalid");
 }
 
 #[test]

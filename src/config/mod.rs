@@ -6,9 +6,11 @@
 //! This file owns the checked types the rest of tend uses, loading and validation; the serde
 //! mirror of the files is `raw`, where secrets live and how they are read is `secret`.
 
+pub mod domains;
 mod raw;
 mod secret;
 
+pub use domains::{is_freemail, same_organisation};
 pub use secret::Secret;
 
 use anyhow::Result;
@@ -73,20 +75,33 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Is this one of our own addresses or aliases (case-insensitive)?
-    pub fn is_own(&self, email: &str) -> bool {
-        let email = email.trim().to_ascii_lowercase();
-        self.addresses.contains(&email)
+    /// Is this one of our own addresses or aliases (case-insensitive; a `+tag` is ignored, so
+    /// mail to `alice+web@` is mail to `alice@`)?
+    pub fn own_address(&self, email: &str) -> Option<&str> {
+        let email = domains::canonical(email);
+        self.addresses
+            .iter()
+            .find(|a| domains::canonical(a) == email)
+            .map(String::as_str)
     }
 
-    /// Is this us or a colleague (an address at an internal domain)?
+    /// Is this one of our own addresses or aliases (see [`Identity::own_address`])?
+    pub fn is_own(&self, email: &str) -> bool {
+        self.own_address(email).is_some()
+    }
+
+    /// Is this us or a colleague (an address at an internal domain or one of its subdomains,
+    /// so `de.example.com` is internal when `example.com` is)?
     pub fn is_internal(&self, email: &str) -> bool {
         if self.is_own(email) {
             return true;
         }
-        let email = email.trim().to_ascii_lowercase();
+        let email = email.trim();
         match email.rsplit_once('@') {
-            Some((_, domain)) => self.internal_domains.iter().any(|d| *d == domain),
+            Some((_, domain)) => self
+                .internal_domains
+                .iter()
+                .any(|d| domains::within(domain, d)),
             None => false,
         }
     }
@@ -111,6 +126,36 @@ pub struct Rules {
     /// May the model's "no reply needed" stop a draft? When false, its veto is ignored and its
     /// body drafted anyway (a veto without a body counts as a failed answer).
     pub model_may_veto: bool,
+    /// Sender domains whose Reply-To is followed even when it points at another domain (a
+    /// buyer's ticket system); lower-case, without `@`.
+    pub trusted_reply_to_domains: Vec<String>,
+    /// Senders (`purchasing@buyer.example`) or domains (`buyer.example`) whose mail is a
+    /// person's even when it carries list, bulk, noreply or calendar signs; lower-case.
+    pub always_human: Vec<String>,
+}
+
+impl Rules {
+    /// Is `email` on the `always_human` list, by address (plus-tags aside) or by domain
+    /// (subdomains included)?
+    pub fn is_always_human(&self, email: &str) -> bool {
+        let canonical = domains::canonical(email);
+        let domain = domains::domain_of(email);
+        self.always_human.iter().any(|entry| {
+            if entry.contains('@') {
+                domains::canonical(entry) == canonical
+            } else {
+                domains::within(&domain, entry)
+            }
+        })
+    }
+
+    /// Is the sender's domain one whose foreign Reply-To we follow?
+    pub fn trusts_reply_to_of(&self, sender: &str) -> bool {
+        let domain = domains::domain_of(sender);
+        self.trusted_reply_to_domains
+            .iter()
+            .any(|d| domains::within(&domain, d))
+    }
 }
 
 impl Default for Rules {
@@ -121,6 +166,8 @@ impl Default for Rules {
             reply_window_days: 14,
             followup_window_days: 30,
             model_may_veto: true,
+            trusted_reply_to_domains: Vec::new(),
+            always_human: Vec::new(),
         }
     }
 }
@@ -189,11 +236,15 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             "key `llm.frequency_penalty`: {p} is not between -2 and 2"
         )));
     }
+    let llm_timeout = raw.llm.timeout_seconds.unwrap_or(120);
+    if llm_timeout == 0 {
+        return Err(bad("key `llm.timeout_seconds`: must be at least 1".into()));
+    }
     let llm = LlmConfig {
         base_url,
         model: raw.llm.model,
         api_key,
-        timeout: Duration::from_secs(raw.llm.timeout_seconds.unwrap_or(120)),
+        timeout: Duration::from_secs(llm_timeout),
         max_tokens: raw.llm.max_tokens.unwrap_or(400),
         temperature,
         frequency_penalty: raw.llm.frequency_penalty,
@@ -248,14 +299,40 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
     }
     if let Some(a) = addresses.iter().find(|a| !is_address(a)) {
         return Err(bad(format!(
-            "key `addresses`: {a:?} is not an email address"
+            "key `addresses`: {a:?} is not a bare email address (write \"alice@example.com\", \
+             without a display name; the name goes in `name`)"
         )));
     }
-    let internal_domains = raw
-        .internal_domains
+    let internal_domains = domain_list(&raw.internal_domains);
+    let r = raw.rules;
+    let trusted_reply_to_domains = domain_list(&r.trusted_reply_to_domains);
+    if let Some(d) = internal_domains
         .iter()
-        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+        .chain(&trusted_reply_to_domains)
+        .find(|d| d.is_empty() || d.contains(['@', ' ']))
+    {
+        return Err(bad(format!(
+            "key `{}`: {d:?} is not a domain",
+            if internal_domains.contains(d) {
+                "internal_domains"
+            } else {
+                "rules.trusted_reply_to_domains"
+            }
+        )));
+    }
+    let always_human: Vec<String> = r
+        .always_human
+        .iter()
+        .map(|a| a.trim().trim_start_matches('@').to_ascii_lowercase())
         .collect();
+    if let Some(a) = always_human
+        .iter()
+        .find(|a| a.is_empty() || (a.contains('@') && !is_address(a)) || a.contains(' '))
+    {
+        return Err(bad(format!(
+            "key `rules.always_human`: {a:?} is neither an email address nor a domain"
+        )));
+    }
     let timezone: chrono_tz::Tz = raw.timezone.parse().map_err(|_| {
         bad(format!(
             "key `timezone`: {:?} is not an IANA time zone name such as \"Europe/Berlin\"",
@@ -264,13 +341,14 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
     })?;
     let imap = check_imap(raw.imap, dir).map_err(bad)?;
     let d = Rules::default();
-    let r = raw.rules;
     let rules = Rules {
         followup_business_days: r.followup_business_days.unwrap_or(d.followup_business_days),
         max_followups: r.max_followups.unwrap_or(d.max_followups),
         reply_window_days: r.reply_window_days.unwrap_or(d.reply_window_days),
         followup_window_days: r.followup_window_days.unwrap_or(d.followup_window_days),
         model_may_veto: r.model_may_veto.unwrap_or(d.model_may_veto),
+        trusted_reply_to_domains,
+        always_human,
     };
     if rules.followup_business_days == 0 {
         return Err(bad(
@@ -326,6 +404,10 @@ fn check_imap(raw: RawImap, dir: &Path) -> Result<ImapConfig, String> {
         true,
     )?
     .ok_or_else(|| "key `imap.password_file`: missing".to_string())?;
+    let timeout = raw.timeout_seconds.unwrap_or(60);
+    if timeout == 0 {
+        return Err("key `imap.timeout_seconds`: must be at least 1".into());
+    }
     Ok(ImapConfig {
         host: raw.host,
         port,
@@ -333,7 +415,7 @@ fn check_imap(raw: RawImap, dir: &Path) -> Result<ImapConfig, String> {
         username: raw.username,
         password,
         ca_file: raw.ca_file.map(|p| dir.join(p)),
-        timeout: Duration::from_secs(raw.timeout_seconds.unwrap_or(60)),
+        timeout: Duration::from_secs(timeout),
     })
 }
 
@@ -385,8 +467,17 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A bare address that drafts can carry: what lettre (the composer's crate) accepts, so an
+/// address taken here never fails later, after the model was paid.
 fn is_address(a: &str) -> bool {
-    matches!(a.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') || d == "localhost")
+    crate::draft::compose::is_valid_address(a)
+}
+
+/// Domains as written in the file: trimmed, without a leading `@`, lower-case.
+fn domain_list(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+        .collect()
 }
 
 #[cfg(test)]

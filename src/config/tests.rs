@@ -136,3 +136,83 @@ fn a_missing_or_open_password_file_is_a_config_error() {
         "{err}"
     );
 }
+
+#[test]
+fn own_addresses_are_validated_like_the_composer_does() {
+    for bad in [
+        "Alice <a@x.example>",
+        "a b@x.example",
+        "@localhost",
+        "nobody",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let tend = write(dir.path(), "", "");
+        let file = dir.path().join("mailboxes/a.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, text.replace("a@x.example", bad)).unwrap();
+        let err = load(&tend).unwrap_err();
+        assert!(err.file.ends_with("mailboxes/a.toml"), "{bad}: {err}");
+        assert!(
+            err.message.contains("`addresses`") && err.message.ends_with("(line 1)"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn timeout_seconds_zero_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load(&write(dir.path(), "timeout_seconds = 0\n", "")).unwrap_err();
+    assert!(err.message.contains("`llm.timeout_seconds`"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let tend = write(dir.path(), "", "");
+    let file = dir.path().join("mailboxes/a.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("[rules]", "timeout_seconds = 0\n[rules]"),
+    )
+    .unwrap();
+    let err = load(&tend).unwrap_err();
+    assert!(
+        err.message.contains("`imap.timeout_seconds`") && err.message.ends_with("(line 7)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn recipient_and_filter_rules_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load(&write(
+        dir.path(),
+        "",
+        "trusted_reply_to_domains = [\"@Buyer.Example\"]\n\
+         always_human = [\"Purchasing@Buyer.Example\", \"partner.example\"]\n",
+    ))
+    .unwrap();
+    let r = &c.mailboxes[0].rules;
+    assert_eq!(r.trusted_reply_to_domains, ["buyer.example"]);
+    assert!(r.trusts_reply_to_of("ceo@buyer.example"));
+    assert!(r.is_always_human("purchasing+rfq@buyer.example"));
+    assert!(r.is_always_human("anyone@de.partner.example"));
+    assert!(!r.is_always_human("anna@buyer.example"));
+    let dir = tempfile::tempdir().unwrap();
+    let err = load(&write(dir.path(), "", "always_human = [\"a b\"]\n")).unwrap_err();
+    assert!(err.message.contains("`rules.always_human`"), "{err}");
+}
+
+#[test]
+fn plus_tags_and_internal_subdomains() {
+    let me = Identity {
+        addresses: vec!["alice@example.com".into()],
+        internal_domains: vec!["example.com".into()],
+    };
+    assert!(me.is_own("Alice+Web@Example.com"));
+    assert_eq!(
+        me.own_address("alice+x@example.com"),
+        Some("alice@example.com")
+    );
+    assert!(!me.is_own("alicex@example.com"));
+    assert!(me.is_internal("bob@de.example.com"));
+    assert!(!me.is_internal("bob@notexample.com"));
+}

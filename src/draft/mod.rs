@@ -12,7 +12,7 @@ use crate::detect::{Finding, Kind};
 use crate::llm::{LanguageModel, LlmError};
 use crate::parse::Addr;
 use crate::thread::Thread;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 /// Longest body taken from the model, in characters; the rest is cut.
@@ -27,8 +27,14 @@ pub struct Draft {
     /// Message-ID of the message this draft answers.
     pub trigger: String,
     pub kind: Kind,
+    /// Our address the draft is From (the alias the buyer wrote to, see [`compose::Recipients`]).
+    pub from: String,
     pub to: Vec<Addr>,
     pub cc: Vec<Addr>,
+    /// Addresses on the parent the draft does not copy (other vendors on an RFQ, over the cap).
+    pub left_out: Vec<String>,
+    /// Why the draft goes elsewhere than the parent asked (a Reply-To not followed).
+    pub notes: Vec<String>,
     pub subject: String,
     /// The model's part only (no signature, no quote).
     pub body: String,
@@ -39,11 +45,10 @@ pub struct Draft {
 /// What came of asking for a draft.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Draft(Draft),
+    /// Boxed: a draft is large beside a veto.
+    Draft(Box<Draft>),
     /// The model judged that no answer is needed, with its one-line reason.
-    Veto {
-        reason: String,
-    },
+    Veto { reason: String },
 }
 
 /// The model's answer, interpreted.
@@ -71,17 +76,8 @@ pub async fn write<M: LanguageModel>(
     finding: &Finding,
     now: DateTime<Utc>,
 ) -> Result<Outcome> {
-    let parent = thread
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.message_id == finding.trigger)
-        .with_context(|| {
-            format!(
-                "the trigger <{}> is not in thread <{}>",
-                finding.trigger, thread.id
-            )
-        })?;
+    // Nobody to write to is known before the model is paid.
+    compose::addressees(thread, finding, mailbox)?;
     let first = prompt::build(thread, finding, mailbox);
     let schema = prompt::answer_schema();
     let may_veto = mailbox.rules.model_may_veto;
@@ -119,9 +115,9 @@ pub async fn write<M: LanguageModel>(
     };
     match answer {
         Answer::Veto { reason } => Ok(Outcome::Veto { reason }),
-        Answer::Body { body, .. } => Ok(Outcome::Draft(compose::compose(
-            parent, finding, mailbox, &body, now,
-        )?)),
+        Answer::Body { body, .. } => Ok(Outcome::Draft(Box::new(compose::compose(
+            thread, finding, mailbox, &body, now,
+        )?))),
     }
 }
 

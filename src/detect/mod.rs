@@ -92,12 +92,33 @@ struct Msg<'a> {
     side: Side,
     /// The Date header, when present and representable.
     at: Option<DateTime<Utc>>,
+    /// Written by a person: no sign of machine-sent mail, or only signs [`overruled`].
+    human: bool,
 }
 
 impl Msg<'_> {
     fn human(&self) -> bool {
-        self.email.automated.is_none()
+        self.human
     }
+}
+
+/// Are the automation signs on `email` from `from` overruled? By the `always_human` list (all
+/// but bounces and auto-replies), or, for list and group signs only, because we wrote to that
+/// address before (a Google or Microsoft 365 group used as a purchasing desk is a buyer).
+fn overruled(
+    email: &Email,
+    from: &Addr,
+    rules: &Rules,
+    we_wrote_to: &dyn Fn(&str) -> bool,
+) -> bool {
+    let Some(why) = email.automated.as_deref() else {
+        return false;
+    };
+    if email.out_of_office || crate::parse::is_hard_sign(why) {
+        return false;
+    }
+    rules.is_always_human(&from.email)
+        || (crate::parse::is_list_sign(why) && we_wrote_to(&from.email))
 }
 
 /// Everything `assess` needs besides the thread, bundled to keep helper signatures short.
@@ -128,6 +149,18 @@ pub fn assess(
         contact,
         now,
     };
+    // "We exchanged mail with them": the store's count, or our side's To/Cc in this thread.
+    let we_wrote_to = |address: &str| {
+        (cx.contact)(address).sent > 0
+            || thread.messages.iter().any(|m| {
+                m.automated.is_none()
+                    && m.from.as_ref().is_some_and(|f| me.is_internal(&f.email))
+                    && m.to
+                        .iter()
+                        .chain(&m.cc)
+                        .any(|a| a.email.eq_ignore_ascii_case(address))
+            })
+    };
     // A message without From cannot be placed on either side: skip it, never guess.
     let msgs: Vec<Msg> = thread
         .messages
@@ -142,11 +175,13 @@ pub fn assess(
                 Side::External
             };
             let at = email.date.and_then(usable_time);
+            let human = email.automated.is_none() || overruled(email, from, rules, &we_wrote_to);
             Some(Msg {
                 email,
                 from,
                 side,
                 at,
+                human,
             })
         })
         .collect();

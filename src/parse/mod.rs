@@ -15,6 +15,7 @@ mod auto;
 mod quote;
 mod text;
 
+pub use auto::{is_hard_sign, is_list_sign};
 pub use quote::new_text;
 pub use text::TEXT_CAP;
 
@@ -110,7 +111,7 @@ pub fn parse(raw: &[u8]) -> Result<Email, ParseError> {
 
     let text = body_text(&msg);
     let new_text = new_text(&text);
-    let (automated, out_of_office) = automation(&msg, &headers, from.as_ref(), &subject);
+    let (automated, out_of_office) = automation(&msg, &headers, from.as_ref(), &subject, &new_text);
 
     Ok(Email {
         message_id,

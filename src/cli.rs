@@ -509,6 +509,18 @@ mod tests {
     use crate::thread::Thread;
 
     #[test]
+    fn state_directory_is_created_0700() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("var/tend");
+        drop(Store::open(&state, 0).unwrap());
+        for d in [&state, &dir.path().join("var")] {
+            let mode = std::fs::metadata(d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", d.display());
+        }
+    }
+
+    #[test]
     fn explain_escapes_control_characters_from_mail() {
         let mb = mailbox();
         let mut m = email(

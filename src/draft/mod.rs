@@ -64,6 +64,9 @@ pub enum Answer {
     },
 }
 
+/// Most lines after a "--" that still read as a signature block (RFC 3676 4.3 customs: 4).
+const SIGNATURE_LINES: usize = 4;
+
 /// Model calls per draft: the first, and one retry after an unusable answer.
 const ATTEMPTS: u32 = 2;
 
@@ -215,9 +218,14 @@ fn clean_body(body: &str, signature: Option<&str>) -> String {
         body = compose::normalise(body.split_once('\n').map_or("", |(_, rest)| rest));
     }
     let mut lines: Vec<&str> = body.lines().collect();
-    // A signature block after an RFC 3676 separator.
-    if let Some(i) = lines.iter().rposition(|l| *l == "--" || *l == "-- ") {
-        lines.truncate(i);
+    // A signature block after an RFC 3676 separator ("-- ", its space already trimmed): only
+    // when what follows reads like one, a few lines at the very end without a paragraph break.
+    // A "--" the model used as a rule between list items is text.
+    if let Some(i) = lines.iter().rposition(|l| *l == "--") {
+        let tail = &lines[i + 1..];
+        if tail.len() <= SIGNATURE_LINES && tail.iter().all(|l| !l.trim().is_empty()) {
+            lines.truncate(i);
+        }
     }
     // A trailing name placeholder: "[Your Name]", "[Name]", "[Ihr Name]".
     while lines.last().is_some_and(|l| {

@@ -132,9 +132,20 @@ pub struct Rules {
     /// Senders (`purchasing@buyer.example`) or domains (`buyer.example`) whose mail is a
     /// person's even when it carries list, bulk, noreply or calendar signs; lower-case.
     pub always_human: Vec<String>,
+    /// Senders of website contact-form notifications (`website@us.example`,
+    /// `noreply@typeform.com`): their Reply-To is the lead, who counts as the buyer.
+    pub form_senders: Vec<String>,
 }
 
 impl Rules {
+    /// Is `email` a contact-form sender (plus-tags aside), whose Reply-To is the counterpart?
+    pub fn is_form_sender(&self, email: &str) -> bool {
+        let canonical = domains::canonical(email);
+        self.form_senders
+            .iter()
+            .any(|f| domains::canonical(f) == canonical)
+    }
+
     /// Is `email` on the `always_human` list, by address (plus-tags aside) or by domain
     /// (subdomains included)?
     pub fn is_always_human(&self, email: &str) -> bool {
@@ -168,6 +179,7 @@ impl Default for Rules {
             model_may_veto: true,
             trusted_reply_to_domains: Vec::new(),
             always_human: Vec::new(),
+            form_senders: Vec::new(),
         }
     }
 }
@@ -333,6 +345,16 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
             "key `rules.always_human`: {a:?} is neither an email address nor a domain"
         )));
     }
+    let form_senders: Vec<String> = r
+        .form_senders
+        .iter()
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    if let Some(a) = form_senders.iter().find(|a| !is_address(a)) {
+        return Err(bad(format!(
+            "key `rules.form_senders`: {a:?} is not a bare email address"
+        )));
+    }
     let timezone: chrono_tz::Tz = raw.timezone.parse().map_err(|_| {
         bad(format!(
             "key `timezone`: {:?} is not an IANA time zone name such as \"Europe/Berlin\"",
@@ -349,6 +371,7 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
         model_may_veto: r.model_may_veto.unwrap_or(d.model_may_veto),
         trusted_reply_to_domains,
         always_human,
+        form_senders,
     };
     if rules.followup_business_days == 0 {
         return Err(bad(

@@ -79,4 +79,6 @@ pub(super) struct RawRules {
     pub(super) trusted_reply_to_domains: Vec<String>,
     #[serde(default)]
     pub(super) always_human: Vec<String>,
+    #[serde(default)]
+    pub(super) form_senders: Vec<String>,
 }

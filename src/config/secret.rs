@@ -101,7 +101,6 @@ fn run_command(cmd: &str, timeout: Duration) -> Result<String> {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    anyhow::ensure!(status.success(), "the command {cmd:?} failed with {status}");
     let out = rx
         .recv_timeout(deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1))
         .map_err(|_| {
@@ -113,6 +112,8 @@ fn run_command(cmd: &str, timeout: Duration) -> Result<String> {
         "the command {cmd:?} printed more than {} KiB; a secret is one line",
         COMMAND_OUTPUT_CAP / 1024
     );
+    // After the size check: a command cut off at the cap dies of SIGPIPE.
+    anyhow::ensure!(status.success(), "the command {cmd:?} failed with {status}");
     String::from_utf8(out).with_context(|| format!("the command {cmd:?} printed non-UTF-8"))
 }
 

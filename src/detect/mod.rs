@@ -102,6 +102,13 @@ impl Msg<'_> {
     }
 }
 
+fn bounce(email: &Email) -> bool {
+    email
+        .automated
+        .as_deref()
+        .is_some_and(|why| why.starts_with("bounce"))
+}
+
 /// Are the automation signs on `email` from `from` overruled? By the `always_human` list (all
 /// but bounces and auto-replies), or, for list and group signs only, because we wrote to that
 /// address before (a Google or Microsoft 365 group used as a purchasing desk is a buyer).
@@ -167,6 +174,12 @@ pub fn assess(
         .iter()
         .filter_map(|email| {
             let from = email.from.as_ref()?;
+            // A contact form's notification: the lead in its Reply-To is the one who wrote.
+            let form_lead = rules
+                .is_form_sender(&from.email)
+                .then(|| email.reply_to.iter().find(|a| !me.is_internal(&a.email)))
+                .flatten();
+            let from = form_lead.unwrap_or(from);
             let side = if me.is_own(&from.email) {
                 Side::Own
             } else if me.is_internal(&from.email) {
@@ -175,7 +188,9 @@ pub fn assess(
                 Side::External
             };
             let at = email.date.and_then(usable_time);
-            let human = email.automated.is_none() || overruled(email, from, rules, &we_wrote_to);
+            let human = email.automated.is_none()
+                || (form_lead.is_some() && !email.out_of_office && !bounce(email))
+                || overruled(email, from, rules, &we_wrote_to);
             Some(Msg {
                 email,
                 from,

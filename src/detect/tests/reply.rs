@@ -288,3 +288,63 @@ fn group_address_buyer_and_other_filter_escapes() {
         ),
     ]);
 }
+
+/// Review 1.3.5: a website contact form writes From our own domain or a noreply address, with
+/// the lead in Reply-To.
+#[test]
+fn contact_form_lead_is_the_buyer() {
+    use Want::*;
+    const LEAD: &str = "lena@lead.example";
+    let form = |from: &str| {
+        let mut e = mail(from, &[ME], "2026-11-23 09:00");
+        e.reply_to = vec![addr(LEAD)];
+        e
+    };
+    let forms = |r: &mut Rules| {
+        r.form_senders = vec![
+            "website@seller.example".into(),
+            "noreply@forms.example".into(),
+        ]
+    };
+    check(vec![
+        case(
+            "a form on our own domain is a colleague's message without the rule",
+            vec![form("website@seller.example")],
+            "2026-11-23 12:00",
+            Quiet("only colleagues"),
+        ),
+        case(
+            "contact form lead from our own domain is the buyer",
+            vec![form("website@seller.example")],
+            "2026-11-23 12:00",
+            Reply(0),
+        )
+        .rules(forms),
+        case(
+            "contact form lead through a noreply service is the buyer",
+            vec![form("noreply@forms.example").auto("noreply sender (noreply@forms.example)")],
+            "2026-11-23 12:00",
+            Reply(0),
+        )
+        .rules(forms),
+        case(
+            "a form notification without Reply-To is no lead",
+            vec![
+                mail("noreply@forms.example", &[ME], "2026-11-23 09:00").auto("noreply sender (x)")
+            ],
+            "2026-11-23 12:00",
+            Quiet("automated"),
+        )
+        .rules(forms),
+        case(
+            "our answer to the lead answers the form",
+            vec![
+                form("website@seller.example"),
+                mail(ME, &[LEAD], "2026-11-23 10:00"),
+            ],
+            "2026-11-23 12:00",
+            Quiet("waiting"),
+        )
+        .rules(forms),
+    ]);
+}

@@ -17,8 +17,9 @@ use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, 
 use lettre::message::{Mailbox, SinglePart};
 use sha2::{Digest, Sha256};
 
-/// Our marker header; its value is [`marker`] of the thread. `deliver` only ever touches
-/// messages that carry it.
+/// Our marker header; its value is [`marker`] of the thread. It tells a person (and a mail
+/// filter) that tend wrote the draft; nothing reads it back: `deliver` finds its drafts by
+/// their deterministic Message-ID.
 pub const MARKER_HEADER: &str = "X-Tend-Draft";
 
 /// Characters of the parent's text quoted below the draft.

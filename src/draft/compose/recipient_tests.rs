@@ -294,3 +294,16 @@ fn a_colleague_the_buyer_copies_in_an_answer_to_us_stays_copied() {
     // Someone in the To beside us is not "brought in": left out.
     assert_eq!(r.left_out, ["vendor@rival.example"]);
 }
+
+#[test]
+fn contact_form_notification_is_answered_to_the_lead() {
+    let mut mb = mailbox();
+    mb.rules.form_senders = vec!["website@shop.example".into()];
+    let mut parent = email("p@x", addr("website@shop.example"), "New enquiry", 1);
+    parent.to = addrs(&["sales@shop.example"]);
+    parent.reply_to = addrs(&["lena@lead.example"]);
+    let r = recipients(&thread(vec![parent.clone()]), &parent, Kind::Reply, &mb);
+    assert_eq!(emails(&r.to), ["lena@lead.example"]);
+    assert_eq!(r.from, "sales@shop.example");
+    assert!(r.notes.is_empty() && r.cc.is_empty(), "{r:?}");
+}

@@ -54,7 +54,16 @@ pub fn recipients(thread: &Thread, parent: &Email, kind: Kind, mb: &MailboxConfi
                 {
                     out.from = own.to_string();
                 }
-                let sender = parent.from.as_ref().map(|a| a.email.to_ascii_lowercase());
+                let mut sender = parent.from.as_ref().map(|a| a.email.to_ascii_lowercase());
+                // A contact form's notification: its Reply-To is the lead, who is the sender.
+                if sender
+                    .as_deref()
+                    .is_some_and(|s| mb.rules.is_form_sender(s))
+                {
+                    if let Some(lead) = parent.reply_to.iter().find(|a| !me.is_internal(&a.email)) {
+                        sender = Some(lead.email.to_ascii_lowercase());
+                    }
+                }
                 let to = reply_target(parent, sender.as_deref(), &earlier, &known, mb, &mut out);
                 let to = usable(&to, mb, &mut taken);
                 known.extend(brought_in(parent, &known));

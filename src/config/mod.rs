@@ -456,7 +456,9 @@ fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, String),
     Ok((value, text))
 }
 
-/// Appends "(line N)" to a message naming "key `section.leaf`" when the key is in `text`.
+/// Appends "(line N)" to a message naming "key `section.leaf`" when the key is in `text`:
+/// the span toml_edit (the parser under `toml`) recorded for it, so dotted keys, inline tables
+/// and quoted keys are found as well as `[section]` ones.
 fn locate(text: &str, message: String) -> String {
     let Some(path) = message
         .strip_prefix("key `")
@@ -465,21 +467,28 @@ fn locate(text: &str, message: String) -> String {
     else {
         return message;
     };
-    let (section, leaf) = path.rsplit_once('.').unwrap_or(("", path));
-    let mut current = String::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if let Some(header) = line.strip_prefix('[') {
-            current = header.trim_end_matches(']').trim().to_string();
-        } else if current == section
-            && line
-                .strip_prefix(leaf)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        {
-            return format!("{message} (line {})", n + 1);
+    match key_offset(text, path) {
+        Some(at) => {
+            let line = text[..at.min(text.len())].matches('\n').count() + 1;
+            format!("{message} (line {line})")
         }
+        None => message,
     }
-    message
+}
+
+/// Byte offset of the key `a.b.c` in the TOML `text`, when it is there.
+fn key_offset(text: &str, path: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut table: &dyn toml_edit::TableLike = doc.as_table();
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (key, item) = table.get_key_value(part)?;
+        if parts.peek().is_none() {
+            return key.span().or_else(|| item.span()).map(|r| r.start);
+        }
+        table = item.as_table_like()?;
+    }
+    None
 }
 
 fn is_loopback(host: &str) -> bool {

@@ -216,3 +216,25 @@ fn plus_tags_and_internal_subdomains() {
     assert!(me.is_internal("bob@de.example.com"));
     assert!(!me.is_internal("bob@notexample.com"));
 }
+
+#[test]
+fn line_numbers_find_dotted_keys_and_inline_tables() {
+    let text = "addresses = [\"a@x.example\"]\nimap.host = \"h\"\n\n[rules]\n\
+                \"followup_business_days\" = 0\n[folders]\nx = { timeout_seconds = 0 }\n";
+    assert_eq!(
+        locate(text, "key `imap.host`: bad".into()),
+        "key `imap.host`: bad (line 2)"
+    );
+    assert_eq!(
+        locate(text, "key `rules.followup_business_days`: bad".into()),
+        "key `rules.followup_business_days`: bad (line 5)"
+    );
+    assert_eq!(
+        locate(text, "key `folders.x.timeout_seconds`: bad".into()),
+        "key `folders.x.timeout_seconds`: bad (line 7)"
+    );
+    assert_eq!(
+        locate(text, "key `imap.port`: missing".into()),
+        "key `imap.port`: missing"
+    );
+}

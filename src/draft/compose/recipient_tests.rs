@@ -307,3 +307,38 @@ fn contact_form_notification_is_answered_to_the_lead() {
     assert_eq!(r.from, "sales@shop.example");
     assert!(r.notes.is_empty() && r.cc.is_empty(), "{r:?}");
 }
+
+#[test]
+fn a_strangers_earlier_message_does_not_vouch_for_a_reply_to() {
+    let mb = mailbox();
+    // The attacker first writes into the thread themselves, then spoofs the buyer.
+    let mut plant = email("a@x", addr("x@evil.example"), "hello", 0);
+    plant.to = addrs(&["alice@shop.example"]);
+    let mut parent = email("p@x", addr("ceo@buyer.example"), "Pay now", 1);
+    parent.to = addrs(&["alice@shop.example"]);
+    parent.reply_to = addrs(&["x@evil.example"]);
+    let t = thread(vec![plant, parent.clone()]);
+    let r = recipients(&t, &parent, Kind::Reply, &mb);
+    assert_eq!(emails(&r.to), ["ceo@buyer.example"]);
+    // An address we wrote to in this thread is vouched for.
+    let mut ours = email("o@x", addr("alice@shop.example"), "hi", 0);
+    ours.to = addrs(&["ceo@buyer.example"]);
+    ours.cc = addrs(&["assistant@agency.example"]);
+    parent.reply_to = addrs(&["assistant@agency.example"]);
+    let t = thread(vec![ours, parent.clone()]);
+    let r = recipients(&t, &parent, Kind::Reply, &mb);
+    assert_eq!(emails(&r.to), ["assistant@agency.example"]);
+}
+
+#[test]
+fn writing_into_the_thread_does_not_earn_a_copy() {
+    let mb = mailbox();
+    let mut plant = email("a@x", addr("spy@rival.example"), "hello", 0);
+    plant.to = addrs(&["alice@shop.example"]);
+    let mut parent = rfq(&["alice@shop.example", "spy@rival.example"], &[]);
+    parent.date = Some(1);
+    let t = thread(vec![plant, parent.clone()]);
+    let r = recipients(&t, &parent, Kind::Reply, &mb);
+    assert!(r.cc.is_empty(), "{r:?}");
+    assert_eq!(r.left_out, ["spy@rival.example"]);
+}

@@ -64,7 +64,7 @@ pub fn recipients(thread: &Thread, parent: &Email, kind: Kind, mb: &MailboxConfi
                         sender = Some(lead.email.to_ascii_lowercase());
                     }
                 }
-                let to = reply_target(parent, sender.as_deref(), &earlier, &known, mb, &mut out);
+                let to = reply_target(parent, sender.as_deref(), &earlier, mb, &mut out);
                 let to = usable(&to, mb, &mut taken);
                 known.extend(brought_in(parent, &known));
                 (
@@ -137,27 +137,21 @@ fn earlier_messages<'a>(thread: &'a Thread, parent: &Email) -> Vec<&'a Email> {
     thread.messages[..end].iter().collect()
 }
 
-/// Canonical addresses already in the conversation with us: everyone our side wrote to,
-/// everyone someone we wrote to brought into Cc, and everyone who wrote to our side alone (no
-/// other outside organisation in To/Cc, so a competitor's reply-all to an RFQ does not count).
+/// Canonical addresses already in the conversation with us: everyone our side wrote to, and
+/// everyone someone we wrote to brought into Cc. Not whoever merely wrote into the thread:
+/// naming a thread in References is enough for that, and a competitor's reply-all to an RFQ
+/// does it too.
 fn in_conversation(earlier: &[&Email], mb: &MailboxConfig) -> HashSet<String> {
     let me = &mb.identity;
     let canonical = crate::config::domains::canonical;
     let mut known = HashSet::new();
     for m in earlier {
         let Some(from) = &m.from else { continue };
-        let recipients = || m.to.iter().chain(&m.cc);
         if me.is_internal(&from.email) {
-            known.extend(recipients().map(|a| canonical(&a.email)));
-        } else if known.contains(&canonical(&from.email)) {
+            known.extend(m.to.iter().chain(&m.cc).map(|a| canonical(&a.email)));
+        } else {
             let cc = brought_in(m, &known);
             known.extend(cc);
-        } else if recipients().any(|a| me.is_internal(&a.email))
-            && recipients()
-                .all(|a| me.is_internal(&a.email) || same_organisation(&a.email, &from.email))
-        {
-            known.insert(canonical(&from.email));
-            known.extend(m.reply_to.iter().map(|a| canonical(&a.email)));
         }
     }
     known
@@ -181,7 +175,6 @@ fn reply_target(
     parent: &Email,
     sender: Option<&str>,
     earlier: &[&Email],
-    known: &HashSet<String>,
     mb: &MailboxConfig,
     out: &mut Recipients,
 ) -> Vec<Addr> {
@@ -197,15 +190,21 @@ fn reply_target(
     if reply_to.is_empty() {
         return parent.from.iter().cloned().collect();
     }
+    // Shown before: our side wrote to that address in this thread, or an earlier message from
+    // the sender's organisation carried the same Reply-To. A stranger's earlier message is
+    // not enough: anyone can write into a thread by naming it in References.
+    let canonical = crate::config::domains::canonical;
     let shown_before = |email: &str| {
-        let c = crate::config::domains::canonical(email);
-        known.contains(&c)
-            || earlier.iter().any(|m| {
-                m.from
-                    .iter()
-                    .chain(&m.reply_to)
-                    .any(|a| crate::config::domains::canonical(&a.email) == c)
-            })
+        let c = canonical(email);
+        earlier.iter().any(|m| {
+            let Some(from) = &m.from else { return false };
+            if me.is_internal(&from.email) {
+                m.to.iter().chain(&m.cc).any(|a| canonical(&a.email) == c)
+            } else {
+                same_organisation(&from.email, sender)
+                    && m.reply_to.iter().any(|a| canonical(&a.email) == c)
+            }
+        })
     };
     let foreign: Vec<&str> = reply_to
         .iter()

@@ -1,7 +1,8 @@
 //! Which addresses belong together: free-mail domains (where everyone stands alone, so
 //! gmail.com is no organisation), plus-tags (`alice+web@` is `alice@`) and subdomains. The one
 //! maintained list of free-mail domains lives here, for every stage that asks "same
-//! organisation?". Pure string work; it knows nothing of a mailbox's own addresses.
+//! organisation?", and so does [`Identity`], the mailbox's own addresses and colleagues'
+//! domains matched by those rules. Pure string work.
 
 /// Domains where an address is one person, not an organisation: web mail and ISP mail
 /// services common among small businesses (world-wide, DACH, FR, IT, ES, NL, Nordic).
@@ -114,6 +115,48 @@ pub fn same_organisation(a: &str, b: &str) -> bool {
     }
     let (da, db) = (domain_of(a), domain_of(b));
     !da.is_empty() && da == db && !is_freemail(&da)
+}
+
+/// Who "we" are: own addresses and aliases, and the domains of colleagues. All lower-case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    pub addresses: Vec<String>,
+    pub internal_domains: Vec<String>,
+}
+
+impl Identity {
+    /// Is this one of our own addresses or aliases (case-insensitive; a `+tag` is ignored, so
+    /// mail to `alice+web@` is mail to `alice@`)?
+    pub fn own_address(&self, email: &str) -> Option<&str> {
+        let email = canonical(email);
+        self.addresses
+            .iter()
+            .find(|a| canonical(a) == email)
+            .map(String::as_str)
+    }
+
+    /// Is this one of our own addresses or aliases (see [`Identity::own_address`])?
+    pub fn is_own(&self, email: &str) -> bool {
+        self.own_address(email).is_some()
+    }
+
+    /// Is this us or a colleague (an address at an internal domain or one of its subdomains,
+    /// so `de.example.com` is internal when `example.com` is)?
+    pub fn is_internal(&self, email: &str) -> bool {
+        if self.is_own(email) {
+            return true;
+        }
+        let email = email.trim();
+        match email.rsplit_once('@') {
+            Some((_, domain)) => self.internal_domains.iter().any(|d| within(domain, d)),
+            None => false,
+        }
+    }
+
+    /// The address drafts are written from.
+    pub fn primary(&self) -> &str {
+        &self.addresses[0]
+    }
 }
 
 #[cfg(test)]

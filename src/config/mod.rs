@@ -4,13 +4,16 @@
 //! not read here, only located: [`Secret::reveal`] reads them when a connection needs them.
 //!
 //! This file owns the checked types the rest of tend uses, loading and validation; the serde
-//! mirror of the files is `raw`, where secrets live and how they are read is `secret`.
+//! mirror of the files is `raw`, where secrets live and how they are read is `secret`, the
+//! `[rules]` table is `rules`, and which addresses are ours or one organisation is `domains`.
 
 pub mod domains;
 mod raw;
+mod rules;
 mod secret;
 
-pub use domains::{is_freemail, same_organisation};
+pub use domains::{is_freemail, same_organisation, Identity};
+pub use rules::Rules;
 pub use secret::Secret;
 
 use anyhow::Result;
@@ -65,123 +68,6 @@ pub struct MailboxConfig {
     pub imap: ImapConfig,
     pub folders: Folders,
     pub rules: Rules,
-}
-
-/// Who "we" are: own addresses and aliases, and the domains of colleagues. All lower-case.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Identity {
-    pub addresses: Vec<String>,
-    pub internal_domains: Vec<String>,
-}
-
-impl Identity {
-    /// Is this one of our own addresses or aliases (case-insensitive; a `+tag` is ignored, so
-    /// mail to `alice+web@` is mail to `alice@`)?
-    pub fn own_address(&self, email: &str) -> Option<&str> {
-        let email = domains::canonical(email);
-        self.addresses
-            .iter()
-            .find(|a| domains::canonical(a) == email)
-            .map(String::as_str)
-    }
-
-    /// Is this one of our own addresses or aliases (see [`Identity::own_address`])?
-    pub fn is_own(&self, email: &str) -> bool {
-        self.own_address(email).is_some()
-    }
-
-    /// Is this us or a colleague (an address at an internal domain or one of its subdomains,
-    /// so `de.example.com` is internal when `example.com` is)?
-    pub fn is_internal(&self, email: &str) -> bool {
-        if self.is_own(email) {
-            return true;
-        }
-        let email = email.trim();
-        match email.rsplit_once('@') {
-            Some((_, domain)) => self
-                .internal_domains
-                .iter()
-                .any(|d| domains::within(domain, d)),
-            None => false,
-        }
-    }
-
-    /// The address drafts are written from.
-    pub fn primary(&self) -> &str {
-        &self.addresses[0]
-    }
-}
-
-/// When a thread deserves a draft.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rules {
-    /// Business days our message may wait before a follow-up is due.
-    pub followup_business_days: u32,
-    /// Follow-ups per silence; after that, tend leaves the thread alone.
-    pub max_followups: u32,
-    /// Buyer messages older than this many days get no reply draft.
-    pub reply_window_days: u32,
-    /// Silences whose last message is older than this many days get no follow-up.
-    pub followup_window_days: u32,
-    /// May the model's "no reply needed" stop a draft? When false, its veto is ignored and its
-    /// body drafted anyway (a veto without a body counts as a failed answer).
-    pub model_may_veto: bool,
-    /// Sender domains whose Reply-To is followed even when it points at another domain (a
-    /// buyer's ticket system); lower-case, without `@`.
-    pub trusted_reply_to_domains: Vec<String>,
-    /// Senders (`purchasing@buyer.example`) or domains (`buyer.example`) whose mail is a
-    /// person's even when it carries list, bulk, noreply or calendar signs; lower-case.
-    pub always_human: Vec<String>,
-    /// Senders of website contact-form notifications (`website@us.example`,
-    /// `noreply@typeform.com`): their Reply-To is the lead, who counts as the buyer.
-    pub form_senders: Vec<String>,
-}
-
-impl Rules {
-    /// Is `email` a contact-form sender (plus-tags aside), whose Reply-To is the counterpart?
-    pub fn is_form_sender(&self, email: &str) -> bool {
-        let canonical = domains::canonical(email);
-        self.form_senders
-            .iter()
-            .any(|f| domains::canonical(f) == canonical)
-    }
-
-    /// Is `email` on the `always_human` list, by address (plus-tags aside) or by domain
-    /// (subdomains included)?
-    pub fn is_always_human(&self, email: &str) -> bool {
-        let canonical = domains::canonical(email);
-        let domain = domains::domain_of(email);
-        self.always_human.iter().any(|entry| {
-            if entry.contains('@') {
-                domains::canonical(entry) == canonical
-            } else {
-                domains::within(&domain, entry)
-            }
-        })
-    }
-
-    /// Is the sender's domain one whose foreign Reply-To we follow?
-    pub fn trusts_reply_to_of(&self, sender: &str) -> bool {
-        let domain = domains::domain_of(sender);
-        self.trusted_reply_to_domains
-            .iter()
-            .any(|d| domains::within(&domain, d))
-    }
-}
-
-impl Default for Rules {
-    fn default() -> Self {
-        Rules {
-            followup_business_days: 3,
-            max_followups: 2,
-            reply_window_days: 14,
-            followup_window_days: 30,
-            model_may_veto: true,
-            trusted_reply_to_domains: Vec::new(),
-            always_human: Vec::new(),
-            form_senders: Vec::new(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,44 +201,13 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
              without a display name; the name goes in `name`)"
         )));
     }
-    let internal_domains = domain_list(&raw.internal_domains);
-    let r = raw.rules;
-    let trusted_reply_to_domains = domain_list(&r.trusted_reply_to_domains);
+    let internal_domains = rules::domain_list(&raw.internal_domains);
     if let Some(d) = internal_domains
         .iter()
-        .chain(&trusted_reply_to_domains)
         .find(|d| d.is_empty() || d.contains(['@', ' ']))
     {
         return Err(bad(format!(
-            "key `{}`: {d:?} is not a domain",
-            if internal_domains.contains(d) {
-                "internal_domains"
-            } else {
-                "rules.trusted_reply_to_domains"
-            }
-        )));
-    }
-    let always_human: Vec<String> = r
-        .always_human
-        .iter()
-        .map(|a| a.trim().trim_start_matches('@').to_ascii_lowercase())
-        .collect();
-    if let Some(a) = always_human
-        .iter()
-        .find(|a| a.is_empty() || (a.contains('@') && !is_address(a)) || a.contains(' '))
-    {
-        return Err(bad(format!(
-            "key `rules.always_human`: {a:?} is neither an email address nor a domain"
-        )));
-    }
-    let form_senders: Vec<String> = r
-        .form_senders
-        .iter()
-        .map(|a| a.trim().to_ascii_lowercase())
-        .collect();
-    if let Some(a) = form_senders.iter().find(|a| !is_address(a)) {
-        return Err(bad(format!(
-            "key `rules.form_senders`: {a:?} is not a bare email address"
+            "key `internal_domains`: {d:?} is not a domain"
         )));
     }
     let timezone: chrono_tz::Tz = raw.timezone.parse().map_err(|_| {
@@ -362,22 +217,7 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
         ))
     })?;
     let imap = check_imap(raw.imap, dir).map_err(bad)?;
-    let d = Rules::default();
-    let rules = Rules {
-        followup_business_days: r.followup_business_days.unwrap_or(d.followup_business_days),
-        max_followups: r.max_followups.unwrap_or(d.max_followups),
-        reply_window_days: r.reply_window_days.unwrap_or(d.reply_window_days),
-        followup_window_days: r.followup_window_days.unwrap_or(d.followup_window_days),
-        model_may_veto: r.model_may_veto.unwrap_or(d.model_may_veto),
-        trusted_reply_to_domains,
-        always_human,
-        form_senders,
-    };
-    if rules.followup_business_days == 0 {
-        return Err(bad(
-            "key `rules.followup_business_days`: must be at least 1".into(),
-        ));
-    }
+    let rules = rules::check(raw.rules).map_err(bad)?;
     Ok(MailboxConfig {
         name,
         file: file.to_path_buf(),
@@ -503,13 +343,6 @@ fn is_loopback(host: &str) -> bool {
 /// address taken here never fails later, after the model was paid.
 fn is_address(a: &str) -> bool {
     crate::draft::compose::is_valid_address(a)
-}
-
-/// Domains as written in the file: trimmed, without a leading `@`, lower-case.
-fn domain_list(list: &[String]) -> Vec<String> {
-    list.iter()
-        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
-        .collect()
 }
 
 #[cfg(test)]

@@ -188,8 +188,14 @@ fn absence_notice(text: &str) -> bool {
     !t.contains('?') && ABSENCE_WORDS.iter().any(|w| t.contains(w))
 }
 
+/// A header value for a reason: on one line, control characters (a hostile `ESC]...`) as
+/// spaces, capped.
 fn short(v: &str) -> String {
-    let v = collapse_ws(v);
+    let v: String = v
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let v = collapse_ws(&v);
     match v.char_indices().nth(REASON_VALUE_CAP) {
         Some((i, _)) => format!("{}...", &v[..i]),
         None => v,
@@ -348,6 +354,16 @@ mod tests {
             ICS,
         );
         assert!(e.automated.unwrap().starts_with("calendar invite"));
+    }
+
+    #[test]
+    fn reasons_carry_no_control_characters() {
+        let e = mail(
+            "Subject: x\r\nList-Id: \u{1b}]8;;http://evil\u{7}list\r\n",
+            "x\r\n",
+        );
+        let why = e.automated.unwrap();
+        assert!(!why.chars().any(char::is_control), "{why:?}");
     }
 
     #[test]

@@ -196,7 +196,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                 println!(
                     "{}: thread <{}> ({} messages)",
                     mb.name,
-                    thread_id,
+                    shown(&thread_id),
                     thread.messages.len()
                 );
                 for m in &thread.messages {
@@ -367,7 +367,10 @@ fn review_text(mb: &MailboxConfig, r: &Review, now: DateTime<Utc>) -> String {
             let draft = match &r.draft {
                 Some(DraftState::Appended) => "draft written to Drafts".to_string(),
                 Some(DraftState::Vetoed { reason }) => {
-                    format!("no draft: the model judged no answer is needed ({reason})")
+                    format!(
+                        "no draft: the model judged no answer is needed ({})",
+                        shown(reason)
+                    )
                 }
                 None => "no draft yet".to_string(),
             };

@@ -344,7 +344,7 @@ fn addressing_text(mb: &MailboxConfig, r: &Review, f: &crate::detect::Finding) -
     if !who.left_out.is_empty() {
         let names: Vec<String> = who.left_out.iter().map(|a| shown(a)).collect();
         out.push_str(&format!(
-            "      left out (not in the conversation with us): {}\n",
+            "      left out (outside the conversation with us): {}\n",
             names.join(", ")
         ));
     }
@@ -458,7 +458,7 @@ fn print_action(mb: &MailboxConfig, a: &Action, dry_run: bool) {
             }
             if !draft.left_out.is_empty() {
                 println!(
-                    "Left out (not in the conversation with us): {}",
+                    "Left out (outside the conversation with us): {}",
                     shown(&draft.left_out.join(", "))
                 );
             }
@@ -510,6 +510,59 @@ mod tests {
     use crate::draft::test_support::{email, mailbox};
     use crate::parse::Addr;
     use crate::thread::Thread;
+
+    #[test]
+    fn status_names_who_a_draft_leaves_out_and_why() {
+        use crate::detect::{Finding, Kind};
+        let mb = mailbox();
+        let mut m = email(
+            "rfq@buyer.example",
+            Addr {
+                name: None,
+                email: "anna@buyer.example".into(),
+            },
+            "quote?",
+            1_717_200_000,
+        );
+        m.to = ["sales@shop.example", "bids@rival.example"]
+            .iter()
+            .map(|e| Addr {
+                name: None,
+                email: e.to_string(),
+            })
+            .collect();
+        m.reply_to = vec![Addr {
+            name: None,
+            email: "x@evil.example".into(),
+        }];
+        let f = Finding {
+            thread_id: "rfq@buyer.example".into(),
+            kind: Kind::Reply,
+            trigger: "rfq@buyer.example".into(),
+            since: 1_717_200_000,
+            reason: "anna wrote".into(),
+        };
+        let review = Review {
+            thread: Thread {
+                id: "rfq@buyer.example".into(),
+                messages: vec![m],
+            },
+            verdict: Verdict::Attention(f),
+            draft: None,
+        };
+        let text = review_text(&mb, &review, Utc::now());
+        assert!(
+            text.contains("from sales@shop.example, to anna@buyer.example\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "left out (outside the conversation with us): x@evil.example, bids@rival.example"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("note: Reply-To x@evil.example"), "{text}");
+    }
 
     #[test]
     fn state_directory_is_created_0700() {

@@ -119,12 +119,21 @@ pub fn addressees(
 ) -> Result<Recipients> {
     let parent = trigger(thread, finding)?;
     let who = recipients(thread, parent, finding.kind, mailbox);
-    anyhow::ensure!(
-        !who.to.is_empty(),
-        "no recipient for the draft: every address on <{}> is our own or unusable",
-        parent.message_id
-    );
+    if who.to.is_empty() {
+        return Err(NoRecipient {
+            trigger: parent.message_id.clone(),
+        }
+        .into());
+    }
     Ok(who)
+}
+
+/// Nobody usable to write to: a failure that does not heal until the thread changes, so a
+/// caller can `downcast_ref` it and stop asking the model for that finding.
+#[derive(Debug, thiserror::Error)]
+#[error("no recipient for the draft: every address on <{trigger}> is our own or unusable")]
+pub struct NoRecipient {
+    pub trigger: String,
 }
 
 /// The finding's trigger in the thread (the latest copy).

@@ -324,7 +324,8 @@ fn follow_up_answers_our_own_message() {
 fn refuses_a_draft_without_recipients_or_for_the_wrong_parent() {
     let parent = email("p@x", addr(None, "alice@shop.example"), "hi", 1);
     let f = finding("p@x", Kind::FollowUp { nudge: 1 });
-    assert!(compose1(&parent, &f, &mailbox(), "x").is_err());
+    let err = compose1(&parent, &f, &mailbox(), "x").unwrap_err();
+    assert!(err.downcast_ref::<NoRecipient>().is_some(), "{err:#}");
     let f = finding("other@x", Kind::Reply);
     assert!(compose1(&parent, &f, &mailbox(), "x").is_err());
 }

@@ -4,7 +4,7 @@
 
 mod recipients;
 
-pub use recipients::{recipients, Recipients, CC_CAP};
+pub use recipients::{recipients, Recipients, CC_CAP, LEFT_OUT_CAP};
 
 use super::Draft;
 use crate::config::MailboxConfig;

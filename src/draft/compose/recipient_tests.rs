@@ -194,6 +194,22 @@ fn cc_list_is_capped() {
     assert_eq!(r.cc.len(), CC_CAP);
     assert_eq!(r.left_out.len(), 25 - CC_CAP);
     assert_eq!(r.cc[0].email, "p0@buyer.example");
+    // Thousands of outsiders: named up to a cap, the rest counted.
+    let many: Vec<String> = (0..5000)
+        .map(|i| format!("v{i}@vendor{i}.example"))
+        .collect();
+    let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    let parent = rfq(&["alice@shop.example"], &refs);
+    let r = recipients(&thread(vec![parent.clone()]), &parent, Kind::Reply, &mb);
+    assert!(r.cc.is_empty());
+    assert_eq!(r.left_out.len(), LEFT_OUT_CAP);
+    assert_eq!(
+        r.notes,
+        [format!(
+            "{} more addresses on the message were left out",
+            5000 - LEFT_OUT_CAP
+        )]
+    );
 }
 
 #[test]

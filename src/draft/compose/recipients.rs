@@ -16,6 +16,9 @@ use std::collections::HashSet;
 /// Most addresses a draft copies: a longer Cc list is cut (and the rest named as left out).
 pub const CC_CAP: usize = 10;
 
+/// Most left-out addresses named; the rest are counted in a note (a hostile Cc of thousands).
+pub const LEFT_OUT_CAP: usize = 20;
+
 /// The addressing of one draft.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Recipients {
@@ -103,6 +106,7 @@ pub fn recipients(thread: &Thread, parent: &Email, kind: Kind, mb: &MailboxConfi
             || to.iter().any(|t| same_organisation(&t.email, email))
     };
     let mut copies = 0;
+    let mut unnamed = 0usize;
     for (a, into_to) in more_to
         .iter()
         .map(|a| (a, true))
@@ -114,7 +118,11 @@ pub fn recipients(thread: &Thread, parent: &Email, kind: Kind, mb: &MailboxConfi
         }
         taken.insert(email.clone());
         if !welcome(&email, &out.to) || copies >= CC_CAP {
-            out.left_out.push(email);
+            if out.left_out.len() < LEFT_OUT_CAP {
+                out.left_out.push(email);
+            } else {
+                unnamed += 1;
+            }
             continue;
         }
         copies += 1;
@@ -123,6 +131,11 @@ pub fn recipients(thread: &Thread, parent: &Email, kind: Kind, mb: &MailboxConfi
         } else {
             out.cc.push(clean(a, email));
         }
+    }
+    if unnamed > 0 {
+        out.notes.push(format!(
+            "{unnamed} more addresses on the message were left out"
+        ));
     }
     out
 }

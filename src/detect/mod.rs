@@ -2,7 +2,9 @@
 //! need a reply, or a follow-up, and why; or why not. Pure: no I/O, `now` is an argument. It does
 //! not call the model and does not know about IMAP or sled; the daemon passes what the store
 //! knows about a counterpart as a [`Contact`] lookup. Every verdict, also "quiet", carries a
-//! one-line reason naming who and when, because `explain` and `status` show it to users. This
+//! one-line reason naming who and when, because `explain` and `status` show it to users. Soft
+//! signs of machine-sent mail are overruled here: list signs from an address we wrote to, the
+//! `always_human` list, and a contact form's lead in Reply-To (`form_senders`). This
 //! file owns the public types and `assess`, which sorts each message onto a side and hands the
 //! thread to one rule; the rules themselves are in `rules`, and weekday and time-zone arithmetic
 //! with the dates a reason shows is in `calendar`.

@@ -1,6 +1,9 @@
 //! Signs of machine-sent mail: bounces, RFC 3834 Auto-Submitted, list and bulk headers,
 //! calendar invites, noreply senders, and which of them mean out-of-office. It names the
-//! strongest sign as a reason; it does not decide what to do about it (`detect` does).
+//! strongest sign as a reason, hard signs (bounces, auto-replies) first and list or group signs
+//! last, so `detect` can tell from the reason alone which signs a person's mail may carry; a
+//! sign a person can trip alone (an out-of-office subject) needs a second one. It does not
+//! decide what to do about a sign (`detect` does, and may overrule soft ones).
 
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 

@@ -1,6 +1,8 @@
 //! The RFC 5322 draft: recipients, subject and threading headers computed by code, the model's
 //! body, the signature, and the quoted parent. Pure (no I/O, `now` is an argument); the only
 //! user of lettre. Nothing the model wrote reaches a header: it supplies the body text only.
+//! Who the draft goes to, copies and comes from is decided in `recipients`; this file writes
+//! the headers (References trimmed, ids a header cannot carry dropped) and the body.
 
 mod recipients;
 

@@ -4,11 +4,16 @@
 //! not read here, only located: [`Secret::reveal`] reads them when a connection needs them.
 //!
 //! This file owns the checked types the rest of tend uses, loading and validation; the serde
-//! mirror of the files is `raw`, where secrets live and how they are read is `secret`.
+//! mirror of the files is `raw`, where secrets live and how they are read is `secret`, the
+//! `[rules]` table is `rules`, and which addresses are ours or one organisation is `domains`.
 
+pub mod domains;
 mod raw;
+mod rules;
 mod secret;
 
+pub use domains::{is_freemail, same_organisation, Identity};
+pub use rules::Rules;
 pub use secret::Secret;
 
 use anyhow::Result;
@@ -65,66 +70,6 @@ pub struct MailboxConfig {
     pub imap: ImapConfig,
     pub folders: Folders,
     pub rules: Rules,
-}
-
-/// Who "we" are: own addresses and aliases, and the domains of colleagues. All lower-case.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Identity {
-    pub addresses: Vec<String>,
-    pub internal_domains: Vec<String>,
-}
-
-impl Identity {
-    /// Is this one of our own addresses or aliases (case-insensitive)?
-    pub fn is_own(&self, email: &str) -> bool {
-        let email = email.trim().to_ascii_lowercase();
-        self.addresses.contains(&email)
-    }
-
-    /// Is this us or a colleague (an address at an internal domain)?
-    pub fn is_internal(&self, email: &str) -> bool {
-        if self.is_own(email) {
-            return true;
-        }
-        let email = email.trim().to_ascii_lowercase();
-        match email.rsplit_once('@') {
-            Some((_, domain)) => self.internal_domains.iter().any(|d| *d == domain),
-            None => false,
-        }
-    }
-
-    /// The address drafts are written from.
-    pub fn primary(&self) -> &str {
-        &self.addresses[0]
-    }
-}
-
-/// When a thread deserves a draft.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rules {
-    /// Business days our message may wait before a follow-up is due.
-    pub followup_business_days: u32,
-    /// Follow-ups per silence; after that, tend leaves the thread alone.
-    pub max_followups: u32,
-    /// Buyer messages older than this many days get no reply draft.
-    pub reply_window_days: u32,
-    /// Silences whose last message is older than this many days get no follow-up.
-    pub followup_window_days: u32,
-    /// May the model's "no reply needed" stop a draft? When false, its veto is ignored and its
-    /// body drafted anyway (a veto without a body counts as a failed answer).
-    pub model_may_veto: bool,
-}
-
-impl Default for Rules {
-    fn default() -> Self {
-        Rules {
-            followup_business_days: 3,
-            max_followups: 2,
-            reply_window_days: 14,
-            followup_window_days: 30,
-            model_may_veto: true,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,11 +147,15 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             "key `llm.frequency_penalty`: {p} is not between -2 and 2"
         )));
     }
+    let llm_timeout = raw.llm.timeout_seconds.unwrap_or(120);
+    if llm_timeout == 0 {
+        return Err(bad("key `llm.timeout_seconds`: must be at least 1".into()));
+    }
     let llm = LlmConfig {
         base_url,
         model: raw.llm.model,
         api_key,
-        timeout: Duration::from_secs(raw.llm.timeout_seconds.unwrap_or(120)),
+        timeout: Duration::from_secs(llm_timeout),
         max_tokens: raw.llm.max_tokens.unwrap_or(400),
         temperature,
         frequency_penalty: raw.llm.frequency_penalty,
@@ -262,14 +211,19 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
     }
     if let Some(a) = addresses.iter().find(|a| !is_address(a)) {
         return Err(bad(format!(
-            "key `addresses`: {a:?} is not an email address"
+            "key `addresses`: {a:?} is not a bare email address (write \"alice@example.com\", \
+             without a display name; the name goes in `name`)"
         )));
     }
-    let internal_domains = raw
-        .internal_domains
+    let internal_domains = rules::domain_list(&raw.internal_domains);
+    if let Some(d) = internal_domains
         .iter()
-        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
-        .collect();
+        .find(|d| d.is_empty() || d.contains(['@', ' ']))
+    {
+        return Err(bad(format!(
+            "key `internal_domains`: {d:?} is not a domain"
+        )));
+    }
     let timezone: chrono_tz::Tz = raw.timezone.parse().map_err(|_| {
         bad(format!(
             "key `timezone`: {:?} is not an IANA time zone name such as \"Europe/Berlin\"",
@@ -277,20 +231,7 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
         ))
     })?;
     let imap = check_imap(raw.imap, dir).map_err(bad)?;
-    let d = Rules::default();
-    let r = raw.rules;
-    let rules = Rules {
-        followup_business_days: r.followup_business_days.unwrap_or(d.followup_business_days),
-        max_followups: r.max_followups.unwrap_or(d.max_followups),
-        reply_window_days: r.reply_window_days.unwrap_or(d.reply_window_days),
-        followup_window_days: r.followup_window_days.unwrap_or(d.followup_window_days),
-        model_may_veto: r.model_may_veto.unwrap_or(d.model_may_veto),
-    };
-    if rules.followup_business_days == 0 {
-        return Err(bad(
-            "key `rules.followup_business_days`: must be at least 1".into(),
-        ));
-    }
+    let rules = rules::check(raw.rules).map_err(bad)?;
     Ok(MailboxConfig {
         name,
         file: file.to_path_buf(),
@@ -340,6 +281,10 @@ fn check_imap(raw: RawImap, dir: &Path) -> Result<ImapConfig, String> {
         true,
     )?
     .ok_or_else(|| "key `imap.password_file`: missing".to_string())?;
+    let timeout = raw.timeout_seconds.unwrap_or(60);
+    if timeout == 0 {
+        return Err("key `imap.timeout_seconds`: must be at least 1".into());
+    }
     Ok(ImapConfig {
         host: raw.host,
         port,
@@ -347,7 +292,7 @@ fn check_imap(raw: RawImap, dir: &Path) -> Result<ImapConfig, String> {
         username: raw.username,
         password,
         ca_file: raw.ca_file.map(|p| dir.join(p)),
-        timeout: Duration::from_secs(raw.timeout_seconds.unwrap_or(60)),
+        timeout: Duration::from_secs(timeout),
     })
 }
 
@@ -365,7 +310,9 @@ fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, String),
     Ok((value, text))
 }
 
-/// Appends "(line N)" to a message naming "key `section.leaf`" when the key is in `text`.
+/// Appends "(line N)" to a message naming "key `section.leaf`" when the key is in `text`:
+/// the span toml_edit (the parser under `toml`) recorded for it, so dotted keys, inline tables
+/// and quoted keys are found as well as `[section]` ones.
 fn locate(text: &str, message: String) -> String {
     let Some(path) = message
         .strip_prefix("key `")
@@ -374,21 +321,28 @@ fn locate(text: &str, message: String) -> String {
     else {
         return message;
     };
-    let (section, leaf) = path.rsplit_once('.').unwrap_or(("", path));
-    let mut current = String::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if let Some(header) = line.strip_prefix('[') {
-            current = header.trim_end_matches(']').trim().to_string();
-        } else if current == section
-            && line
-                .strip_prefix(leaf)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        {
-            return format!("{message} (line {})", n + 1);
+    match key_offset(text, path) {
+        Some(at) => {
+            let line = text[..at.min(text.len())].matches('\n').count() + 1;
+            format!("{message} (line {line})")
         }
+        None => message,
     }
-    message
+}
+
+/// Byte offset of the key `a.b.c` in the TOML `text`, when it is there.
+fn key_offset(text: &str, path: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut table: &dyn toml_edit::TableLike = doc.as_table();
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (key, item) = table.get_key_value(part)?;
+        if parts.peek().is_none() {
+            return key.span().or_else(|| item.span()).map(|r| r.start);
+        }
+        table = item.as_table_like()?;
+    }
+    None
 }
 
 /// The host of a URL after its `scheme://`: no user info, no port, an IPv6 literal in `[]`.
@@ -410,8 +364,10 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A bare address that drafts can carry: what lettre (the composer's crate) accepts, so an
+/// address taken here never fails later, after the model was paid.
 fn is_address(a: &str) -> bool {
-    matches!(a.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') || d == "localhost")
+    crate::draft::compose::is_valid_address(a)
 }
 
 #[cfg(test)]

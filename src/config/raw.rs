@@ -76,4 +76,10 @@ pub(super) struct RawRules {
     pub(super) reply_window_days: Option<u32>,
     pub(super) followup_window_days: Option<u32>,
     pub(super) model_may_veto: Option<bool>,
+    #[serde(default)]
+    pub(super) trusted_reply_to_domains: Vec<String>,
+    #[serde(default)]
+    pub(super) always_human: Vec<String>,
+    #[serde(default)]
+    pub(super) form_senders: Vec<String>,
 }

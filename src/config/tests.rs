@@ -168,10 +168,112 @@ fn llm_http_to_a_non_loopback_host_is_refused() {
 }
 
 #[test]
+fn own_addresses_are_validated_like_the_composer_does() {
+    for bad in [
+        "Alice <a@x.example>",
+        "a b@x.example",
+        "@localhost",
+        "nobody",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let tend = write(dir.path(), "", "");
+        let file = dir.path().join("mailboxes/a.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, text.replace("a@x.example", bad)).unwrap();
+        let err = load(&tend).unwrap_err();
+        assert!(err.file.ends_with("mailboxes/a.toml"), "{bad}: {err}");
+        assert!(
+            err.message.contains("`addresses`") && err.message.ends_with("(line 1)"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
 fn llm_ca_file_is_resolved_beside_tend_toml() {
     let dir = tempfile::tempdir().unwrap();
     let c = load(&write(dir.path(), "ca_file = \"company-ca.pem\"\n", "")).unwrap();
     assert_eq!(c.llm.ca_file, Some(dir.path().join("company-ca.pem")));
     let c = load(&write(dir.path(), "", "")).unwrap();
     assert_eq!(c.llm.ca_file, None);
+}
+
+#[test]
+fn timeout_seconds_zero_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load(&write(dir.path(), "timeout_seconds = 0\n", "")).unwrap_err();
+    assert!(err.message.contains("`llm.timeout_seconds`"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let tend = write(dir.path(), "", "");
+    let file = dir.path().join("mailboxes/a.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("[rules]", "timeout_seconds = 0\n[rules]"),
+    )
+    .unwrap();
+    let err = load(&tend).unwrap_err();
+    assert!(
+        err.message.contains("`imap.timeout_seconds`") && err.message.ends_with("(line 7)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn recipient_and_filter_rules_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load(&write(
+        dir.path(),
+        "",
+        "trusted_reply_to_domains = [\"@Buyer.Example\"]\n\
+         always_human = [\"Purchasing@Buyer.Example\", \"partner.example\"]\n",
+    ))
+    .unwrap();
+    let r = &c.mailboxes[0].rules;
+    assert_eq!(r.trusted_reply_to_domains, ["buyer.example"]);
+    assert!(r.trusts_reply_to_of("ceo@buyer.example"));
+    assert!(r.is_always_human("purchasing+rfq@buyer.example"));
+    assert!(r.is_always_human("anyone@de.partner.example"));
+    assert!(!r.is_always_human("anna@buyer.example"));
+    let dir = tempfile::tempdir().unwrap();
+    let err = load(&write(dir.path(), "", "always_human = [\"a b\"]\n")).unwrap_err();
+    assert!(err.message.contains("`rules.always_human`"), "{err}");
+}
+
+#[test]
+fn plus_tags_and_internal_subdomains() {
+    let me = Identity {
+        addresses: vec!["alice@example.com".into()],
+        internal_domains: vec!["example.com".into()],
+    };
+    assert!(me.is_own("Alice+Web@Example.com"));
+    assert_eq!(
+        me.own_address("alice+x@example.com"),
+        Some("alice@example.com")
+    );
+    assert!(!me.is_own("alicex@example.com"));
+    assert!(me.is_internal("bob@de.example.com"));
+    assert!(!me.is_internal("bob@notexample.com"));
+}
+
+#[test]
+fn line_numbers_find_dotted_keys_and_inline_tables() {
+    let text = "addresses = [\"a@x.example\"]\nimap.host = \"h\"\n\n[rules]\n\
+                \"followup_business_days\" = 0\n[folders]\nx = { timeout_seconds = 0 }\n";
+    assert_eq!(
+        locate(text, "key `imap.host`: bad".into()),
+        "key `imap.host`: bad (line 2)"
+    );
+    assert_eq!(
+        locate(text, "key `rules.followup_business_days`: bad".into()),
+        "key `rules.followup_business_days`: bad (line 5)"
+    );
+    assert_eq!(
+        locate(text, "key `folders.x.timeout_seconds`: bad".into()),
+        "key `folders.x.timeout_seconds`: bad (line 7)"
+    );
+    assert_eq!(
+        locate(text, "key `imap.port`: missing".into()),
+        "key `imap.port`: missing"
+    );
 }

@@ -263,18 +263,12 @@ fn failed(
 /// Why no draft can be addressed for `finding`, before the model is asked.
 fn unaddressable(mb: &MailboxConfig, thread: &Thread, finding: &Finding) -> Option<String> {
     // A trigger missing from its thread is reported by `draft::write`.
-    let parent = thread
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.message_id == finding.trigger)?;
-    let (to, _) = compose::recipients(parent, finding.kind, &mb.identity);
-    to.is_empty().then(|| {
-        format!(
-            "no recipient for the draft: every address on <{}> is our own or unusable",
-            parent.message_id
-        )
-    })
+    match compose::addressees(thread, finding, mb) {
+        Err(err) if err.downcast_ref::<compose::NoRecipient>().is_some() => {
+            Some(format!("{err:#}"))
+        }
+        _ => None,
+    }
 }
 
 pub(super) fn drafts_folder(folders: &FolderNames) -> Result<&str> {

@@ -51,7 +51,7 @@ pub struct Review {
 pub enum Action {
     /// A draft written to Drafts (or, in a dry run, only composed).
     Drafted {
-        draft: draft::Draft,
+        draft: Box<draft::Draft>,
         delivery: Option<Delivery>,
     },
     /// The model judged no answer is needed.

@@ -2,7 +2,9 @@
 //! need a reply, or a follow-up, and why; or why not. Pure: no I/O, `now` is an argument. It does
 //! not call the model and does not know about IMAP or sled; the daemon passes what the store
 //! knows about a counterpart as a [`Contact`] lookup. Every verdict, also "quiet", carries a
-//! one-line reason naming who and when, because `explain` and `status` show it to users. This
+//! one-line reason naming who and when, because `explain` and `status` show it to users. Soft
+//! signs of machine-sent mail are overruled here: list signs from an address we wrote to, the
+//! `always_human` list, and a contact form's lead in Reply-To (`form_senders`). This
 //! file owns the public types and `assess`, which sorts each message onto a side and hands the
 //! thread to one rule; the rules themselves are in `rules`, and weekday and time-zone arithmetic
 //! with the dates a reason shows is in `calendar`.
@@ -92,12 +94,40 @@ struct Msg<'a> {
     side: Side,
     /// The Date header, when present and representable.
     at: Option<DateTime<Utc>>,
+    /// Written by a person: no sign of machine-sent mail, or only signs [`overruled`].
+    human: bool,
 }
 
 impl Msg<'_> {
     fn human(&self) -> bool {
-        self.email.automated.is_none()
+        self.human
     }
+}
+
+fn bounce(email: &Email) -> bool {
+    email
+        .automated
+        .as_deref()
+        .is_some_and(|why| why.starts_with("bounce"))
+}
+
+/// Are the automation signs on `email` from `from` overruled? By the `always_human` list (all
+/// but bounces and auto-replies), or, for list and group signs only, because we wrote to that
+/// address before (a Google or Microsoft 365 group used as a purchasing desk is a buyer).
+fn overruled(
+    email: &Email,
+    from: &Addr,
+    rules: &Rules,
+    we_wrote_to: &dyn Fn(&str) -> bool,
+) -> bool {
+    let Some(why) = email.automated.as_deref() else {
+        return false;
+    };
+    if email.out_of_office || crate::parse::is_hard_sign(why) {
+        return false;
+    }
+    rules.is_always_human(&from.email)
+        || (crate::parse::is_list_sign(why) && we_wrote_to(&from.email))
 }
 
 /// Everything `assess` needs besides the thread, bundled to keep helper signatures short.
@@ -128,12 +158,30 @@ pub fn assess(
         contact,
         now,
     };
+    // "We exchanged mail with them": the store's count, or our side's To/Cc in this thread.
+    let we_wrote_to = |address: &str| {
+        (cx.contact)(address).sent > 0
+            || thread.messages.iter().any(|m| {
+                m.automated.is_none()
+                    && m.from.as_ref().is_some_and(|f| me.is_internal(&f.email))
+                    && m.to
+                        .iter()
+                        .chain(&m.cc)
+                        .any(|a| a.email.eq_ignore_ascii_case(address))
+            })
+    };
     // A message without From cannot be placed on either side: skip it, never guess.
     let msgs: Vec<Msg> = thread
         .messages
         .iter()
         .filter_map(|email| {
             let from = email.from.as_ref()?;
+            // A contact form's notification: the lead in its Reply-To is the one who wrote.
+            let form_lead = rules
+                .is_form_sender(&from.email)
+                .then(|| email.reply_to.iter().find(|a| !me.is_internal(&a.email)))
+                .flatten();
+            let from = form_lead.unwrap_or(from);
             let side = if me.is_own(&from.email) {
                 Side::Own
             } else if me.is_internal(&from.email) {
@@ -142,11 +190,15 @@ pub fn assess(
                 Side::External
             };
             let at = email.date.and_then(usable_time);
+            let human = email.automated.is_none()
+                || (form_lead.is_some() && !email.out_of_office && !bounce(email))
+                || overruled(email, from, rules, &we_wrote_to);
             Some(Msg {
                 email,
                 from,
                 side,
                 at,
+                human,
             })
         })
         .collect();

@@ -12,7 +12,7 @@ use crate::detect::{Finding, Kind};
 use crate::llm::{LanguageModel, LlmError};
 use crate::parse::Addr;
 use crate::thread::Thread;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 /// Longest body taken from the model, in characters; the rest is cut.
@@ -27,8 +27,14 @@ pub struct Draft {
     /// Message-ID of the message this draft answers.
     pub trigger: String,
     pub kind: Kind,
+    /// Our address the draft is From (the alias the buyer wrote to, see [`compose::Recipients`]).
+    pub from: String,
     pub to: Vec<Addr>,
     pub cc: Vec<Addr>,
+    /// Addresses on the parent the draft does not copy (other vendors on an RFQ, over the cap).
+    pub left_out: Vec<String>,
+    /// Why the draft goes elsewhere than the parent asked (a Reply-To not followed).
+    pub notes: Vec<String>,
     pub subject: String,
     /// The model's part only (no signature, no quote).
     pub body: String,
@@ -39,11 +45,10 @@ pub struct Draft {
 /// What came of asking for a draft.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Draft(Draft),
+    /// Boxed: a draft is large beside a veto.
+    Draft(Box<Draft>),
     /// The model judged that no answer is needed, with its one-line reason.
-    Veto {
-        reason: String,
-    },
+    Veto { reason: String },
 }
 
 /// The model's answer, interpreted.
@@ -59,6 +64,9 @@ pub enum Answer {
     },
 }
 
+/// Most lines after a "--" that still read as a signature block (RFC 3676 4.3 customs: 4).
+const SIGNATURE_LINES: usize = 4;
+
 /// Model calls per draft: the first, and one retry after an unusable answer.
 const ATTEMPTS: u32 = 2;
 
@@ -71,17 +79,8 @@ pub async fn write<M: LanguageModel>(
     finding: &Finding,
     now: DateTime<Utc>,
 ) -> Result<Outcome> {
-    let parent = thread
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.message_id == finding.trigger)
-        .with_context(|| {
-            format!(
-                "the trigger <{}> is not in thread <{}>",
-                finding.trigger, thread.id
-            )
-        })?;
+    // Nobody to write to is known before the model is paid.
+    compose::addressees(thread, finding, mailbox)?;
     let first = prompt::build(thread, finding, mailbox);
     let schema = prompt::answer_schema();
     let may_veto = mailbox.rules.model_may_veto;
@@ -119,9 +118,9 @@ pub async fn write<M: LanguageModel>(
     };
     match answer {
         Answer::Veto { reason } => Ok(Outcome::Veto { reason }),
-        Answer::Body { body, .. } => Ok(Outcome::Draft(compose::compose(
-            parent, finding, mailbox, &body, now,
-        )?)),
+        Answer::Body { body, .. } => Ok(Outcome::Draft(Box::new(compose::compose(
+            thread, finding, mailbox, &body, now,
+        )?))),
     }
 }
 
@@ -219,9 +218,14 @@ fn clean_body(body: &str, signature: Option<&str>) -> String {
         body = compose::normalise(body.split_once('\n').map_or("", |(_, rest)| rest));
     }
     let mut lines: Vec<&str> = body.lines().collect();
-    // A signature block after an RFC 3676 separator.
-    if let Some(i) = lines.iter().rposition(|l| *l == "--" || *l == "-- ") {
-        lines.truncate(i);
+    // A signature block after an RFC 3676 separator ("-- ", its space already trimmed): only
+    // when what follows reads like one, a few lines at the very end without a paragraph break.
+    // A "--" the model used as a rule between list items is text.
+    if let Some(i) = lines.iter().rposition(|l| *l == "--") {
+        let tail = &lines[i + 1..];
+        if tail.len() <= SIGNATURE_LINES && tail.iter().all(|l| !l.trim().is_empty()) {
+            lines.truncate(i);
+        }
     }
     // A trailing name placeholder: "[Your Name]", "[Name]", "[Ihr Name]".
     while lines.last().is_some_and(|l| {

@@ -115,6 +115,23 @@ fn interpret_refuses_empty_and_broken() {
 }
 
 #[test]
+fn clean_body_keeps_text_after_a_dash_rule() {
+    let body =
+        "Two options:\n--\nA: 100 units at [price]\n\nB: 200 units at [price]\n\nWhich suits you?";
+    let Answer::Body { body: got, .. } = interpret(body, None).unwrap() else {
+        panic!("not a body")
+    };
+    assert_eq!(got, body);
+    // A real signature block at the end still goes.
+    let Answer::Body { body: got, .. } =
+        interpret("Thanks!\n\n-- \nAlice Seller\nShop GmbH", None).unwrap()
+    else {
+        panic!("not a body")
+    };
+    assert_eq!(got, "Thanks!");
+}
+
+#[test]
 fn interpret_caps_the_body() {
     let long = "word ".repeat(BODY_CAP);
     let Answer::Body { body, .. } = interpret(&long, None).unwrap() else {

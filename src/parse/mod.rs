@@ -16,6 +16,7 @@ mod auto;
 mod quote;
 mod text;
 
+pub use auto::{is_hard_sign, is_list_sign};
 pub use quote::new_text;
 pub use text::TEXT_CAP;
 
@@ -119,7 +120,7 @@ pub fn parse(raw: &[u8]) -> Result<Email, ParseError> {
 
     let text = body_text(&msg);
     let new_text = new_text(&text);
-    let (automated, out_of_office) = automation(&msg, &headers, from.as_ref(), &subject);
+    let (automated, out_of_office) = automation(&msg, &headers, from.as_ref(), &subject, &new_text);
 
     Ok(Email {
         message_id,
@@ -341,17 +342,6 @@ fn cap_references(ids: Vec<String>) -> Vec<String> {
         out.extend(tail);
     }
     out
-}
-
-/// Is this `automated` reason a mailing list's sign (List-Id, List-Unsubscribe, Precedence:
-/// list or bulk)? A list adds those to every copy it delivers, our own messages included, so
-/// they say how a copy travelled, not who wrote it.
-pub fn is_list_sign(reason: &str) -> bool {
-    let r = reason.to_ascii_lowercase();
-    r.starts_with("list-id:")
-        || r.starts_with("list-unsubscribe")
-        || r.starts_with("precedence: list")
-        || r.starts_with("precedence: bulk")
 }
 
 /// The date tend files a message under, from its Date header and the server's INTERNALDATE

@@ -142,6 +142,28 @@ const BLOCK_TAGS: &[&str] = &[
     "footer",
 ];
 
+/// The `>` that ends the tag opening at `start`, skipping quoted attribute values, so
+/// `<a title="a>b">` ends at its last `>` as a browser reads it. A quote counts only right
+/// after `=`, so an apostrophe elsewhere in a tag does not swallow the text.
+fn tag_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    let mut after_eq = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'>' => return Some(i),
+            q @ (b'"' | b'\'') if after_eq => {
+                i += 1 + bytes[i + 1..].iter().position(|&c| c == q)?;
+                after_eq = false;
+            }
+            b'=' => after_eq = true,
+            c if c.is_ascii_whitespace() => {}
+            _ => after_eq = false,
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Elements whose content is never shown.
 const HIDDEN_TAGS: &[&str] = &["head", "style", "script", "title", "template"];
 
@@ -246,7 +268,7 @@ fn html_to_text(html: &str) -> String {
                 .map_or(bytes.len(), |p| i + 4 + p + 3);
             continue;
         }
-        let Some(close) = lower[i..].find('>').map(|p| i + p) else {
+        let Some(close) = tag_end(bytes, i) else {
             break; // unterminated tag at the end: drop it
         };
         let inner = &lower[i + 1..close];
@@ -383,6 +405,18 @@ mod tests {
             ),
             ("<div", ""),
             ("&#99999999999;&bogus;", "&#99999999999;&bogus;"),
+        ];
+        for (input, want) in table {
+            assert_eq!(html_to_text(input), *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn a_gt_inside_an_attribute_does_not_end_the_tag() {
+        let table: &[(&str, &str)] = &[
+            ("<a title=\"a>b\" href='x>y'>link</a> text", "link text"),
+            ("<p class=it's>don't</p>", "don't"),
+            ("<img alt=\"unclosed>rest", ""),
         ];
         for (input, want) in table {
             assert_eq!(html_to_text(input), *want, "input {input:?}");

@@ -50,7 +50,12 @@ fn parse_subject_value(v: &[u8]) -> (String, Option<i64>) {
 /// who wrote it, so they never make it "automated". Returns the message as filed and whether
 /// it came through a list.
 fn own_list_copy<'e>(email: &'e Email, me: &Identity) -> (Cow<'e, Email>, bool) {
-    let via_list = email.automated.as_deref().is_some_and(parse::is_list_sign);
+    // A list that delivers our message back may also mark it bulk: for our own From, that too
+    // only says how the copy travelled.
+    let via_list = email
+        .automated
+        .as_deref()
+        .is_some_and(|r| parse::is_list_sign(r) || r.starts_with("Precedence: bulk"));
     let ours = email.from.as_ref().is_some_and(|f| me.is_own(&f.email));
     if via_list && ours {
         let mut e = email.clone();

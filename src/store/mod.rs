@@ -123,7 +123,9 @@ impl Store {
     /// Opens (or creates) the store in `dir`. A store that will not open is moved aside to
     /// `dir.broken-<unix time>` and a new one is created: the next sync rebuilds it.
     pub fn open(dir: &Path, now: i64) -> Result<Store> {
-        std::fs::create_dir_all(dir)
+        // 0700: the store holds the whole mail text; a hand-run tend has no UMask=0077.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(dir)
             .with_context(|| format!("creating the state directory {}", dir.display()))?;
         let path = dir.join("db");
         match Self::open_at(&path) {

@@ -208,3 +208,152 @@ fn hostile_display_names_stay_on_one_line() {
     assert!(matches!(v, Verdict::Attention(_)), "{v:?}");
     assert!(!v.reason().contains(['\r', '\n']), "{:?}", v.reason());
 }
+
+/// Review 1.3.4 and 1.3.6: group addresses, the allow list, plus-tags, internal subdomains.
+#[test]
+fn group_address_buyer_and_other_filter_escapes() {
+    use Want::*;
+    const DESK: &str = "purchasing@buyer.example";
+    let group = |when| mail(DESK, &[ME], when).auto("List-Id: <purchasing.buyer.example>");
+    let wrote = Contact {
+        received: 3,
+        sent: 2,
+        last_inbound_from_org: None,
+    };
+    check(vec![
+        case(
+            "group address buyer we wrote to before is a buyer",
+            vec![group("2026-11-23 09:00")],
+            "2026-11-23 12:00",
+            Reply(0),
+        )
+        .contact(DESK, wrote),
+        case(
+            "group address buyer we wrote to in this thread is a buyer",
+            vec![
+                mail(ME, &[DESK], "2026-11-20 09:00"),
+                group("2026-11-23 09:00"),
+            ],
+            "2026-11-23 12:00",
+            Reply(1),
+        ),
+        case(
+            "a list we never wrote to stays automated",
+            vec![group("2026-11-23 09:00")],
+            "2026-11-23 12:00",
+            Quiet("automated (List-Id"),
+        ),
+        case(
+            "a noreply sign is not overruled by having written to the address",
+            vec![mail(DESK, &[ME], "2026-11-23 09:00").auto("noreply sender (x)")],
+            "2026-11-23 12:00",
+            Quiet("automated (noreply"),
+        )
+        .contact(
+            DESK,
+            Contact {
+                received: 1,
+                sent: 1,
+                last_inbound_from_org: None,
+            },
+        ),
+        case(
+            "always_human domain overrules a noreply sign",
+            vec![
+                mail("noreply@forms.example", &[ME], "2026-11-23 09:00").auto("noreply sender (x)")
+            ],
+            "2026-11-23 12:00",
+            Reply(0),
+        )
+        .rules(|r| r.always_human = vec!["forms.example".into()]),
+        case(
+            "always_human address overrules list signs",
+            vec![group("2026-11-23 09:00")],
+            "2026-11-23 12:00",
+            Reply(0),
+        )
+        .rules(|r| r.always_human = vec![DESK.into()]),
+        case(
+            "always_human does not overrule an auto-reply",
+            vec![mail(DESK, &[ME], "2026-11-23 09:00").ooo()],
+            "2026-11-23 12:00",
+            Quiet("out-of-office"),
+        )
+        .rules(|r| r.always_human = vec!["buyer.example".into()]),
+        case(
+            "plus-tag: mail to me+web@ is addressed to us",
+            vec![mail(ANNA, &["me+web@seller.example"], "2026-11-23 09:00")],
+            "2026-11-23 12:00",
+            Reply(0),
+        ),
+        case(
+            "a colleague at an internal subdomain answered",
+            vec![
+                mail(ANNA, &[ME], "2026-11-23 09:00"),
+                mail("eva@de.seller.example", &[ANNA], "2026-11-23 10:00"),
+            ],
+            "2026-11-23 12:00",
+            Quiet("our colleague eva@de.seller.example answered"),
+        ),
+    ]);
+}
+
+/// Review 1.3.5: a website contact form writes From our own domain or a noreply address, with
+/// the lead in Reply-To.
+#[test]
+fn contact_form_lead_is_the_buyer() {
+    use Want::*;
+    const LEAD: &str = "lena@lead.example";
+    let form = |from: &str| {
+        let mut e = mail(from, &[ME], "2026-11-23 09:00");
+        e.reply_to = vec![addr(LEAD)];
+        e
+    };
+    let forms = |r: &mut Rules| {
+        r.form_senders = vec![
+            "website@seller.example".into(),
+            "noreply@forms.example".into(),
+        ]
+    };
+    check(vec![
+        case(
+            "a form on our own domain is a colleague's message without the rule",
+            vec![form("website@seller.example")],
+            "2026-11-23 12:00",
+            Quiet("only colleagues"),
+        ),
+        case(
+            "contact form lead from our own domain is the buyer",
+            vec![form("website@seller.example")],
+            "2026-11-23 12:00",
+            Reply(0),
+        )
+        .rules(forms),
+        case(
+            "contact form lead through a noreply service is the buyer",
+            vec![form("noreply@forms.example").auto("noreply sender (noreply@forms.example)")],
+            "2026-11-23 12:00",
+            Reply(0),
+        )
+        .rules(forms),
+        case(
+            "a form notification without Reply-To is no lead",
+            vec![
+                mail("noreply@forms.example", &[ME], "2026-11-23 09:00").auto("noreply sender (x)")
+            ],
+            "2026-11-23 12:00",
+            Quiet("automated"),
+        )
+        .rules(forms),
+        case(
+            "our answer to the lead answers the form",
+            vec![
+                form("website@seller.example"),
+                mail(ME, &[LEAD], "2026-11-23 10:00"),
+            ],
+            "2026-11-23 12:00",
+            Quiet("waiting"),
+        )
+        .rules(forms),
+    ]);
+}

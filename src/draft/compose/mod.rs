@@ -1,63 +1,46 @@
 //! The RFC 5322 draft: recipients, subject and threading headers computed by code, the model's
 //! body, the signature, and the quoted parent. Pure (no I/O, `now` is an argument); the only
 //! user of lettre. Nothing the model wrote reaches a header: it supplies the body text only.
+//! Who the draft goes to, copies and comes from is decided in `recipients`; this file writes
+//! the headers (References trimmed, ids a header cannot carry dropped) and the body.
+
+mod recipients;
+
+pub use recipients::{recipients, Recipients, CC_CAP, LEFT_OUT_CAP};
 
 use super::Draft;
-use crate::config::{Identity, MailboxConfig};
-use crate::detect::{Finding, Kind};
+use crate::config::MailboxConfig;
+use crate::detect::Finding;
 use crate::parse::{Addr, Email};
+use crate::thread::Thread;
 use anyhow::{Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, SinglePart};
 use sha2::{Digest, Sha256};
 
-/// Our marker header; its value is [`marker`] of the thread. `deliver` only ever touches
-/// messages that carry it.
+/// Our marker header; its value is [`marker`] of the thread. It tells a person (and a mail
+/// filter) that tend wrote the draft; nothing reads it back: `deliver` finds its drafts by
+/// their deterministic Message-ID.
 pub const MARKER_HEADER: &str = "X-Tend-Draft";
 
 /// Characters of the parent's text quoted below the draft.
 pub const QUOTE_CAP: usize = 20_000;
 
-/// Builds the draft answering `parent` (the finding's trigger) with the model's `body`.
+/// Builds the draft answering `finding`'s trigger in `thread` with the model's `body`.
 pub fn compose(
-    parent: &Email,
+    thread: &Thread,
     finding: &Finding,
     mailbox: &MailboxConfig,
     body: &str,
     now: DateTime<Utc>,
 ) -> Result<Draft> {
-    anyhow::ensure!(
-        parent.message_id == finding.trigger,
-        "the parent <{}> is not the finding's trigger <{}>",
-        parent.message_id,
-        finding.trigger
-    );
-    let me = &mailbox.identity;
-    let primary = me.primary();
+    let parent = trigger(thread, finding)?;
 
-    let (to, cc) = recipients(parent, finding.kind, me);
-    anyhow::ensure!(
-        !to.is_empty(),
-        "no recipient for the draft: every address on <{}> is our own or unusable",
-        parent.message_id
-    );
-
+    let who = addressees(thread, finding, mailbox)?;
     let subject = reply_subject(&parent.subject);
     let message_id = message_id(mailbox, &finding.trigger);
-    // RFC 5322 3.6.4: the parent's References, or, when it has none (Outlook often sends only
-    // In-Reply-To), its In-Reply-To; then the parent itself.
-    let inherited = if parent.references.is_empty() {
-        parent.in_reply_to.as_slice()
-    } else {
-        parent.references.as_slice()
-    };
-    let mut references: Vec<String> = inherited
-        .iter()
-        .map(|r| bare_id(r))
-        .filter(|r| !r.is_empty() && *r != parent.message_id)
-        .collect();
-    references.push(parent.message_id.clone());
+    let references = references(parent);
 
     let model_body = normalise(body);
     let full_body = full_body(&model_body, parent, mailbox);
@@ -69,31 +52,37 @@ pub fn compose(
         .filter(|n| !n.is_empty());
     let from = Mailbox::new(
         from_name,
-        primary
+        who.from
             .parse()
-            .with_context(|| format!("our own address {primary:?} is not valid"))?,
+            .with_context(|| format!("our own address {:?} is not valid", who.from))?,
     );
     let mut builder = lettre::Message::builder()
         .from(from)
         .date(now.into())
         .subject(subject.clone())
-        .message_id(Some(format!("<{message_id}>")))
-        .in_reply_to(format!("<{}>", parent.message_id))
-        .references(
+        .message_id(Some(format!("<{message_id}>")));
+    // A parent id that is not plain ASCII would be RFC 2047-encoded by lettre, which no client
+    // matches: no In-Reply-To then (References still carry the usable ancestors).
+    if header_safe_id(&parent.message_id) {
+        builder = builder.in_reply_to(format!("<{}>", parent.message_id));
+    }
+    if !references.is_empty() {
+        builder = builder.references(
             references
                 .iter()
                 .map(|r| format!("<{r}>"))
                 .collect::<Vec<_>>()
                 .join(" "),
-        )
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str(MARKER_HEADER),
-            marker(&finding.thread_id),
-        ));
-    for a in &to {
+        );
+    }
+    builder = builder.raw_header(HeaderValue::new(
+        HeaderName::new_from_ascii_str(MARKER_HEADER),
+        marker(&finding.thread_id),
+    ));
+    for a in &who.to {
         builder = builder.to(mailbox_of(a)?);
     }
-    for a in &cc {
+    for a in &who.cc {
         builder = builder.cc(mailbox_of(a)?);
     }
     let message = builder
@@ -110,55 +99,102 @@ pub fn compose(
         thread_id: finding.thread_id.clone(),
         trigger: finding.trigger.clone(),
         kind: finding.kind,
-        to,
-        cc,
+        from: who.from,
+        to: who.to,
+        cc: who.cc,
+        left_out: who.left_out,
+        notes: who.notes,
         subject,
         body: model_body,
         raw: message.formatted(),
     })
 }
 
-/// To and Cc for a draft answering `parent`, never containing our own addresses.
-///
-/// Reply: To = Reply-To, else From; Cc = the parent's other To/Cc addresses (reply-all, so
-/// colleagues stay in copy). Follow-up (the parent is our own message): its To and Cc again.
-pub fn recipients(parent: &Email, kind: Kind, me: &Identity) -> (Vec<Addr>, Vec<Addr>) {
-    let mut seen: Vec<String> = Vec::new();
-    let mut take = |list: &[Addr]| -> Vec<Addr> {
-        let mut out = Vec::new();
-        for a in list {
-            let email = a.email.trim().to_ascii_lowercase();
-            if email.is_empty()
-                || me.is_own(&email)
-                || seen.contains(&email)
-                || email.parse::<lettre::Address>().is_err()
-            {
-                continue;
-            }
-            seen.push(email.clone());
-            out.push(Addr {
-                name: a.name.as_deref().map(one_line).filter(|n| !n.is_empty()),
-                email,
-            });
+/// The addressing of the draft for `finding` (see [`recipients`]), computed before the model is
+/// asked; an error when nobody usable is left to write to.
+pub fn addressees(
+    thread: &Thread,
+    finding: &Finding,
+    mailbox: &MailboxConfig,
+) -> Result<Recipients> {
+    let parent = trigger(thread, finding)?;
+    let who = recipients(thread, parent, finding.kind, mailbox);
+    if who.to.is_empty() {
+        return Err(NoRecipient {
+            trigger: parent.message_id.clone(),
         }
-        out
-    };
-    match kind {
-        Kind::Reply => {
-            let mut to = take(&parent.reply_to);
-            if to.is_empty() {
-                to = take(parent.from.as_slice());
-            }
-            let others: Vec<Addr> = parent.to.iter().chain(&parent.cc).cloned().collect();
-            let cc = take(&others);
-            (to, cc)
-        }
-        Kind::FollowUp { .. } => {
-            let to = take(&parent.to);
-            let cc = take(&parent.cc);
-            (to, cc)
-        }
+        .into());
     }
+    Ok(who)
+}
+
+/// Nobody usable to write to: a failure that does not heal until the thread changes, so a
+/// caller can `downcast_ref` it and stop asking the model for that finding.
+#[derive(Debug, thiserror::Error)]
+#[error("no recipient for the draft: every address on <{trigger}> is our own or unusable")]
+pub struct NoRecipient {
+    pub trigger: String,
+}
+
+/// The finding's trigger in the thread (the latest copy).
+fn trigger<'a>(thread: &'a Thread, finding: &Finding) -> Result<&'a Email> {
+    thread
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.message_id == finding.trigger)
+        .with_context(|| {
+            format!(
+                "the trigger <{}> is not in thread <{}>",
+                finding.trigger, thread.id
+            )
+        })
+}
+
+/// Ids in the draft's References, at most this many: the first and the latest ones.
+pub const REFERENCES_CAP: usize = 21;
+
+/// RFC 5322 3.6.4: the parent's References, or, when it has none (Outlook often sends only
+/// In-Reply-To), its In-Reply-To; then the parent itself. Trimmed as RFC 5322 and RFC 5537
+/// 3.4.4 suggest: the first id (the thread's root) and the latest ones, so a hostile or
+/// long-running thread cannot grow the header without bound. Ids a header cannot carry
+/// verbatim are dropped.
+fn references(parent: &Email) -> Vec<String> {
+    let inherited = if parent.references.is_empty() {
+        parent.in_reply_to.as_slice()
+    } else {
+        parent.references.as_slice()
+    };
+    let mut ids: Vec<String> = inherited
+        .iter()
+        .map(|r| bare_id(r))
+        .filter(|r| header_safe_id(r) && *r != parent.message_id)
+        .collect();
+    if header_safe_id(&parent.message_id) {
+        ids.push(parent.message_id.clone());
+    }
+    if ids.len() > REFERENCES_CAP {
+        ids.drain(1..ids.len() - (REFERENCES_CAP - 1));
+    }
+    ids
+}
+
+/// Longest Message-ID we copy into a header; real ones are under 100 characters.
+const ID_CAP: usize = 250;
+
+/// Can this id go between `<>` in a header as it is: printable ASCII without spaces, brackets
+/// or quotes (RFC 5322 3.6.4 msg-id), so lettre never RFC 2047-encodes it?
+fn header_safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= ID_CAP
+        && id.bytes().all(|b| {
+            b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'"' | b'\\' | b'(' | b')' | b',')
+        })
+}
+
+/// Is `email` a bare address a draft can carry (lettre's syntax: no display name, no spaces)?
+pub fn is_valid_address(email: &str) -> bool {
+    email.parse::<lettre::Address>().is_ok()
 }
 
 /// "Re: " + subject, unless it already carries a reply prefix: one prefix list with the
@@ -343,3 +379,5 @@ fn mailbox_of(a: &Addr) -> Result<Mailbox> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod recipient_tests;

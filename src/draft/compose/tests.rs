@@ -2,6 +2,7 @@
 //! reply headers and threading, header injection, non-ASCII bodies and the capped quote.
 
 use super::*;
+use crate::detect::Kind;
 use crate::draft::test_support::{email, finding, mailbox};
 
 fn addr(name: Option<&str>, email: &str) -> Addr {
@@ -41,45 +42,29 @@ fn header<'a>(hs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// Decodes a quoted-printable body (RFC 2045 section 6.7), enough for these tests.
-fn qp_decode(body: &str) -> String {
-    let mut out = Vec::new();
-    let bytes = body.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'=' if bytes[i + 1..].starts_with(b"\r\n") => i += 3,
-            b'=' => {
-                let h = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-                out.push(u8::from_str_radix(h, 16).unwrap());
-                i += 3;
-            }
-            b'\r' if bytes.get(i + 1) == Some(&b'\n') => {
-                out.push(b'\n');
-                i += 2;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
 fn decoded_body(d: &Draft) -> String {
     let raw = raw_text(d);
     let (_, body) = raw.split_once("\r\n\r\n").unwrap();
-    qp_decode(body)
+    let bytes = quoted_printable::decode(body, quoted_printable::ParseMode::Strict).unwrap();
+    String::from_utf8(bytes).unwrap().replace("\r\n", "\n")
 }
 
-/// The draft read back by `crate::parse`; `None` only while that is still the skeleton stub.
-fn parse_back(raw: &[u8]) -> Option<Email> {
-    match crate::parse::parse(raw) {
-        Ok(e) => Some(e),
-        Err(e) if e.to_string().contains("not written yet") => None,
-        Err(e) => panic!("our own draft does not parse: {e}"),
+/// The draft read back by `crate::parse`.
+fn parse_back(raw: &[u8]) -> Email {
+    crate::parse::parse(raw).unwrap_or_else(|e| panic!("our own draft does not parse: {e}"))
+}
+
+/// A thread holding only `parent`.
+fn alone(parent: &Email) -> Thread {
+    Thread {
+        id: "root@x".into(),
+        messages: vec![parent.clone()],
     }
+}
+
+/// Composes the draft answering `parent`, the only message of its thread.
+fn compose1(parent: &Email, f: &Finding, mb: &MailboxConfig, body: &str) -> Result<Draft> {
+    compose(&alone(parent), f, mb, body, now())
 }
 
 fn now() -> DateTime<Utc> {
@@ -88,7 +73,8 @@ fn now() -> DateTime<Utc> {
 
 #[test]
 fn recipients_table() {
-    let me = mailbox().identity;
+    let mb = mailbox();
+    let me = mb.identity.clone();
     let bob = addr(Some("Bob"), "bob@buyer.example");
     let carol = addr(None, "carol@buyer.example");
     let alice = addr(Some("Alice"), "alice@shop.example");
@@ -188,10 +174,10 @@ fn recipients_table() {
         e.reply_to = c.reply_to;
         e.to = c.to;
         e.cc = c.cc;
-        let (to, cc) = recipients(&e, c.kind, &me);
-        assert_eq!(emails(&to), c.want_to, "{}: To", c.name);
-        assert_eq!(emails(&cc), c.want_cc, "{}: Cc", c.name);
-        for a in to.iter().chain(&cc) {
+        let r = recipients(&alone(&e), &e, c.kind, &mb);
+        assert_eq!(emails(&r.to), c.want_to, "{}: To", c.name);
+        assert_eq!(emails(&r.cc), c.want_cc, "{}: Cc", c.name);
+        for a in r.to.iter().chain(&r.cc) {
             assert!(!me.is_own(&a.email), "{}: own address {}", c.name, a.email);
         }
     }
@@ -292,8 +278,8 @@ fn the_draft_id_survives_a_rename_a_reorder_and_a_merge() {
         "Price?",
         1_717_200_000,
     );
-    let one = compose(&parent, &f, &mb, "Yes.", now()).unwrap();
-    let two = compose(&parent, &merged, &renamed, "Yes.", now()).unwrap();
+    let one = compose(&alone(&parent), &f, &mb, "Yes.", now()).unwrap();
+    let two = compose(&alone(&parent), &merged, &renamed, "Yes.", now()).unwrap();
     assert_eq!(one.message_id, two.message_id);
     // The legacy formula is kept exactly (this is what tend 0.1 wrote), to find those drafts.
     assert_eq!(
@@ -314,7 +300,7 @@ fn reply_headers_and_threading() {
     parent.to = vec![addr(Some("Alice"), "alice@shop.example")];
     parent.subject = "AW: Offer".into();
     let f = finding("p3@buyer.example", Kind::Reply);
-    let d = compose(&parent, &f, &mailbox(), "Yes, [price] each.\r\n", now()).unwrap();
+    let d = compose1(&parent, &f, &mailbox(), "Yes, [price] each.\r\n").unwrap();
 
     assert_eq!(d.subject, "AW: Offer");
     assert_eq!(d.body, "Yes, [price] each.");
@@ -377,7 +363,7 @@ fn follow_up_answers_our_own_message() {
     ];
     parent.subject = "Re: Offer".into();
     let f = finding("ours@shop.example", Kind::FollowUp { nudge: 1 });
-    let d = compose(&parent, &f, &mailbox(), "Any news?", now()).unwrap();
+    let d = compose1(&parent, &f, &mailbox(), "Any news?").unwrap();
     assert_eq!(emails(&d.to), ["bob@buyer.example"]);
     assert_eq!(emails(&d.cc), ["carol@buyer.example"]);
     assert_eq!(d.subject, "Re: Offer");
@@ -391,9 +377,10 @@ fn follow_up_answers_our_own_message() {
 fn refuses_a_draft_without_recipients_or_for_the_wrong_parent() {
     let parent = email("p@x", addr(None, "alice@shop.example"), "hi", 1);
     let f = finding("p@x", Kind::FollowUp { nudge: 1 });
-    assert!(compose(&parent, &f, &mailbox(), "x", now()).is_err());
+    let err = compose1(&parent, &f, &mailbox(), "x").unwrap_err();
+    assert!(err.downcast_ref::<NoRecipient>().is_some(), "{err:#}");
     let f = finding("other@x", Kind::Reply);
-    assert!(compose(&parent, &f, &mailbox(), "x", now()).is_err());
+    assert!(compose1(&parent, &f, &mailbox(), "x").is_err());
 }
 
 #[test]
@@ -415,7 +402,7 @@ fn header_injection_is_encoded_not_obeyed() {
     let f = finding("p@x", Kind::Reply);
     let mut mb = mailbox();
     mb.display_name = Some("Alice\r\nReply-To: evil@attacker.example".into());
-    let d = compose(&parent, &f, &mb, "Body\r\nBcc: nobody", now()).unwrap();
+    let d = compose1(&parent, &f, &mb, "Body\r\nBcc: nobody").unwrap();
     let raw = raw_text(&d);
     let hs = headers(&raw);
     let names: Vec<&str> = hs.iter().map(|(n, _)| n.as_str()).collect();
@@ -439,9 +426,7 @@ fn header_injection_is_encoded_not_obeyed() {
         );
     }
     // Read back by our own parser: the hostile text stayed text.
-    let Some(back) = parse_back(&d.raw) else {
-        return;
-    };
+    let back = parse_back(&d.raw);
     assert_eq!(emails(&back.to), ["bob@buyer.example"]);
     assert_eq!(emails(&back.cc), ["carol@buyer.example"]);
     assert!(back.subject.starts_with("Re: Offer"), "{}", back.subject);
@@ -460,14 +445,7 @@ fn non_ascii_body_round_trips() {
     let body = "Sehr geehrter Herr Müller,\n\ngerne: [Preis] € pro Stück. 日本語もOK.\n"
         .to_string()
         + &"Eine sehr lange Zeile ohne Umbruch, ".repeat(10);
-    let d = compose(
-        &parent,
-        &finding("p@x", Kind::Reply),
-        &mailbox(),
-        &body,
-        now(),
-    )
-    .unwrap();
+    let d = compose1(&parent, &finding("p@x", Kind::Reply), &mailbox(), &body).unwrap();
     let raw = raw_text(&d);
     assert!(raw.is_ascii(), "the wire form is 7-bit");
     for line in raw.split("\r\n") {
@@ -480,9 +458,7 @@ fn non_ascii_body_round_trips() {
     assert_eq!(d.subject, "Re: Anfrage für Bürostühle");
     assert!(header(&headers(&raw), "Subject")[0].contains("=?utf-8?"));
     // Our own parser reads back the same facts.
-    let Some(back) = parse_back(&d.raw) else {
-        return;
-    };
+    let back = parse_back(&d.raw);
     assert_eq!(back.message_id, d.message_id);
     assert_eq!(back.subject, d.subject);
     assert_eq!(back.in_reply_to.as_deref(), Some("p@x"));
@@ -497,13 +473,13 @@ fn quote_is_capped_and_signature_separator_not_doubled() {
     let parent = email("p@x", addr(None, "bob@buyer.example"), &long, 1_717_200_000);
     let mut mb = mailbox();
     mb.signature = Some("-- \nAlice".into());
-    let d = compose(&parent, &finding("p@x", Kind::Reply), &mb, "Hi", now()).unwrap();
+    let d = compose1(&parent, &finding("p@x", Kind::Reply), &mb, "Hi").unwrap();
     let body = decoded_body(&d);
     assert!(body.len() < QUOTE_CAP + 500);
     assert!(body.ends_with("> [...]\n"));
     assert_eq!(body.matches("-- \n").count(), 1);
     mb.signature = None;
-    let d = compose(&parent, &finding("p@x", Kind::Reply), &mb, "Hi", now()).unwrap();
+    let d = compose1(&parent, &finding("p@x", Kind::Reply), &mb, "Hi").unwrap();
     assert!(decoded_body(&d).starts_with("Hi\n\nOn "));
 }
 

@@ -144,6 +144,26 @@ fn defang_cases() {
 }
 
 #[test]
+fn defang_catches_spaced_and_cased_delimiters() {
+    for hostile in [
+        "< /thread>",
+        "<  /  THREAD>",
+        "</ thread>",
+        "<\t/Thread >",
+        "< message from=\"x\">",
+        "\u{ff1c}/thread>",
+        "<\u{200b}/thread>",
+        "</thr\u{200b}ead>",
+    ] {
+        let out = defang(hostile);
+        assert!(out.starts_with('\u{2039}'), "{hostile:?} -> {out:?}");
+        assert!(!out.contains('<') && !out.contains('\u{ff1c}'), "{out:?}");
+    }
+    // Ordinary text keeps its brackets.
+    assert_eq!(defang("x < y and <b>bold</b>"), "x < y and <b>bold</b>");
+}
+
+#[test]
 fn keys_in_words_no_example_object_to_copy() {
     let t = Thread {
         id: "root@x".into(),

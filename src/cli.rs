@@ -107,10 +107,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                 .instrument(daemon::span(mb))
                 .await;
                 match result {
-                    Ok(r) => println!(
-                        "{}: {} fetched, {} new, {} unparseable",
-                        mb.name, r.fetched, r.new, r.unparseable
-                    ),
+                    Ok(r) => println!("{}: {r}", mb.name),
                     Err(err) => {
                         failed = true;
                         eprintln!("{}: sync failed: {err:#}", mb.name);
@@ -128,10 +125,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                 let pass = daemon::pass(mb, &store, &model, dry_run, &shutdown);
                 match pass.instrument(daemon::span(mb)).await {
                     Ok((r, actions)) => {
-                        println!(
-                            "{}: {} fetched, {} new, {} unparseable",
-                            mb.name, r.fetched, r.new, r.unparseable
-                        );
+                        println!("{}: {r}", mb.name);
                         for a in &actions {
                             failed |= matches!(a, Action::Failed { .. });
                             print_action(mb, a, dry_run);

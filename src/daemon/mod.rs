@@ -33,6 +33,29 @@ pub struct SyncReport {
     pub fetched: usize,
     pub new: usize,
     pub unparseable: usize,
+    /// Messages the server would not give (each logged with its UID and the server's words);
+    /// the cursor stays below the first, so the next pass asks again.
+    pub unfetched: usize,
+    /// Folders left below such a message, with the UIDNEXT they had: see `sync::behind`.
+    pub held: std::collections::BTreeMap<String, u32>,
+}
+
+impl std::fmt::Display for SyncReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} fetched, {} new, {} unparseable",
+            self.fetched, self.new, self.unparseable
+        )?;
+        if self.unfetched > 0 {
+            write!(
+                f,
+                ", {} could not be fetched (asked again next pass)",
+                self.unfetched
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// One thread as `status` and `explain` show it.

@@ -16,7 +16,7 @@ use std::process::Output;
 use support::dovecot::Dovecot;
 use support::llm::FakeLlm;
 use support::proxy::{Fault, Proxy};
-use support::service::{instant_model, Setup};
+use support::service::{instant_model, Setup, Tend, NO_POLL};
 
 /// The listing of new UIDs and a batch fetch of bodies, as tend words them.
 const LISTING: &[&str] = &["UID FETCH", "(UID RFC822.SIZE)"];
@@ -43,7 +43,7 @@ impl World {
         dovecot.add_user("alice", "pw");
         let llm = instant_model();
         let proxy = Proxy::start(dovecot.port());
-        let setup = Setup::new(&llm, "");
+        let setup = Setup::new(&llm, NO_POLL);
         let extra = format!("timeout_seconds = 10\n[folders]\n{folders}");
         setup.mailbox("alice", "pw", proxy.port(), &extra);
         World {
@@ -57,6 +57,17 @@ impl World {
 
     /// A buyer's question in INBOX, in a thread of its own.
     fn question(&mut self, n: usize) {
+        let raw = self.question_text(n);
+        self.dovecot.put("alice", "INBOX", raw.as_bytes(), "");
+    }
+
+    /// The same, delivered over IMAP: a `tend run` idling on INBOX hears of it.
+    fn deliver_question(&mut self, n: usize) {
+        let raw = self.question_text(n);
+        self.dovecot.append("alice", "pw", "INBOX", raw.as_bytes());
+    }
+
+    fn question_text(&mut self, n: usize) -> String {
         let id = format!("q{n}@buyer{n}.test");
         let raw = format!(
             "Message-ID: <{id}>\r\nDate: {}\r\nFrom: Buyer {n} <bob@buyer{n}.test>\r\n\
@@ -65,8 +76,8 @@ impl World {
              Hello Alice, what does the 50-seat plan cost per year? ({n})\r\n",
             (Utc::now() - Duration::hours(2)).to_rfc2822()
         );
-        self.dovecot.put("alice", "INBOX", raw.as_bytes(), "");
         self.asked.push(id);
+        raw
     }
 
     fn once(&self) -> Output {
@@ -223,6 +234,40 @@ fn a_message_that_cannot_be_fetched_keeps_the_cursor_below_it() {
     assert!(!stdout(&out).contains("could not be fetched"));
     w.assert_each_drafted_once();
     assert_eq!(w.llm.requests().len(), 3);
+}
+
+/// `tend run` with a message the server never gives: it drafts for the others, says so in
+/// `status`, and waits on IDLE instead of asking again without pause (the cursor below the
+/// message looks like unseen mail); new mail wakes it, and the message comes once it can.
+#[test]
+fn a_message_that_cannot_be_fetched_does_not_keep_tend_run_busy() {
+    let mut w = World::new();
+    for n in 1..=3 {
+        w.question(n);
+    }
+    let dropped = w.proxy.inject(BODIES, Fault::DropFetch(2), usize::MAX);
+    w.proxy.inject(BODIES, Fault::Refuse("NO"), usize::MAX);
+    let mut tend = Tend::start(&w.setup.config());
+    tend.wait_log("waiting on IDLE", 1, 30);
+    assert!(dropped.count() >= 2, "the batch and the retry of UID 2");
+    let snapshot = w.setup.path("state/status.txt");
+    tend.wait("the status naming the message not fetched", 15, |_| {
+        std::fs::read_to_string(&snapshot)
+            .is_ok_and(|t| t.contains("1 message the server would not give"))
+    });
+    let (_, by_parent) = w.drafts_in("Drafts");
+    assert_eq!(
+        by_parent.keys().collect::<Vec<_>>(),
+        ["q1@buyer1.test", "q3@buyer3.test"]
+    );
+
+    w.proxy.heal();
+    w.deliver_question(4);
+    tend.wait("a draft for every message", 20, |_| w.drafts() == 4);
+    let (status, _) = tend.stop();
+    assert!(status.success());
+    w.assert_each_drafted_once();
+    assert_eq!(w.llm.requests().len(), 4);
 }
 
 #[test]

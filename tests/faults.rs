@@ -270,6 +270,44 @@ fn a_message_that_cannot_be_fetched_does_not_keep_tend_run_busy() {
     assert_eq!(w.llm.requests().len(), 4);
 }
 
+/// Our answer in Sent, if the server will not give it, would leave the thread looking
+/// unanswered: no draft is written until Sent is whole.
+#[test]
+fn a_reply_in_sent_that_cannot_be_fetched_holds_the_drafts_back() {
+    let mut w = World::new();
+    w.question(1);
+    let sent = |id: &str, to: &str, extra: &str, hours: i64| {
+        let raw = format!(
+            "Message-ID: <{id}>\r\nDate: {}\r\nFrom: Alice <alice@acme.test>\r\nTo: {to}\r\n\
+             Subject: Re: Pricing question 1\r\n{extra}\r\nThanks, it is [price].\r\n",
+            (Utc::now() - Duration::hours(hours)).to_rfc2822()
+        );
+        w.dovecot.put("alice", "Sent", raw.as_bytes(), "S");
+    };
+    sent("old@acme.test", "someone@else.test", "", 48);
+    sent(
+        "answer@acme.test",
+        "bob@buyer1.test",
+        "In-Reply-To: <q1@buyer1.test>\r\nReferences: <q1@buyer1.test>\r\n",
+        1,
+    );
+    // INBOX holds UID 1 only: UID 2 is our answer in Sent. Each fault is used up by the fetch
+    // of INBOX, then of Sent, then of UID 2 alone.
+    let dropped = w.proxy.inject(BODIES, Fault::DropFetch(2), 3);
+    w.proxy.inject(BODIES, Fault::Refuse("NO"), 3);
+    let out = w.once();
+    assert_eq!(dropped.count(), 2);
+    assert!(
+        stdout(&out).contains("1 could not be fetched"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(w.drafts(), 0, "no draft while our answer is missing");
+    assert!(w.once().status.success());
+    assert_eq!(w.drafts(), 0, "answered: no draft at all");
+    assert!(w.llm.requests().is_empty());
+}
+
 #[test]
 fn a_connection_cut_at_the_fetch_skips_nothing() {
     let mut w = World::new();

@@ -124,6 +124,16 @@ pub async fn work<M: LanguageModel>(
     shutdown: &CancellationToken,
 ) -> Result<(SyncReport, Vec<Action>)> {
     let report = sync(mb, store, session, folders, shutdown).await?;
+    // A message of ours in Sent that could not be fetched may be the answer that closes a
+    // thread: without it the thread looks unanswered. No drafts until Sent is whole again.
+    if let Some(sent) = folders
+        .sent
+        .as_ref()
+        .filter(|s| report.held.contains_key(*s))
+    {
+        tracing::warn!(folder = %sent, "a message in Sent could not be fetched: no drafts this pass");
+        return Ok((report, Vec::new()));
+    }
     let now = Utc::now();
     let actions = if dry_run {
         attend(mb, store, model, None, now, shutdown).await?

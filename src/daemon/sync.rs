@@ -135,11 +135,11 @@ async fn sync_folder(
             complete = false;
             break;
         }
-        // A batch fetch is bounded by four timeouts, and its retries by one each; storing one
-        // takes far less.
+        // A batch fetch is bounded by four timeouts (each retry of a missing message promises
+        // anew); storing one takes far less.
         super::health::beat(mb.imap.timeout * 6);
         let last_uid = *batch.last().expect("batches are never empty");
-        match fetch_batch(session, folder, &batch).await {
+        match fetch_batch(session, folder, &batch, mb.imap.timeout).await {
             Ok(got) => {
                 report.unfetched += got.failed.len();
                 if let Some(&first) = got.failed.first() {
@@ -203,7 +203,12 @@ const REFUSALS_IN_A_ROW: usize = 3;
 /// message means it was expunged meanwhile and is rightly skipped. A NO (or BAD) means the
 /// server has it and would not give it, as does a NIL body; that message is a failure and
 /// keeps the cursor below it. The one NO that means "gone" says so: RFC 5530 EXPUNGEISSUED.
-async fn fetch_batch(session: &mut Session, folder: &str, batch: &[u32]) -> Result<Batch> {
+async fn fetch_batch(
+    session: &mut Session,
+    folder: &str,
+    batch: &[u32],
+    timeout: std::time::Duration,
+) -> Result<Batch> {
     let answer = session.fetch(batch, FETCH_CAP).await?;
     let mut messages = answer.messages;
     let have: BTreeSet<u32> = messages.iter().map(|m| m.uid).collect();
@@ -240,6 +245,8 @@ async fn fetch_batch(session: &mut Session, folder: &str, batch: &[u32]) -> Resu
                 gave_up: true,
             });
         }
+        // Each retry is bounded by four timeouts; a batch may need many.
+        super::health::beat(timeout * 5);
         let single = session.fetch(&[uid], FETCH_CAP).await?;
         if let Some(m) = single.messages.into_iter().next() {
             in_a_row = 0;

@@ -1,139 +1,22 @@
 //! What real servers do that a healthy Dovecot does not, injected on the wire by the proxy of
 //! `tests/support/proxy.rs` between the real `tend` binary and a real Dovecot: a NO or BAD to
-//! the listing of new UIDs, a partial FETCH, a refused SEARCH of Drafts, a cut connection; and
-//! a folder whose name is not ASCII. Each test is named after the review finding it guards
-//! (review 1.1.1: a tagged NO/BAD from FETCH and SEARCH was treated as success; section 2:
-//! folder names in modified UTF-7), and ends the same way: every buyer message drafted for on
-//! a later pass, none skipped, and no Message-ID twice in Drafts.
+//! the listing of new UIDs, a partial FETCH, a refused SEARCH of Drafts, a cut connection; a
+//! folder whose name is not ASCII; a message over the fetch cap. Each test is named after the
+//! review finding it guards (review 1.1.1: a tagged NO/BAD from FETCH and SEARCH was treated
+//! as success; 1.1.2: the text of a large message was cut off; section 2: folder names in
+//! modified UTF-7), and ends the same way: every buyer message drafted for on a later pass,
+//! none skipped, and no Message-ID twice in Drafts.
 
 mod support;
 
 use chrono::{Duration, Utc};
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::process::Output;
-use support::dovecot::Dovecot;
-use support::llm::FakeLlm;
-use support::proxy::{Fault, Proxy};
-use support::service::{instant_model, Setup, Tend, NO_POLL};
+use support::faulty::{imap, stdout, World};
+use support::proxy::Fault;
+use support::service::Tend;
 
 /// The listing of new UIDs and a batch fetch of bodies, as tend words them.
 const LISTING: &[&str] = &["UID FETCH", "(UID RFC822.SIZE)"];
 const BODIES: &[&str] = &["UID FETCH", "BODY.PEEK[]"];
-
-/// Dovecot with alice, the model, and tend configured to reach Dovecot through the proxy.
-struct World {
-    dovecot: Dovecot,
-    llm: FakeLlm,
-    proxy: Proxy,
-    setup: Setup,
-    /// Message-IDs of the buyer messages put so far, each waiting for one draft.
-    asked: Vec<String>,
-}
-
-impl World {
-    fn new() -> World {
-        World::with_folders("")
-    }
-
-    /// `folders`: lines for the mailbox file's `[folders]` table.
-    fn with_folders(folders: &str) -> World {
-        let dovecot = Dovecot::start();
-        dovecot.add_user("alice", "pw");
-        let llm = instant_model();
-        let proxy = Proxy::start(dovecot.port());
-        let setup = Setup::new(&llm, NO_POLL);
-        let extra = format!("timeout_seconds = 10\n[folders]\n{folders}");
-        setup.mailbox("alice", "pw", proxy.port(), &extra);
-        World {
-            dovecot,
-            llm,
-            proxy,
-            setup,
-            asked: Vec::new(),
-        }
-    }
-
-    /// A buyer's question in INBOX, in a thread of its own.
-    fn question(&mut self, n: usize) {
-        let raw = self.question_text(n);
-        self.dovecot.put("alice", "INBOX", raw.as_bytes(), "");
-    }
-
-    /// The same, delivered over IMAP: a `tend run` idling on INBOX hears of it.
-    fn deliver_question(&mut self, n: usize) {
-        let raw = self.question_text(n);
-        self.dovecot.append("alice", "pw", "INBOX", raw.as_bytes());
-    }
-
-    fn question_text(&mut self, n: usize) -> String {
-        let id = format!("q{n}@buyer{n}.test");
-        let raw = format!(
-            "Message-ID: <{id}>\r\nDate: {}\r\nFrom: Buyer {n} <bob@buyer{n}.test>\r\n\
-             To: alice@acme.test\r\nSubject: Pricing question {n}\r\n\
-             Content-Type: text/plain; charset=utf-8\r\n\r\n\
-             Hello Alice, what does the 50-seat plan cost per year? ({n})\r\n",
-            (Utc::now() - Duration::hours(2)).to_rfc2822()
-        );
-        self.asked.push(id);
-        raw
-    }
-
-    fn once(&self) -> Output {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
-            .arg("--config")
-            .arg(self.setup.config())
-            .arg("once")
-            .env("RUST_LOG", "info")
-            .output()
-            .unwrap();
-        eprintln!(
-            "tend once -> {}\n--- stdout\n{}--- stderr\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    /// Drafts in `folder`, counted by their Message-ID and by the message they answer.
-    fn drafts_in(&self, folder: &str) -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
-        let (mut by_id, mut by_parent) = (BTreeMap::new(), BTreeMap::new());
-        for d in self.dovecot.messages("alice", folder) {
-            let email = tend::parse::parse(&d.raw).expect("a draft parses");
-            *by_id.entry(email.message_id).or_insert(0) += 1;
-            let parent = email.in_reply_to.unwrap_or_default();
-            *by_parent.entry(parent).or_insert(0) += 1;
-        }
-        (by_id, by_parent)
-    }
-
-    /// Every buyer message has exactly one draft in `folder`, and no Message-ID is there twice.
-    fn assert_each_drafted_once_in(&self, folder: &str) {
-        let (by_id, by_parent) = self.drafts_in(folder);
-        let twice: Vec<_> = by_id.iter().filter(|(_, n)| **n > 1).collect();
-        assert!(twice.is_empty(), "duplicate drafts: {twice:?}");
-        let expected: BTreeMap<String, usize> =
-            self.asked.iter().map(|id| (id.clone(), 1)).collect();
-        assert_eq!(
-            by_parent, expected,
-            "one draft per buyer message, none skipped"
-        );
-    }
-
-    fn assert_each_drafted_once(&self) {
-        self.assert_each_drafted_once_in("Drafts");
-    }
-
-    fn drafts(&self) -> usize {
-        self.dovecot.messages("alice", "Drafts").len()
-    }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A NO or BAD to `UID FETCH n:* (UID RFC822.SIZE)` used to read as "nothing new", and the
 /// cursor jumped to UIDNEXT-1 past everything that had arrived.
@@ -349,25 +232,34 @@ fn a_refused_search_of_drafts_is_not_not_there() {
     );
 }
 
-/// Sends one command to Dovecot directly, as another mail client would.
-fn imap(dovecot: &Dovecot, command: &str) {
-    let stream = TcpStream::connect(("127.0.0.1", dovecot.port())).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut expect = |tag: &str| loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "closed");
-        if let Some(rest) = line.strip_prefix(tag) {
-            assert!(rest.starts_with(" OK"), "{line}");
-            return;
-        }
-    };
-    expect("*");
-    (&stream).write_all(b"a1 LOGIN alice pw\r\n").unwrap();
-    expect("a1");
-    (&stream)
-        .write_all(format!("a2 {command}\r\n").as_bytes())
-        .unwrap();
-    expect("a2");
+/// A message over the 2 MiB fetch cap used to be cut at its first 2 MiB, losing a text that
+/// came after a large attachment (review 1.1.2); its text parts are now fetched by structure.
+#[test]
+fn text_after_a_large_attachment_survives_the_fetch_cap() {
+    let mut w = World::new();
+    let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n";
+    let pdf: String = line.repeat(3 * 1024 * 1024 / line.len());
+    let raw = format!(
+        "Message-ID: <big@buyer1.test>\r\nDate: {}\r\nFrom: Buyer 1 <bob@buyer1.test>\r\n\
+         To: alice@acme.test\r\nSubject: Specs attached\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: application/pdf; name=\"specs.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{pdf}\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Hello Alice, specs attached. What would 50 seats cost? (marker 7731)\r\n--b1--\r\n",
+        (Utc::now() - Duration::hours(2)).to_rfc2822()
+    );
+    assert!(raw.len() > 3 * 1024 * 1024);
+    w.dovecot.put("alice", "INBOX", raw.as_bytes(), "");
+    w.asked.push("big@buyer1.test".into());
+    w.question(2);
+    assert!(w.once().status.success());
+    w.assert_each_drafted_once();
+    let asked = w.llm.requests();
+    assert!(
+        asked.iter().any(|r| r.to_string().contains("marker 7731")),
+        "the model saw the text after the attachment"
+    );
 }
 
 /// `drafts = "Entwürfe"` used to fail with "does not exist": the server lists the folder as

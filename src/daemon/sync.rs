@@ -9,14 +9,14 @@ use crate::parse::{self, Email};
 use crate::store::{Cursor, Store};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::IsTerminal;
 use tokio_util::sync::CancellationToken;
 
-/// Largest part of one message fetched: the first 2 MiB of it, whatever lies there. The text
-/// survives only when it comes before the attachments; a forwarded message, or inline images
-/// placed before the text (some Apple Mail and Outlook layouts), may lose it. Fetching the
-/// text parts of a larger message by BODYSTRUCTURE would fix that (review 1.1.2).
+/// Largest part of one message fetched. A larger multipart message is fetched as its header
+/// and its text parts, up to this much text, wherever they lie (`imap::large`), so inline
+/// images or a PDF before the text do not cost the text; a larger single-part message, or one
+/// whose structure the server will not give, is cut after this many bytes.
 const FETCH_CAP: u32 = 2 * 1024 * 1024;
 /// At most this many messages, and this many bytes, are held in memory per fetch.
 const BATCH_COUNT: usize = 250;
@@ -90,6 +90,7 @@ async fn sync_folder(
         return advance(store);
     }
     let uids = session.uids_after(last).await?;
+    let sizes: HashMap<u32, u32> = uids.iter().copied().collect();
     let total = uids.len();
     let progress = std::io::stderr().is_terminal();
     // Fetching waits on the server, parsing and storing on the CPU and the disk: a worker
@@ -139,7 +140,7 @@ async fn sync_folder(
         // anew); storing one takes far less.
         super::health::beat(mb.imap.timeout * 6);
         let last_uid = *batch.last().expect("batches are never empty");
-        match fetch_batch(session, folder, &batch, mb.imap.timeout).await {
+        match fetch_batch(session, folder, &batch, &sizes, mb.imap.timeout).await {
             Ok(got) => {
                 report.unfetched += got.failed.len();
                 if let Some(&first) = got.failed.first() {
@@ -207,10 +208,25 @@ async fn fetch_batch(
     session: &mut Session,
     folder: &str,
     batch: &[u32],
+    sizes: &HashMap<u32, u32>,
     timeout: std::time::Duration,
 ) -> Result<Batch> {
-    let answer = session.fetch(batch, FETCH_CAP).await?;
-    let mut messages = answer.messages;
+    // Over the cap: the header and the text parts, wherever they lie. What that does not
+    // serve is fetched below like the others, cut at the cap.
+    let mut messages = Vec::new();
+    let mut small = Vec::with_capacity(batch.len());
+    for &uid in batch {
+        if sizes.get(&uid).is_some_and(|s| *s > FETCH_CAP) {
+            super::health::beat(timeout * 6);
+            if let Some(m) = session.fetch_text_parts(uid, FETCH_CAP).await? {
+                messages.push(m);
+                continue;
+            }
+        }
+        small.push(uid);
+    }
+    let answer = session.fetch(&small, FETCH_CAP).await?;
+    messages.extend(answer.messages);
     let have: BTreeSet<u32> = messages.iter().map(|m| m.uid).collect();
     let missing: Vec<u32> = batch
         .iter()

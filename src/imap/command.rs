@@ -157,7 +157,7 @@ pub fn fetched_body(resp: &Response<'_>) -> Option<Body> {
 }
 
 /// INTERNALDATE (RFC 3501 `date-time`, e.g. ` 2-Jun-2025 10:00:00 +0000`) as Unix seconds.
-fn internal_date(text: &str) -> Option<i64> {
+pub fn internal_date(text: &str) -> Option<i64> {
     chrono::DateTime::parse_from_str(text.trim(), "%d-%b-%Y %H:%M:%S %z")
         .ok()
         .map(|d| d.timestamp())

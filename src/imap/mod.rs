@@ -10,6 +10,7 @@ mod command;
 pub mod connect;
 mod folders;
 mod idle;
+mod large;
 mod utf7;
 
 use crate::config::{Folders, ImapConfig};

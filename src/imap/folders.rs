@@ -102,7 +102,14 @@ fn pick(
             Some(_) => anyhow::bail!(
                 "the configured folder {wanted:?} cannot be opened on the server (\\Noselect)"
             ),
-            None => anyhow::bail!("the configured folder {wanted:?} does not exist on the server"),
+            None => {
+                let names: Vec<&str> = listed.iter().take(30).map(|l| l.name.as_str()).collect();
+                anyhow::bail!(
+                    "the configured folder {wanted:?} ([folders] in the mailbox file) does not \
+                     exist on the server; it lists: {}",
+                    names.join(", ")
+                )
+            }
         };
     }
     let usable = || listed.iter().filter(|l| l.selectable());
@@ -244,7 +251,13 @@ mod tests {
             assert_eq!(got.sent.as_deref(), Some("Gesendete Elemente"));
         }
         let err = choose(&listed, &folders(None, Some("Sent"), None)).unwrap_err();
-        assert!(err.to_string().contains("does not exist"), "{err}");
+        assert!(
+            err.to_string().contains("does not exist")
+                && err
+                    .to_string()
+                    .contains("lists: INBOX, Entwürfe, Gesendete Elemente"),
+            "{err}"
+        );
         let noselect = listing(&[("Drafts", "\\Noselect")]);
         let err = choose(&noselect, &folders(None, None, Some("Drafts"))).unwrap_err();
         assert!(err.to_string().contains("cannot be opened"), "{err}");

@@ -245,8 +245,12 @@ fn text_after_a_large_attachment_survives_the_fetch_cap() {
          Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
          --b1\r\nContent-Type: application/pdf; name=\"specs.pdf\"\r\n\
          Content-Transfer-Encoding: base64\r\n\r\n{pdf}\
-         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
-         Hello Alice, specs attached. What would 50 seats cost? (marker 7731)\r\n--b1--\r\n",
+         --b1\r\nContent-Type: multipart/alternative; boundary=\"b2\"\r\n\r\n\
+         --b2\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Hello Alice, specs attached. What would 50 seats cost? (marker 7731)\r\n\
+         --b2\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <p>Hello Alice, specs attached. What would 50 seats cost? (marker 7731)</p>\r\n\
+         --b2--\r\n--b1--\r\n",
         (Utc::now() - Duration::hours(2)).to_rfc2822()
     );
     assert!(raw.len() > 3 * 1024 * 1024);
@@ -256,9 +260,15 @@ fn text_after_a_large_attachment_survives_the_fetch_cap() {
     assert!(w.once().status.success());
     w.assert_each_drafted_once();
     let asked = w.llm.requests();
-    assert!(
-        asked.iter().any(|r| r.to_string().contains("marker 7731")),
-        "the model saw the text after the attachment"
+    let seen: Vec<usize> = asked
+        .iter()
+        .map(|r| r.to_string().matches("marker 7731").count())
+        .collect();
+    // Once: the text/plain alternative, not the HTML beside it too.
+    assert_eq!(
+        seen.iter().filter(|n| **n > 0).collect::<Vec<_>>(),
+        [&1],
+        "the model saw the text after the attachment, once"
     );
 }
 

@@ -98,10 +98,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             let mut failed = false;
             for mb in select(config, mailbox.as_deref())? {
                 match sync_only(mb, &store, &shutdown).await {
-                    Ok(r) => println!(
-                        "{}: {} fetched, {} new, {} unparseable",
-                        mb.name, r.fetched, r.new, r.unparseable
-                    ),
+                    Ok(r) => println!("{}: {r}", mb.name),
                     Err(err) => {
                         failed = true;
                         eprintln!("{}: sync failed: {err:#}", mb.name);
@@ -133,10 +130,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                 let pass = daemon::pass(mb, &store, &model, dry_run, &shutdown);
                 match pass.instrument(daemon::span(mb)).await {
                     Ok((r, actions)) => {
-                        println!(
-                            "{}: {} fetched, {} new, {} unparseable",
-                            mb.name, r.fetched, r.new, r.unparseable
-                        );
+                        println!("{}: {r}", mb.name);
                         for a in &actions {
                             failed |= matches!(a, Action::Failed { .. } | Action::ModelDown { .. });
                             print_action(mb, a, dry_run);

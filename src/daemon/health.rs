@@ -42,6 +42,8 @@ pub struct MailboxHealth {
     pub last_sync: Option<DateTime<Utc>>,
     /// Drafts written on `.0` (the mailbox's local date).
     pub drafts_today: (NaiveDate, u32),
+    /// Messages the last pass could not fetch (asked again on the next).
+    pub unfetched: usize,
     timezone: chrono_tz::Tz,
     /// The task promised to report again before this.
     due: Instant,
@@ -85,6 +87,7 @@ impl Health {
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let drafts_today = map.get(name).map_or((today, 0), |h| h.drafts_today);
         let last_sync = map.get(name).and_then(|h| h.last_sync);
+        let unfetched = map.get(name).map_or(0, |h| h.unfetched);
         self.version.fetch_add(1, Ordering::Relaxed);
         map.insert(
             name.to_string(),
@@ -92,6 +95,7 @@ impl Health {
                 state: State::Connecting,
                 last_sync,
                 drafts_today,
+                unfetched,
                 timezone,
                 due: deadline(Duration::from_secs(300)),
                 overdue_logged: false,
@@ -137,6 +141,16 @@ impl Health {
                 h.drafts_today = (today, 0);
             }
             h.drafts_today.1 += drafts;
+        });
+    }
+
+    /// The last pass left `n` messages it could not fetch.
+    pub fn unfetched(&self, name: &str, n: usize) {
+        self.update(name, |h| {
+            if h.unfetched != n {
+                self.version.fetch_add(1, Ordering::Relaxed);
+            }
+            h.unfetched = n;
         });
     }
 
@@ -230,7 +244,14 @@ impl MailboxHealth {
             format!("last sync {}", ago(t))
         });
         let drafts = count(self.drafts_on(now) as usize, "draft", "drafts");
-        format!("{state}; {synced}; {drafts} today")
+        let unfetched = match self.unfetched {
+            0 => String::new(),
+            n => format!(
+                "; {} the server would not give (asked again every pass; see the log)",
+                count(n, "message", "messages")
+            ),
+        };
+        format!("{state}; {synced}; {drafts} today{unfetched}")
     }
 }
 

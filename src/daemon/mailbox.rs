@@ -8,7 +8,7 @@
 //! It does not know about other mailboxes, signals or systemd; `service` runs these tasks.
 
 use super::health::{self, Backoff, Health, State};
-use super::{open, span, work, Action};
+use super::{open, span, work, Action, SyncReport};
 use crate::config::MailboxConfig;
 use crate::imap::{FolderNames, LoginError, Session, Wake};
 use crate::llm::LanguageModel;
@@ -167,6 +167,7 @@ impl<M: LanguageModel + 'static> Watch<M> {
         // When the model is to be asked again after the server failed for everyone.
         let mut model_due: Option<Instant> = None;
         let mut model_retry = MODEL_RETRY_FIRST;
+        let mut last_report = SyncReport::default();
         loop {
             if self.stop.is_cancelled() {
                 session.logout().await;
@@ -195,6 +196,7 @@ impl<M: LanguageModel + 'static> Watch<M> {
                     })
                     .count();
                 self.health.synced(name, Utc::now(), drafted as u32);
+                self.health.unfetched(name, report.unfetched);
                 // A model server that failed for everyone is asked again soon, not only at the
                 // next poll: that draft is what the user is waiting for. Never before its
                 // Retry-After, in full: the retry pass is set for it, not clipped to the poll
@@ -226,13 +228,13 @@ impl<M: LanguageModel + 'static> Watch<M> {
                 } else {
                     tracing::debug!("pass done: nothing new");
                 }
-                (changed, last_pass) = (false, Instant::now());
+                (changed, last_pass, last_report) = (false, Instant::now(), report);
                 continue;
             }
             // Mail that came in after the pass fetched INBOX would not wake an IDLE started
             // now: look first.
             let inbox = session.examine(&folders.inbox).await?;
-            if super::sync::behind(mb, &self.store, &folders.inbox, inbox)? {
+            if super::sync::behind(mb, &self.store, &folders.inbox, inbox, &last_report)? {
                 changed = true;
                 continue;
             }

@@ -33,6 +33,29 @@ pub struct SyncReport {
     pub fetched: usize,
     pub new: usize,
     pub unparseable: usize,
+    /// Messages the server would not give (each logged with its UID and the server's words);
+    /// the cursor stays below the first, so the next pass asks again.
+    pub unfetched: usize,
+    /// Folders left below such a message, with the UIDNEXT they had: see `sync::behind`.
+    pub held: std::collections::BTreeMap<String, u32>,
+}
+
+impl std::fmt::Display for SyncReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} fetched, {} new, {} unparseable",
+            self.fetched, self.new, self.unparseable
+        )?;
+        if self.unfetched > 0 {
+            write!(
+                f,
+                ", {} could not be fetched (asked again next pass)",
+                self.unfetched
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// One thread as `status` and `explain` show it.
@@ -109,6 +132,16 @@ pub async fn work<M: LanguageModel>(
     shutdown: &CancellationToken,
 ) -> Result<(SyncReport, Vec<Action>)> {
     let report = sync(mb, store, session, folders, shutdown).await?;
+    // A message of ours in Sent that could not be fetched may be the answer that closes a
+    // thread: without it the thread looks unanswered. No drafts until Sent is whole again.
+    if let Some(sent) = folders
+        .sent
+        .as_ref()
+        .filter(|s| report.held.contains_key(*s))
+    {
+        tracing::warn!(folder = %sent, "a message in Sent could not be fetched: no drafts this pass");
+        return Ok((report, Vec::new()));
+    }
     let now = Utc::now();
     let actions = if dry_run {
         attend(mb, store, model, None, now, shutdown).await?

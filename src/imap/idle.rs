@@ -32,6 +32,7 @@ impl Session {
             timeout,
             host,
             can_idle,
+            wire,
         } = self;
         let probe = (timeout / 2).max(Duration::from_millis(500));
         let mut handle = inner.idle();
@@ -69,6 +70,7 @@ impl Session {
             timeout,
             host,
             can_idle,
+            wire,
         };
         session.drain();
         Ok((session, wake))

@@ -1,23 +1,30 @@
 //! IMAP, the only user of async-imap: connect and log in ([`connect`]), find INBOX, Sent and
-//! Drafts by their RFC 6154 attributes, fetch what is new after a UID, search a folder for a
-//! Message-ID, append a draft. Folders are opened with EXAMINE (read-only) and bodies fetched
-//! with `BODY.PEEK`, so tend never marks buyer mail as read. It never calls the store: the
-//! daemon saves cursors after the messages are stored.
+//! Drafts ([`folders`], names in modified UTF-7 [`utf7`]), list and fetch what is new after a
+//! UID, search a folder for a Message-ID, append a draft. FETCH, SEARCH, LIST and CAPABILITY
+//! are read by [`command`], which checks their tagged status; a NO or BAD is an error, never an
+//! empty answer. Folders are opened with EXAMINE (read-only) and bodies fetched with
+//! `BODY.PEEK`, so tend never marks buyer mail as read. It never calls the store: the daemon
+//! saves cursors after the messages are stored.
 
+mod command;
 pub mod connect;
+mod folders;
 mod idle;
+mod large;
+mod utf7;
 
 use crate::config::{Folders, ImapConfig};
 use anyhow::{Context, Result};
-use async_imap::types::NameAttribute;
+use async_imap::imap_proto::NameAttribute;
+pub use command::Refused;
 use connect::ImapSession;
 pub use connect::LoginError;
-use futures::TryStreamExt;
 pub use idle::Wake;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::time::Duration;
 
-/// The folders a pass works with.
+/// The folders a pass works with, by the names a person reads (decoded from modified UTF-7).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FolderNames {
     pub inbox: String,
@@ -34,13 +41,25 @@ pub struct FolderState {
 }
 
 /// One fetched message.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct Fetched {
     pub uid: u32,
     /// The message bytes, at most the cap given to [`Session::fetch`].
     pub raw: Vec<u8>,
     /// INTERNALDATE as Unix seconds: the date to use when the Date header is missing.
     pub internal_date: Option<i64>,
+}
+
+/// What a FETCH of some UIDs gave. A UID asked for may be in none of the lists: the server
+/// answered nothing for it.
+#[derive(Debug, Default)]
+pub struct FetchAnswer {
+    /// Asked-for messages that came with their body, ascending by UID, each once.
+    pub messages: Vec<Fetched>,
+    /// Asked-for UIDs the server answered with a NIL body: it has them but did not give them.
+    pub nil: Vec<u32>,
+    /// The NO or BAD the command ended with, if it did; `messages` holds what came before it.
+    pub refused: Option<Refused>,
 }
 
 /// A logged-in connection. Used until it errors, then dropped and reopened by the caller.
@@ -50,35 +69,30 @@ pub struct Session {
     host: String,
     /// Does the server offer IDLE (RFC 2177)? Without it the daemon polls.
     can_idle: bool,
+    /// Folder names as read -> as the server spells them, from the last LIST.
+    wire: HashMap<String, String>,
 }
-
-/// Names tried, case-insensitively, when no folder carries the RFC 6154 attribute.
-const SENT_NAMES: &[&str] = &[
-    "Sent",
-    "Sent Items",
-    "Sent Messages",
-    "Sent Mail",
-    "Gesendet",
-    "Gesendete Elemente",
-    "Envoyés",
-];
-const DRAFTS_NAMES: &[&str] = &["Drafts", "Draft", "Entwürfe", "Brouillons"];
 
 impl Session {
     /// Connects and logs in with the configured secret.
     pub async fn connect(cfg: &ImapConfig) -> Result<Session, LoginError> {
         let password = cfg.password.reveal().context("reading the IMAP password")?;
-        let mut inner = connect::login(cfg, &password).await?;
-        let caps = within(cfg.timeout, &cfg.host, "CAPABILITY", async {
-            Ok(inner.capabilities().await?)
-        })
-        .await?;
+        let inner = connect::login(cfg, &password).await?;
         let mut session = Session {
-            can_idle: caps.has_str("IDLE"),
+            can_idle: false,
             inner,
             timeout: cfg.timeout,
             host: cfg.host.clone(),
+            wire: HashMap::new(),
         };
+        let mut idle = false;
+        let fut = command::run(&mut session.inner, "CAPABILITY", "CAPABILITY", |r| {
+            idle |= command::offers(r, "IDLE").unwrap_or(false)
+        });
+        within(cfg.timeout, &cfg.host, "CAPABILITY", fut)
+            .await?
+            .context("asking for the server's capabilities")?;
+        session.can_idle = idle;
         session.drain();
         Ok(session)
     }
@@ -94,63 +108,37 @@ impl Session {
     }
 
     /// Finds INBOX, Sent and Drafts: the user's override, else the RFC 6154 attribute, else a
-    /// well-known name.
+    /// well-known name (see [`folders::choose`]). Names come back decoded from modified UTF-7;
+    /// the session remembers how the server spells them for later commands.
     pub async fn folders(&mut self, overrides: &Folders) -> Result<FolderNames> {
-        let inner = &mut self.inner;
-        let list = async {
-            let stream = inner.list(Some(""), Some("*")).await?;
-            let names: Vec<_> = stream.try_collect().await?;
-            Ok(names
-                .iter()
-                .map(|n| {
-                    (
-                        n.name().to_string(),
-                        n.attributes().iter().map(attr_name).collect(),
-                    )
-                })
-                .collect::<Vec<(String, Vec<String>)>>())
-        };
-        let names = within(self.timeout, &self.host, "LIST", list).await?;
-        self.drain();
-        let by_attr = |attr: &str| {
-            names
-                .iter()
-                .find(|(_, attrs)| attrs.iter().any(|a| a.eq_ignore_ascii_case(attr)))
-                .map(|(n, _)| n.clone())
-        };
-        let by_name = |candidates: &[&str]| {
-            candidates.iter().find_map(|c| {
-                names
-                    .iter()
-                    .find(|(n, _)| {
-                        let leaf = n.rsplit(['/', '.']).next().unwrap_or(n);
-                        leaf.eq_ignore_ascii_case(c)
-                    })
-                    .map(|(n, _)| n.clone())
-            })
-        };
-        let exists = |wanted: &str| names.iter().any(|(n, _)| n == wanted);
-        let pick = |o: &Option<String>, attr: &str, fallback: &[&str]| -> Result<Option<String>> {
-            match o {
-                Some(name) if exists(name) => Ok(Some(name.clone())),
-                Some(name) => {
-                    anyhow::bail!("the configured folder {name:?} does not exist on the server")
-                }
-                None => Ok(by_attr(attr).or_else(|| by_name(fallback))),
-            }
-        };
-        Ok(FolderNames {
-            // RFC 3501 5.1: INBOX always names the user's inbox; no attribute or guess needed.
-            inbox: pick(&overrides.inbox, "\\Inbox", &[])?.unwrap_or_else(|| "INBOX".into()),
-            sent: pick(&overrides.sent, "\\Sent", SENT_NAMES)?,
-            drafts: pick(&overrides.drafts, "\\Drafts", DRAFTS_NAMES)?,
-        })
+        let mut listed = Vec::new();
+        let what = "LIST \"\" \"*\"";
+        let fut = command::run(&mut self.inner, what, what, |r| {
+            listed.extend(command::list_entry(r))
+        });
+        within(self.timeout, &self.host, "LIST", fut)
+            .await?
+            .context("listing folders")?;
+        self.wire = listed
+            .iter()
+            .map(|l| (l.name.clone(), l.wire.clone()))
+            .collect();
+        folders::choose(&listed, overrides)
+    }
+
+    /// How the server spells `folder`: as it listed it, else encoded in modified UTF-7.
+    fn wire(&self, folder: &str) -> String {
+        self.wire
+            .get(folder)
+            .cloned()
+            .unwrap_or_else(|| utf7::encode(folder))
     }
 
     /// Opens `folder` read-only.
     pub async fn examine(&mut self, folder: &str) -> Result<FolderState> {
+        let wire = self.wire(folder);
         let inner = &mut self.inner;
-        let fut = async { Ok::<_, anyhow::Error>(inner.examine(folder).await?) };
+        let fut = async { Ok::<_, anyhow::Error>(inner.examine(&wire).await?) };
         let mailbox = within(self.timeout, &self.host, "EXAMINE", fut)
             .await
             .with_context(|| format!("opening folder {folder:?}"))?;
@@ -164,24 +152,17 @@ impl Session {
         })
     }
 
-    /// UIDs and sizes of the messages after `after` in the open folder, ascending.
+    /// UIDs and sizes of the messages after `after` in the open folder, ascending. A NO or
+    /// BAD is an error: an empty list means the server said OK and listed nothing.
     pub async fn uids_after(&mut self, after: u32) -> Result<Vec<(u32, u32)>> {
-        let inner = &mut self.inner;
-        let query = format!("{}:*", after.saturating_add(1));
-        let fut = async {
-            let stream = inner.uid_fetch(&query, "(UID RFC822.SIZE)").await?;
-            let fetches: Vec<_> = stream.try_collect().await?;
-            Ok::<_, anyhow::Error>(
-                fetches
-                    .iter()
-                    .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
-                    .collect::<Vec<_>>(),
-            )
-        };
-        let mut uids = within(self.timeout, &self.host, "UID FETCH (UID RFC822.SIZE)", fut)
-            .await
+        let cmd = format!("UID FETCH {}:* (UID RFC822.SIZE)", after.saturating_add(1));
+        let mut uids = Vec::new();
+        let fut = command::run(&mut self.inner, &cmd, &cmd, |r| {
+            uids.extend(command::listed_uid(r))
+        });
+        within(self.timeout, &self.host, "UID FETCH (UID RFC822.SIZE)", fut)
+            .await?
             .context("listing new messages")?;
-        self.drain();
         // "N:*" also matches the highest UID when N is above it (RFC 3501 6.4.8).
         uids.retain(|(uid, _)| *uid > after);
         uids.sort_unstable();
@@ -189,63 +170,71 @@ impl Session {
         Ok(uids)
     }
 
-    /// Fetches the given UIDs of the open folder, each cut at `cap` bytes, without setting \Seen.
-    pub async fn fetch(&mut self, uids: &[u32], cap: u32) -> Result<Vec<Fetched>> {
+    /// Fetches the given UIDs of the open folder, each cut at `cap` bytes, without setting
+    /// \Seen. A NO or BAD is not an `Err` but in the answer, beside what did come: the caller
+    /// compares the answer with what it asked for. `Err` is a lost connection or a timeout.
+    pub async fn fetch(&mut self, uids: &[u32], cap: u32) -> Result<FetchAnswer> {
         if uids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(FetchAnswer::default());
         }
+        let asked: BTreeSet<u32> = uids.iter().copied().collect();
         let set = uid_set(uids);
-        let items = format!("(UID INTERNALDATE BODY.PEEK[]<0.{cap}>)");
-        let inner = &mut self.inner;
-        let fut = async {
-            let stream = inner.uid_fetch(&set, &items).await?;
-            let fetches: Vec<_> = stream.try_collect().await?;
-            Ok::<_, anyhow::Error>(
-                fetches
-                    .iter()
-                    .filter_map(|f| {
-                        Some(Fetched {
-                            uid: f.uid?,
-                            raw: f.body()?.to_vec(),
-                            internal_date: f.internal_date().map(|d| d.timestamp()),
-                        })
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        };
+        let cmd = format!("UID FETCH {set} (UID INTERNALDATE BODY.PEEK[]<0.{cap}>)");
+        let mut answer = FetchAnswer::default();
+        let mut seen = BTreeSet::new();
+        let fut = command::run(
+            &mut self.inner,
+            &cmd,
+            &cmd,
+            |r| match command::fetched_body(r) {
+                Some(command::Body::Fetched(f)) if asked.contains(&f.uid) && seen.insert(f.uid) => {
+                    answer.messages.push(f)
+                }
+                Some(command::Body::Nil(uid)) if asked.contains(&uid) => answer.nil.push(uid),
+                _ => {}
+            },
+        );
         // A batch may be large: allow it several timeouts' worth, still bounded.
-        let fetched = within(self.timeout * 4, &self.host, "UID FETCH", fut)
+        let status = within(self.timeout * 4, &self.host, "UID FETCH", fut)
             .await
             .context("fetching messages")?;
-        self.drain();
-        Ok(fetched)
+        answer.refused = status.err();
+        answer.messages.sort_unstable_by_key(|f| f.uid);
+        answer.nil.retain(|uid| !seen.contains(uid));
+        answer.nil.sort_unstable();
+        answer.nil.dedup();
+        Ok(answer)
     }
 
-    /// UIDs in `folder` whose Message-ID header is `message_id` (given without brackets).
+    /// UIDs in `folder` whose Message-ID header is `message_id` (given without brackets). A
+    /// refused search is an error, never "not there": the caller would write a duplicate.
     pub async fn find_message_id(&mut self, folder: &str, message_id: &str) -> Result<Vec<u32>> {
         anyhow::ensure!(
             !message_id.contains(['"', '\\', '\r', '\n']),
             "refusing to search for a Message-ID with quotes or line breaks"
         );
         self.examine(folder).await?;
-        let inner = &mut self.inner;
-        let query = format!("HEADER Message-ID \"<{message_id}>\"");
-        let fut = async { Ok::<_, anyhow::Error>(inner.uid_search(&query).await?) };
-        let found = within(self.timeout, &self.host, "SEARCH", fut)
+        let cmd = format!("UID SEARCH HEADER Message-ID \"<{message_id}>\"");
+        let mut uids = Vec::new();
+        let fut = command::run(&mut self.inner, &cmd, &cmd, |r| {
+            uids.extend(command::search_hits(r).into_iter().flatten())
+        });
+        within(self.timeout, &self.host, "SEARCH", fut)
             .await
+            .and_then(|status| Ok(status?))
             .with_context(|| format!("searching {folder:?} for <{message_id}>"))?;
-        self.drain();
-        let mut uids: Vec<u32> = found.into_iter().collect();
         uids.sort_unstable();
+        uids.dedup();
         Ok(uids)
     }
 
     /// Appends a draft to `folder` with the `\Draft` and `\Seen` flags.
     pub async fn append_draft(&mut self, folder: &str, raw: &[u8]) -> Result<()> {
+        let wire = self.wire(folder);
         let inner = &mut self.inner;
         let fut = async {
             inner
-                .append(folder, Some("(\\Draft \\Seen)"), None, raw)
+                .append(&wire, Some("(\\Draft \\Seen)"), None, raw)
                 .await?;
             Ok::<(), anyhow::Error>(())
         };

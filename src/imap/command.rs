@@ -1,0 +1,306 @@
+//! One command and its whole answer, read by us: send the command, hand every untagged response
+//! to the caller's reader, and end at the tagged completion with our tag, whose status is
+//! checked. async-imap 0.12 throws that status away for FETCH, SEARCH, LIST and CAPABILITY (its
+//! parsers stop at the tag without looking at it: chatmail/async-imap issue #95, fixed by pull
+//! request #146), so a NO or BAD there reads as an empty success. Once a release carries that
+//! fix, these commands can go back to `uid_fetch`, `uid_search` and `list` checked by the crate,
+//! and this file shrinks to the response readers below.
+//!
+//! The readers pick out what the command asked for and ignore the rest: unsolicited EXISTS,
+//! EXPUNGE, and FETCH responses that only report flags (a FETCH counts only if it carries the
+//! UID and the item asked for).
+
+use super::connect::ImapSession;
+use super::folders::Listed;
+use super::Fetched;
+use anyhow::{Context, Result};
+use async_imap::imap_proto::{AttributeValue, Capability, MailboxDatum, Outcome, Response, Status};
+
+/// The server completed a command with NO or BAD. The connection is still good.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the server answered {status} to {command}: {text}")]
+pub struct Refused {
+    pub command: String,
+    /// `NO` or `BAD`.
+    pub status: &'static str,
+    /// The server's words, with the response code if it gave one.
+    pub text: String,
+}
+
+impl Refused {
+    /// RFC 5530 `[EXPUNGEISSUED]`: the message was expunged by another session meanwhile.
+    pub fn expunge_issued(&self) -> bool {
+        self.text.to_ascii_uppercase().contains("EXPUNGEISSUED")
+    }
+}
+
+/// Sends `command` and passes each untagged response to `each` until the completion tagged
+/// with our tag. The outer error is a lost or garbled connection (drop the session); the
+/// inner one a NO or BAD (the session is fine). `what` names the command in errors, so a
+/// caller can keep secrets out of it.
+pub async fn run(
+    inner: &mut ImapSession,
+    command: &str,
+    what: &str,
+    mut each: impl FnMut(&Response<'_>),
+) -> Result<std::result::Result<(), Refused>> {
+    let tag = inner
+        .run_command(command)
+        .await
+        .with_context(|| format!("sending {what}"))?;
+    let mut bye = None;
+    loop {
+        let resp = inner
+            .read_response()
+            .await
+            .with_context(|| format!("reading the answer to {what}"))?;
+        let Some(resp) = resp else {
+            let why = bye.map_or(String::new(), |b| format!(" (BYE: {b})"));
+            anyhow::bail!("the connection closed during {what}{why}");
+        };
+        match resp.parsed() {
+            Response::Done {
+                tag: done,
+                status,
+                outcome,
+            } if *done == tag => {
+                let status = match status {
+                    Status::Ok => return Ok(Ok(())),
+                    Status::No => "NO",
+                    Status::Bad => "BAD",
+                    other => anyhow::bail!("{what} ended with {other:?}: {}", words(outcome)),
+                };
+                return Ok(Err(Refused {
+                    command: what.to_string(),
+                    status,
+                    text: words(outcome),
+                }));
+            }
+            // Not ours: we send one command at a time, so this is a confused server.
+            Response::Done { tag: other, .. } => {
+                tracing::debug!(
+                    ?other,
+                    "ignoring a completion for another tag during {what}"
+                )
+            }
+            Response::Data {
+                status: Status::Bye,
+                outcome,
+            } => bye = Some(words(outcome)),
+            other => each(other),
+        }
+    }
+}
+
+/// The server's words: `[CODE] text`.
+fn words(outcome: &Outcome<'_>) -> String {
+    let text = outcome.information.as_deref().unwrap_or("").trim();
+    match &outcome.code {
+        Some(code) => format!("[{code:?}] {text}"),
+        None if text.is_empty() => "(no text)".into(),
+        None => text.to_string(),
+    }
+}
+
+/// From a listing `UID FETCH n:* (UID RFC822.SIZE)`: the UID and size.
+pub fn listed_uid(resp: &Response<'_>) -> Option<(u32, u32)> {
+    let Response::Fetch(_, attrs) = resp else {
+        return None;
+    };
+    let uid = attrs.iter().find_map(|a| match a {
+        AttributeValue::Uid(u) => Some(*u),
+        _ => None,
+    })?;
+    let size = attrs.iter().find_map(|a| match a {
+        AttributeValue::Rfc822Size(s) => Some(*s),
+        _ => None,
+    })?;
+    Some((uid, size))
+}
+
+/// What one FETCH response says about a message asked for with `BODY.PEEK[]<0.N>`.
+#[derive(Debug, PartialEq)]
+pub enum Body {
+    Fetched(Fetched),
+    /// The server sent the body as NIL: it has the message but would not give it.
+    Nil(u32),
+}
+
+/// From `UID FETCH set (UID INTERNALDATE BODY.PEEK[]<0.N>)`: the message, if this response
+/// carries its UID and body.
+pub fn fetched_body(resp: &Response<'_>) -> Option<Body> {
+    let Response::Fetch(_, attrs) = resp else {
+        return None;
+    };
+    let (mut uid, mut body, mut date) = (None, None, None);
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(u) => uid = Some(*u),
+            AttributeValue::BodySection {
+                section: None,
+                data,
+                ..
+            } => body = Some(data.as_deref().map(<[u8]>::to_vec)),
+            AttributeValue::InternalDate(d) => date = internal_date(d),
+            _ => {}
+        }
+    }
+    let uid = uid?;
+    Some(match body? {
+        Some(raw) => Body::Fetched(Fetched {
+            uid,
+            raw,
+            internal_date: date,
+        }),
+        None => Body::Nil(uid),
+    })
+}
+
+/// INTERNALDATE (RFC 3501 `date-time`, e.g. ` 2-Jun-2025 10:00:00 +0000`) as Unix seconds.
+pub fn internal_date(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_str(text.trim(), "%d-%b-%Y %H:%M:%S %z")
+        .ok()
+        .map(|d| d.timestamp())
+}
+
+/// From `UID SEARCH`: the UIDs found.
+pub fn search_hits(resp: &Response<'_>) -> Option<Vec<u32>> {
+    match resp {
+        Response::MailboxData(MailboxDatum::Search(uids)) => Some(uids.clone()),
+        _ => None,
+    }
+}
+
+/// From `LIST`: one folder, its name decoded from modified UTF-7.
+pub fn list_entry(resp: &Response<'_>) -> Option<Listed> {
+    let Response::MailboxData(MailboxDatum::List(data)) = resp else {
+        return None;
+    };
+    let wire = data.name.to_string();
+    Some(Listed {
+        name: super::utf7::decode(&wire).unwrap_or_else(|| wire.clone()),
+        wire,
+        delimiter: data.delimiter.as_deref().map(String::from),
+        attributes: data
+            .name_attributes
+            .iter()
+            .map(|a| super::attr_name(a))
+            .collect(),
+    })
+}
+
+/// From `CAPABILITY`: does the server offer `name` (an atom such as `IDLE`)?
+pub fn offers(resp: &Response<'_>, name: &str) -> Option<bool> {
+    let Response::Capabilities(caps) = resp else {
+        return None;
+    };
+    Some(
+        caps.iter()
+            .any(|c| matches!(c, Capability::Atom(a) if a.eq_ignore_ascii_case(name))),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &[u8]) -> Response<'_> {
+        let (rest, resp) = Response::parse(line).expect("a response");
+        assert!(rest.is_empty(), "left over: {rest:?}");
+        resp
+    }
+
+    #[test]
+    fn a_fetch_counts_only_with_its_uid_and_the_item_asked_for() {
+        assert_eq!(
+            listed_uid(&parse(b"* 3 FETCH (UID 12 RFC822.SIZE 2048)\r\n")),
+            Some((12, 2048))
+        );
+        // Unsolicited flag updates, with or without the UID, are not listing entries.
+        assert_eq!(listed_uid(&parse(b"* 3 FETCH (FLAGS (\\Seen))\r\n")), None);
+        assert_eq!(
+            listed_uid(&parse(b"* 3 FETCH (UID 12 FLAGS (\\Seen))\r\n")),
+            None
+        );
+        assert_eq!(listed_uid(&parse(b"* 4 EXISTS\r\n")), None);
+        assert_eq!(
+            fetched_body(&parse(b"* 3 FETCH (UID 12 FLAGS (\\Seen))\r\n")),
+            None
+        );
+        // A body without the UID cannot be placed: not counted either.
+        assert_eq!(
+            fetched_body(&parse(b"* 3 FETCH (BODY[]<0> {2}\r\nhi)\r\n")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_fetched_body_keeps_its_uid_date_and_bytes() {
+        let resp =
+            parse(b"* 1 FETCH (UID 7 INTERNALDATE \" 2-Jun-2025 10:00:00 +0200\" BODY[]<0> {5}\r\nHello)\r\n");
+        assert_eq!(
+            fetched_body(&resp),
+            Some(Body::Fetched(Fetched {
+                uid: 7,
+                raw: b"Hello".to_vec(),
+                internal_date: Some(1_748_851_200),
+            }))
+        );
+        assert_eq!(
+            fetched_body(&parse(b"* 1 FETCH (UID 7 BODY[] NIL)\r\n")),
+            Some(Body::Nil(7))
+        );
+    }
+
+    #[test]
+    fn search_and_list_and_capability_answers_are_read() {
+        assert_eq!(search_hits(&parse(b"* SEARCH 4 9\r\n")), Some(vec![4, 9]));
+        assert_eq!(search_hits(&parse(b"* SEARCH\r\n")), Some(vec![]));
+        assert_eq!(search_hits(&parse(b"* 2 EXPUNGE\r\n")), None);
+        let entry = list_entry(&parse(
+            b"* LIST (\\HasNoChildren) \"/\" \"Entw&APw-rfe\"\r\n",
+        ))
+        .expect("a LIST entry");
+        assert_eq!(entry.name, "Entwürfe");
+        assert_eq!(entry.wire, "Entw&APw-rfe");
+        assert_eq!(entry.delimiter.as_deref(), Some("/"));
+        let noselect = list_entry(&parse(b"* LIST (\\Noselect) \".\" \"Archive\"\r\n")).unwrap();
+        assert_eq!(noselect.attributes, ["\\Noselect"]);
+        // Not valid modified UTF-7: kept as sent.
+        assert_eq!(
+            list_entry(&parse(b"* LIST () \"/\" \"a&b\"\r\n"))
+                .unwrap()
+                .name,
+            "a&b"
+        );
+        assert_eq!(
+            offers(&parse(b"* CAPABILITY IMAP4rev1 IDLE UIDPLUS\r\n"), "IDLE"),
+            Some(true)
+        );
+        assert_eq!(
+            offers(&parse(b"* CAPABILITY IMAP4rev1\r\n"), "IDLE"),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn refusals_keep_the_servers_words() {
+        let Response::Done { outcome, .. } =
+            parse(b"A0004 NO [UNAVAILABLE] Some messages could not be FETCHed\r\n")
+        else {
+            panic!("a completion");
+        };
+        let text = words(&outcome);
+        assert!(text.contains("[UNAVAILABLE] Some messages"), "{text}");
+        let gone = Refused {
+            command: "UID FETCH 4".into(),
+            status: "NO",
+            text: "[EXPUNGEISSUED] Some of the requested messages no longer exist".into(),
+        };
+        assert!(gone.expunge_issued());
+        assert_eq!(
+            gone.to_string(),
+            "the server answered NO to UID FETCH 4: [EXPUNGEISSUED] Some of the requested messages no longer exist"
+        );
+    }
+}

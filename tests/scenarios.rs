@@ -14,6 +14,7 @@
 //! addresses = ["alice@acme.test", "sales@acme.test"]
 //! internal_domains = ["acme.test"]
 //! timezone = "UTC"
+//! rules = { followup_stops_on = "company" }   # optional: the mailbox file's [rules]
 //!
 //! drafts = []                   # no draft at all, or one table per draft:
 //! [[draft]]
@@ -66,6 +67,9 @@ struct MailboxOverrides {
     internal_domains: Vec<String>,
     #[serde(default = "default_tz")]
     timezone: String,
+    /// The mailbox file's `[rules]` table, as written.
+    #[serde(default)]
+    rules: toml::Table,
 }
 
 impl Default for MailboxOverrides {
@@ -74,6 +78,7 @@ impl Default for MailboxOverrides {
             addresses: default_addresses(),
             internal_domains: default_internal(),
             timezone: default_tz(),
+            rules: toml::Table::new(),
         }
     }
 }
@@ -225,11 +230,12 @@ impl World {
                 "addresses = {}\ninternal_domains = {}\ntimezone = {}\nname = \"Alice Seller\"\n\
                  signature = \"Alice Seller\\nAcme Analytics\"\n[imap]\nhost = \"127.0.0.1\"\n\
                  port = {}\nsecurity = \"plain\"\nusername = \"alice\"\n\
-                 password_file = \"alice.password\"\n",
+                 password_file = \"alice.password\"\n[rules]\n{}",
                 list(&mb.addresses),
                 list(&mb.internal_domains),
                 toml::Value::String(mb.timezone.clone()),
-                dovecot.port()
+                dovecot.port(),
+                mb.rules
             ),
         )
         .unwrap();

@@ -13,7 +13,7 @@ mod rules;
 mod secret;
 
 pub use domains::{is_freemail, same_organisation, Identity};
-pub use rules::Rules;
+pub use rules::{Rules, StopsOn};
 pub use secret::Secret;
 
 use anyhow::Result;

@@ -20,6 +20,9 @@ pub struct Rules {
     /// May the model's "no reply needed" stop a draft? When false, its veto is ignored and its
     /// body drafted anyway (a veto without a body counts as a failed answer).
     pub model_may_veto: bool,
+    /// What ends the silence after our message: only an answer in its own thread (the default),
+    /// or any later mail from the same person, or from anyone at their company.
+    pub followup_stops_on: StopsOn,
     /// Sender domains whose Reply-To is followed even when it points at another domain (a
     /// buyer's ticket system); lower-case, without `@`.
     pub trusted_reply_to_domains: Vec<String>,
@@ -29,6 +32,21 @@ pub struct Rules {
     /// Senders of website contact-form notifications (`website@us.example`,
     /// `noreply@typeform.com`): their Reply-To is the lead, who counts as the buyer.
     pub form_senders: Vec<String>,
+}
+
+/// `[rules] followup_stops_on`: how far a buyer's later mail reaches in ending a silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopsOn {
+    /// Only a message in the thread itself (or a thread merged into it). Repeat buyers write
+    /// several threads at once: a new RFQ is no answer to last week's quote.
+    #[default]
+    Thread,
+    /// Also any later message from the person we are waiting on, in any thread.
+    Person,
+    /// Also any later message from anyone at their company (their domain; on a free-mail
+    /// domain such as gmail.com, the person alone).
+    Company,
 }
 
 impl Rules {
@@ -71,6 +89,7 @@ impl Default for Rules {
             reply_window_days: 14,
             followup_window_days: 30,
             model_may_veto: true,
+            followup_stops_on: StopsOn::Thread,
             trusted_reply_to_domains: Vec::new(),
             always_human: Vec::new(),
             form_senders: Vec::new(),
@@ -119,6 +138,7 @@ pub(super) fn check(r: RawRules) -> Result<Rules, String> {
         reply_window_days: r.reply_window_days.unwrap_or(d.reply_window_days),
         followup_window_days: r.followup_window_days.unwrap_or(d.followup_window_days),
         model_may_veto: r.model_may_veto.unwrap_or(d.model_may_veto),
+        followup_stops_on: r.followup_stops_on.unwrap_or(d.followup_stops_on),
         trusted_reply_to_domains,
         always_human,
         form_senders,

@@ -277,3 +277,14 @@ fn line_numbers_find_dotted_keys_and_inline_tables() {
         "key `imap.port`: missing"
     );
 }
+
+#[test]
+fn followup_stops_on_defaults_to_the_thread_and_rejects_unknown_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load(&write(dir.path(), "", "")).unwrap();
+    assert_eq!(c.mailboxes[0].rules.followup_stops_on, StopsOn::Thread);
+    let c = load(&write(dir.path(), "", "followup_stops_on = \"company\"\n")).unwrap();
+    assert_eq!(c.mailboxes[0].rules.followup_stops_on, StopsOn::Company);
+    let err = load(&write(dir.path(), "", "followup_stops_on = \"domain\"\n")).unwrap_err();
+    assert!(err.message.contains("followup_stops_on"), "{err}");
+}

@@ -68,13 +68,16 @@ pub fn judge(
 
 fn contact(mb: &MailboxConfig, store: &Store, address: &str) -> Contact {
     let person = store.contact(&mb.name, address).unwrap_or_default();
+    // On a free-mail domain (gmail.com, ...) everyone else at the domain is a stranger.
     let org = address
         .rsplit_once('@')
+        .filter(|(_, d)| !crate::config::is_freemail(d))
         .and_then(|(_, d)| store.contact(&mb.name, &format!("@{d}")).ok())
         .unwrap_or_default();
     Contact {
         received: person.received,
         sent: person.sent,
+        last_inbound_from_person: person.last_received,
         last_inbound_from_org: org.last_received,
     }
 }

@@ -69,7 +69,10 @@ pub struct Contact {
     pub received: u32,
     /// Messages from us to them.
     pub sent: u32,
-    /// Latest human message from anyone at their domain, any thread, Unix seconds.
+    /// Latest human message from them, any thread, Unix seconds.
+    pub last_inbound_from_person: Option<i64>,
+    /// Latest human message from anyone at their domain, any thread, Unix seconds; `None` for a
+    /// free-mail domain, where each person stands alone.
     pub last_inbound_from_org: Option<i64>,
 }
 

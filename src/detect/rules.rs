@@ -8,6 +8,7 @@
 use super::calendar::{age_secs, ago, usable_time, DAY_SECS};
 use super::ONE_WAY_SENDER_MIN;
 use super::{domain, followup_due, quiet, who, Ctx, Finding, Kind, Msg, Side, Verdict};
+use crate::config::StopsOn;
 use crate::parse::Addr;
 use crate::thread::Thread;
 
@@ -158,22 +159,11 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
             "{said}, but that message has no usable Date; too old to follow up on"
         ));
     };
-    // Any message from their organisation after ours, in any thread, ends the silence.
-    let mut asked: Vec<&str> = Vec::new();
-    for a in std::iter::once(buyer.from).chain(external.iter().copied()) {
-        if cx.me.is_internal(&a.email) || asked.iter().any(|x| x.eq_ignore_ascii_case(&a.email)) {
-            continue;
-        }
-        asked.push(&a.email);
-        if let Some(t) = (cx.contact)(&a.email).last_inbound_from_org {
-            if t > at.timestamp() {
-                return quiet(format!(
-                    "{said}; someone at {} wrote on {} (in another thread), so the silence is over",
-                    domain(&a.email),
-                    cx.when(usable_time(t))
-                ));
-            }
-        }
+    // A silence ends in its own thread: repeat buyers write several threads at once, and a new
+    // RFQ is no answer to last week's quote (a company-wide stop silenced every follow-up of a
+    // busy account). Sellers who want the stricter rule choose it with `followup_stops_on`.
+    if let Some(reason) = spoke_elsewhere(buyer.from, &external, at.timestamp(), &said, cx) {
+        return quiet(reason);
     }
     let max = cx.rules.max_followups;
     if max == 0 {
@@ -212,4 +202,43 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
             cx.when_day(due)
         ),
     })
+}
+
+/// Under `followup_stops_on = "person"` or `"company"`: did the buyer (or anyone at their
+/// company) write to us after our message `at`, in another thread? The reason says who and when.
+fn spoke_elsewhere(
+    buyer: &Addr,
+    external: &[&Addr],
+    at: i64,
+    said: &str,
+    cx: &Ctx,
+) -> Option<String> {
+    let company = match cx.rules.followup_stops_on {
+        StopsOn::Thread => return None,
+        StopsOn::Person => false,
+        StopsOn::Company => true,
+    };
+    let mut asked: Vec<&str> = Vec::new();
+    for a in std::iter::once(buyer).chain(external.iter().copied()) {
+        if cx.me.is_internal(&a.email) || asked.iter().any(|x| x.eq_ignore_ascii_case(&a.email)) {
+            continue;
+        }
+        asked.push(&a.email);
+        let c = (cx.contact)(&a.email);
+        if let Some(t) = c.last_inbound_from_person.filter(|&t| t > at) {
+            return Some(format!(
+                "{said}; {} wrote to us on {} (in another thread), so the silence is over",
+                who(a),
+                cx.when(usable_time(t))
+            ));
+        }
+        if let Some(t) = c.last_inbound_from_org.filter(|&t| company && t > at) {
+            return Some(format!(
+                "{said}; someone at {} wrote on {} (in another thread), so the silence is over",
+                domain(&a.email),
+                cx.when(usable_time(t))
+            ));
+        }
+    }
+    None
 }

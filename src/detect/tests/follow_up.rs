@@ -240,23 +240,43 @@ fn follow_up_counts_windows_and_evidence() {
         case("a colleague wrote first, then we wrote outside: still outreach",
             vec![mail(BOB, &[ME], "2026-11-09 10:00"), mail(ME, &[ANNA], "2026-11-16 10:00").cc(&[BOB])],
             "2026-11-23 10:00", Quiet("outreach")),
-        case("the buyer's organisation wrote in another thread after our message",
+        // Review 1.3.1 and issue 8: a silence ends only in its own thread unless the seller asks
+        // for the stricter rule. A repeat buyer's new RFQ is no answer to last week's quote.
+        case("the buyer wrote in another thread after our message: the silence goes on",
+            vec![mail(ANNA, &[ME], "2026-11-09 09:00"), mail(ME, &[ANNA], "2026-11-16 10:00")],
+            "2026-11-23 10:00", FollowUp(1, 1))
+            .contact(ANNA, Contact { received: 3, sent: 2, last_inbound_from_person: Some(ts("2026-11-18 08:00")), last_inbound_from_org: Some(ts("2026-11-18 08:00")) }),
+        case("followup_stops_on = person: the buyer wrote in another thread after our message",
+            vec![mail(ANNA, &[ME], "2026-11-09 09:00"), mail(ME, &[ANNA], "2026-11-16 10:00")],
+            "2026-11-23 10:00",
+            Quiet("anna@buyer.example wrote to us on 2026-11-18 08:00 UTC (in another thread), so the silence is over"))
+            .rules(|r| r.followup_stops_on = StopsOn::Person)
+            .contact(ANNA, Contact { received: 3, sent: 2, last_inbound_from_person: Some(ts("2026-11-18 08:00")), last_inbound_from_org: Some(ts("2026-11-18 08:00")) }),
+        case("followup_stops_on = person: only her colleague wrote since",
+            vec![mail(ANNA, &[ME], "2026-11-09 09:00"), mail(ME, &[ANNA], "2026-11-16 10:00")],
+            "2026-11-23 10:00", FollowUp(1, 1))
+            .rules(|r| r.followup_stops_on = StopsOn::Person)
+            .contact(ANNA, Contact { received: 3, sent: 2, last_inbound_from_person: Some(ts("2026-11-12 08:00")), last_inbound_from_org: Some(ts("2026-11-18 08:00")) }),
+        case("followup_stops_on = company: the buyer's organisation wrote in another thread",
             vec![mail(ANNA, &[ME], "2026-11-09 09:00"), mail(ME, &[ANNA], "2026-11-16 10:00")],
             "2026-11-23 10:00",
             Quiet("someone at buyer.example wrote on 2026-11-18 08:00 UTC (in another thread), so the silence is over"))
-            .contact(ANNA, Contact { received: 3, sent: 2, last_inbound_from_org: Some(ts("2026-11-18 08:00")) }),
-        case("the buyer's organisation last wrote before our message",
+            .rules(|r| r.followup_stops_on = StopsOn::Company)
+            .contact(ANNA, Contact { received: 3, sent: 2, last_inbound_from_person: None, last_inbound_from_org: Some(ts("2026-11-18 08:00")) }),
+        case("followup_stops_on = company: the organisation last wrote before our message",
             vec![mail(ANNA, &[ME], "2026-11-09 09:00"), mail(ME, &[ANNA], "2026-11-16 10:00")],
             "2026-11-23 10:00", FollowUp(1, 1))
-            .contact(ANNA, Contact { received: 3, sent: 2, last_inbound_from_org: Some(ts("2026-11-16 09:59")) }),
-        case("a copied third party's organisation wrote after our message",
+            .rules(|r| r.followup_stops_on = StopsOn::Company)
+            .contact(ANNA, Contact { received: 3, sent: 2, last_inbound_from_person: None, last_inbound_from_org: Some(ts("2026-11-16 09:59")) }),
+        case("followup_stops_on = company: a copied third party's organisation wrote after our message",
             vec![mail(ANNA, &[ME], "2026-11-09 09:00"), mail(ME, &[ANNA], "2026-11-16 10:00").cc(&[DAVE])],
             "2026-11-23 10:00", Quiet("someone at partner.example wrote"))
-            .contact(DAVE, Contact { received: 1, sent: 1, last_inbound_from_org: Some(ts("2026-11-17 08:00")) }),
+            .rules(|r| r.followup_stops_on = StopsOn::Company)
+            .contact(DAVE, Contact { received: 1, sent: 1, last_inbound_from_person: None, last_inbound_from_org: Some(ts("2026-11-17 08:00")) }),
         case("the one-way rule does not stop a follow-up",
             vec![mail(ANNA, &[ME], "2026-11-09 09:00"), mail(ME, &[ANNA], "2026-11-16 10:00")],
             "2026-11-23 10:00", FollowUp(1, 1))
-            .contact(ANNA, Contact { received: 20, sent: 0, last_inbound_from_org: None }),
+            .contact(ANNA, Contact { received: 20, sent: 0, last_inbound_from_person: None, last_inbound_from_org: None }),
         case("our undated last message starts no follow-up window",
             vec![mail(ANNA, &[ME], "2026-11-09 09:00"), mail(ME, &[ANNA], "2026-11-16 10:00").undated().answers(0)],
             "2026-11-23 10:00", Quiet("too old to follow up on")),

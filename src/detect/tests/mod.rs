@@ -12,6 +12,7 @@ mod follow_up;
 mod reply;
 
 use super::*;
+pub(super) use crate::config::StopsOn;
 use chrono::NaiveDateTime;
 
 const ME: &str = "me@seller.example";

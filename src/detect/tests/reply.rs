@@ -64,19 +64,19 @@ fn replies() {
         case("10 received, never written to: not a conversation",
             vec![mail(ANNA, &[ME], "2026-11-23 09:00")],
             "2026-11-23 12:00", Quiet("sent us 10 messages and we never wrote to them"))
-            .contact(ANNA, Contact { received: 10, sent: 0, last_inbound_from_org: None }),
+            .contact(ANNA, Contact { received: 10, sent: 0, last_inbound_from_person: None, last_inbound_from_org: None }),
         case("9 received, never written to: still answered",
             vec![mail(ANNA, &[ME], "2026-11-23 09:00")],
             "2026-11-23 12:00", Reply(0))
-            .contact(ANNA, Contact { received: 9, sent: 0, last_inbound_from_org: None }),
+            .contact(ANNA, Contact { received: 9, sent: 0, last_inbound_from_person: None, last_inbound_from_org: None }),
         case("10 received, 1 sent: a conversation",
             vec![mail(ANNA, &[ME], "2026-11-23 09:00")],
             "2026-11-23 12:00", Reply(0))
-            .contact(ANNA, Contact { received: 10, sent: 1, last_inbound_from_org: None }),
+            .contact(ANNA, Contact { received: 10, sent: 1, last_inbound_from_person: None, last_inbound_from_org: None }),
         case("one-way by the store, but we wrote to them in this thread",
             vec![mail(ME, &[ANNA], "2026-11-20 09:00"), mail(ANNA, &[ME], "2026-11-23 09:00")],
             "2026-11-23 12:00", Reply(1))
-            .contact(ANNA, Contact { received: 12, sent: 0, last_inbound_from_org: None }),
+            .contact(ANNA, Contact { received: 12, sent: 0, last_inbound_from_person: None, last_inbound_from_org: None }),
         case("us only in Bcc",
             vec![mail(ANNA, &[CARL], "2026-11-23 09:00")],
             "2026-11-23 12:00", Quiet("none of our addresses is in To or Cc (we got it by Bcc or through a list)")),
@@ -218,6 +218,7 @@ fn group_address_buyer_and_other_filter_escapes() {
     let wrote = Contact {
         received: 3,
         sent: 2,
+        last_inbound_from_person: None,
         last_inbound_from_org: None,
     };
     check(vec![
@@ -254,6 +255,7 @@ fn group_address_buyer_and_other_filter_escapes() {
             Contact {
                 received: 1,
                 sent: 1,
+                last_inbound_from_person: None,
                 last_inbound_from_org: None,
             },
         ),

@@ -1,5 +1,6 @@
 //! The commands: parse the arguments, load the config, open the store, call the daemon, and
-//! print what a person needs to see. Output formatting lives here; decisions do not.
+//! print what a person needs to see. Output formatting lives here (show.rs: what `status`,
+//! `explain` and a pass print), decisions do not.
 
 use crate::config::{self, Config, MailboxConfig};
 use crate::daemon::health::Health;
@@ -14,6 +15,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+mod show;
+#[cfg(test)]
+mod tests;
+
+use show::*;
 
 /// tend: finds buyer replies nobody answered and deals gone quiet, and leaves a draft reply in
 /// your Drafts folder. It never sends mail.
@@ -288,119 +295,6 @@ async fn check(config: &Config) -> Result<ExitCode> {
     Ok(exit(failed))
 }
 
-fn when(mb: &MailboxConfig, unix: Option<i64>) -> String {
-    match unix.and_then(|t| mb.timezone.timestamp_opt(t, 0).single()) {
-        Some(t) => t.format("%a %Y-%m-%d %H:%M %Z").to_string(),
-        None => "(no date)".into(),
-    }
-}
-
-/// Text from mail, safe for a terminal: control characters (ESC, CR, ...) shown escaped.
-fn shown(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-/// One message of a thread as `explain` lists it; everything from the mail is escaped.
-fn message_line(mb: &MailboxConfig, m: &crate::parse::Email) -> String {
-    let from = m.from.as_ref().map_or("?", |a| a.email.as_str());
-    let auto = m
-        .automated
-        .as_deref()
-        .map(|a| format!("  [automated: {}]", shown(a)))
-        .unwrap_or_default();
-    format!(
-        "  {}  {}  {:?}{auto}",
-        when(mb, m.date),
-        shown(from),
-        m.subject
-    )
-}
-
-/// Who the draft for a finding goes to and who it leaves out, for `status` and `explain`.
-fn addressing_text(mb: &MailboxConfig, r: &Review, f: &crate::detect::Finding) -> String {
-    let who = match crate::draft::compose::addressees(&r.thread, f, mb) {
-        Ok(who) => who,
-        Err(err) => return format!("      addressing: {}\n", shown(&format!("{err:#}"))),
-    };
-    let list = |v: &[crate::parse::Addr]| {
-        v.iter()
-            .map(|a| shown(&a.email))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut out = format!("      from {}, to {}", shown(&who.from), list(&who.to));
-    if !who.cc.is_empty() {
-        out.push_str(&format!(", cc {}", list(&who.cc)));
-    }
-    out.push('\n');
-    if !who.left_out.is_empty() {
-        let names: Vec<String> = who.left_out.iter().map(|a| shown(a)).collect();
-        out.push_str(&format!(
-            "      left out (outside the conversation with us): {}\n",
-            names.join(", ")
-        ));
-    }
-    for note in &who.notes {
-        out.push_str(&format!("      note: {}\n", shown(note)));
-    }
-    out
-}
-
-/// One thread as `status` and `explain` show it.
-fn review_text(mb: &MailboxConfig, r: &Review, now: DateTime<Utc>) -> String {
-    let subject = r.thread.messages.last().map_or("", |m| m.subject.as_str());
-    match &r.verdict {
-        Verdict::Attention(f) => {
-            let kind = match f.kind {
-                Kind::Reply => "needs a reply".to_string(),
-                Kind::FollowUp { nudge } => format!("follow-up #{nudge} due"),
-            };
-            let days = (now.timestamp() - f.since).max(0) / 86_400;
-            let draft = match &r.draft {
-                Some(DraftState::Appended) => "draft written to Drafts".to_string(),
-                Some(DraftState::Vetoed { reason }) => {
-                    format!(
-                        "no draft: the model judged no answer is needed ({})",
-                        shown(reason)
-                    )
-                }
-                None => match &r.failure {
-                    Some(fail) => {
-                        let next = match fail.retry_at {
-                            Some(at) => format!("next try {}", when(mb, Some(at))),
-                            None => "not tried again until the thread has a new message".into(),
-                        };
-                        format!(
-                            "no draft: failed {} time{}, last: {}; {next}",
-                            fail.count,
-                            if fail.count == 1 { "" } else { "s" },
-                            fail.error
-                        )
-                    }
-                    None => "no draft yet".to_string(),
-                },
-            };
-            format!(
-                "  * {subject:?}: {kind}, waiting since {} ({days} days)\n      why: {}\n{}      {draft}\n",
-                when(mb, Some(f.since)),
-                shown(&f.reason),
-                addressing_text(mb, r, f)
-            )
-        }
-        Verdict::Quiet { reason } => {
-            format!("  - {subject:?}: nothing to do: {}\n", shown(reason))
-        }
-    }
-}
-
 /// Syncs one mailbox on a connection of its own, without judging or drafting.
 async fn sync_only(
     mb: &MailboxConfig,
@@ -417,110 +311,6 @@ async fn sync_only(
     .await
 }
 
-/// What `tend status` prints: per mailbox, the threads that need attention.
-fn status_text(mailboxes: &[&MailboxConfig], store: &Store, now: DateTime<Utc>) -> Result<String> {
-    let mut out = String::new();
-    for mb in mailboxes {
-        let reviews = daemon::review(mb, store, now)?;
-        let attention: Vec<&Review> = reviews
-            .iter()
-            .filter(|r| matches!(r.verdict, Verdict::Attention(_)))
-            .collect();
-        out.push_str(&format!(
-            "{}: {} of {} recent threads need attention\n",
-            mb.name,
-            attention.len(),
-            reviews.len()
-        ));
-        for r in attention {
-            out.push_str(&review_text(mb, r, now));
-        }
-    }
-    Ok(out)
-}
-
-/// `tend run`'s status snapshot: each mailbox's connection state, then `status_text`.
-fn write_snapshot(config: &Config, store: &Store, health: &Health) {
-    let now = Utc::now();
-    let mut text = String::new();
-    for (name, h) in health.snapshot() {
-        text.push_str(&format!("{name}: {}\n", h.describe(now)));
-    }
-    let all: Vec<&MailboxConfig> = config.mailboxes.iter().collect();
-    let written = status_text(&all, store, now).and_then(|threads| {
-        text.push_str(&threads);
-        let path = status_snapshot(config);
-        let tmp = path.with_extension("txt.tmp");
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, &path)?;
-        Ok(())
-    });
-    if let Err(err) = written {
-        tracing::warn!("could not write the status snapshot: {err:#}");
-    }
-}
-
-/// Where `tend run` leaves the status after every round, for `tend status` to show while the
-/// running service holds the store.
-fn status_snapshot(config: &Config) -> PathBuf {
-    config.state_dir.join("status.txt")
-}
-
-fn print_action(mb: &MailboxConfig, a: &Action, dry_run: bool) {
-    match a {
-        Action::Drafted { draft, delivery } => {
-            let list = |v: &[crate::parse::Addr]| {
-                v.iter()
-                    .map(|a| a.email.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let state = match (dry_run, delivery) {
-                (true, _) => "dry run: not saved".to_string(),
-                (false, Some(d)) => format!("{d:?}"),
-                (false, None) => "not saved".to_string(),
-            };
-            println!("--- draft for {} ({state})", mb.name);
-            println!("From: {}", draft.from);
-            println!("To: {}", list(&draft.to));
-            if !draft.cc.is_empty() {
-                println!("Cc: {}", list(&draft.cc));
-            }
-            if !draft.left_out.is_empty() {
-                println!(
-                    "Left out (outside the conversation with us): {}",
-                    shown(&draft.left_out.join(", "))
-                );
-            }
-            for note in &draft.notes {
-                println!("Note: {}", shown(note));
-            }
-            println!("Subject: {}", shown(&draft.subject));
-            println!("Message-ID: <{}>", draft.message_id);
-            println!();
-            // The model's text: line breaks kept, every other control character escaped.
-            let body: Vec<String> = draft.body.lines().map(shown).collect();
-            println!("{}", body.join("\n"));
-            println!("---");
-        }
-        Action::Vetoed { thread_id, reason } => {
-            println!("no draft for <{thread_id}>: the model judged no answer is needed: {reason}")
-        }
-        Action::Superseded { thread_id } => {
-            println!("no draft for <{thread_id}>: answered while drafting")
-        }
-        Action::AlreadyThere { thread_id } => println!("draft for <{thread_id}> already in Drafts"),
-        Action::Failed { thread_id, failure } => {
-            eprintln!("no draft for <{thread_id}>: {}", failure.error)
-        }
-        Action::ModelDown {
-            thread_id, error, ..
-        } => {
-            eprintln!("no draft for <{thread_id}> this time: {error}")
-        }
-    }
-}
-
 /// SIGTERM and SIGINT cancel `token`: `tend sync` stops between batches, `tend once` between
 /// steps.
 fn spawn_signal_handler(token: CancellationToken) -> Result<()> {
@@ -535,114 +325,4 @@ fn spawn_signal_handler(token: CancellationToken) -> Result<()> {
         token.cancel();
     });
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::detect::Verdict;
-    use crate::draft::test_support::{email, mailbox};
-    use crate::parse::Addr;
-    use crate::thread::Thread;
-
-    #[test]
-    fn status_names_who_a_draft_leaves_out_and_why() {
-        use crate::detect::{Finding, Kind};
-        let mb = mailbox();
-        let mut m = email(
-            "rfq@buyer.example",
-            Addr {
-                name: None,
-                email: "anna@buyer.example".into(),
-            },
-            "quote?",
-            1_717_200_000,
-        );
-        m.to = ["sales@shop.example", "bids@rival.example"]
-            .iter()
-            .map(|e| Addr {
-                name: None,
-                email: e.to_string(),
-            })
-            .collect();
-        m.reply_to = vec![Addr {
-            name: None,
-            email: "x@evil.example".into(),
-        }];
-        let f = Finding {
-            thread_id: "rfq@buyer.example".into(),
-            kind: Kind::Reply,
-            trigger: "rfq@buyer.example".into(),
-            since: 1_717_200_000,
-            reason: "anna wrote".into(),
-        };
-        let review = Review {
-            thread: Thread {
-                id: "rfq@buyer.example".into(),
-                messages: vec![m],
-            },
-            verdict: Verdict::Attention(f),
-            draft: None,
-            failure: None,
-        };
-        let text = review_text(&mb, &review, Utc::now());
-        assert!(
-            text.contains("from sales@shop.example, to anna@buyer.example\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "left out (outside the conversation with us): x@evil.example, bids@rival.example"
-            ),
-            "{text}"
-        );
-        assert!(text.contains("note: Reply-To x@evil.example"), "{text}");
-    }
-
-    #[test]
-    fn state_directory_is_created_0700() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("var/tend");
-        drop(Store::open(&state, 0).unwrap());
-        for d in [&state, &dir.path().join("var")] {
-            let mode = std::fs::metadata(d).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o700, "{}", d.display());
-        }
-    }
-
-    #[test]
-    fn explain_escapes_control_characters_from_mail() {
-        let mb = mailbox();
-        let mut m = email(
-            "p@x",
-            Addr {
-                name: None,
-                email: "x\u{1b}]0;pwned\u{7}@evil.example".into(),
-            },
-            "hi",
-            1_717_200_000,
-        );
-        m.subject = "Offer\u{1b}[2J".into();
-        m.automated = Some("List-Id: \u{1b}]8;;http://evil\u{1b}\\".into());
-        let line = message_line(&mb, &m);
-        assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
-        assert!(line.contains("\\u{1b}]8;;http://evil"), "{line}");
-        let review = Review {
-            thread: Thread {
-                id: "p@x".into(),
-                messages: vec![m],
-            },
-            verdict: Verdict::Quiet {
-                reason: "automated (List-Id: \u{1b}[31m)".into(),
-            },
-            draft: None,
-            failure: None,
-        };
-        let text = review_text(&mb, &review, Utc::now());
-        assert!(
-            !text.trim_end().chars().any(|c| c.is_control() && c != '\n'),
-            "{text:?}"
-        );
-    }
 }

@@ -1,0 +1,230 @@
+//! What a person reads: the lines `status`, `explain`, the dry run and a pass print, and the
+//! status snapshot `tend run` keeps for `tend status`. Everything that came from mail is shown
+//! escaped (no control characters reach the terminal). It decides nothing.
+
+use super::*;
+
+pub(super) fn when(mb: &MailboxConfig, unix: Option<i64>) -> String {
+    match unix.and_then(|t| mb.timezone.timestamp_opt(t, 0).single()) {
+        Some(t) => t.format("%a %Y-%m-%d %H:%M %Z").to_string(),
+        None => "(no date)".into(),
+    }
+}
+
+/// Text from mail, safe for a terminal: control characters (ESC, CR, ...) shown escaped.
+pub(super) fn shown(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// One message of a thread as `explain` lists it; everything from the mail is escaped.
+pub(super) fn message_line(mb: &MailboxConfig, m: &crate::parse::Email) -> String {
+    let from = m.from.as_ref().map_or("?", |a| a.email.as_str());
+    let auto = m
+        .automated
+        .as_deref()
+        .map(|a| format!("  [automated: {}]", shown(a)))
+        .unwrap_or_default();
+    format!(
+        "  {}  {}  {:?}{auto}",
+        when(mb, m.date),
+        shown(from),
+        m.subject
+    )
+}
+
+/// Who the draft for a finding goes to and who it leaves out, for `status` and `explain`.
+pub(super) fn addressing_text(
+    mb: &MailboxConfig,
+    r: &Review,
+    f: &crate::detect::Finding,
+) -> String {
+    let who = match crate::draft::compose::addressees(&r.thread, f, mb) {
+        Ok(who) => who,
+        Err(err) => return format!("      addressing: {}\n", shown(&format!("{err:#}"))),
+    };
+    let list = |v: &[crate::parse::Addr]| {
+        v.iter()
+            .map(|a| shown(&a.email))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!("      from {}, to {}", shown(&who.from), list(&who.to));
+    if !who.cc.is_empty() {
+        out.push_str(&format!(", cc {}", list(&who.cc)));
+    }
+    out.push('\n');
+    if !who.left_out.is_empty() {
+        let names: Vec<String> = who.left_out.iter().map(|a| shown(a)).collect();
+        out.push_str(&format!(
+            "      left out (outside the conversation with us): {}\n",
+            names.join(", ")
+        ));
+    }
+    for note in &who.notes {
+        out.push_str(&format!("      note: {}\n", shown(note)));
+    }
+    out
+}
+
+/// One thread as `status` and `explain` show it.
+pub(super) fn review_text(mb: &MailboxConfig, r: &Review, now: DateTime<Utc>) -> String {
+    let subject = r.thread.messages.last().map_or("", |m| m.subject.as_str());
+    match &r.verdict {
+        Verdict::Attention(f) => {
+            let kind = match f.kind {
+                Kind::Reply => "needs a reply".to_string(),
+                Kind::FollowUp { nudge } => format!("follow-up #{nudge} due"),
+            };
+            let days = (now.timestamp() - f.since).max(0) / 86_400;
+            let draft = match &r.draft {
+                Some(DraftState::Appended) => "draft written to Drafts".to_string(),
+                Some(DraftState::Vetoed { reason }) => {
+                    format!(
+                        "no draft: the model judged no answer is needed ({})",
+                        shown(reason)
+                    )
+                }
+                None => match &r.failure {
+                    Some(fail) => {
+                        let next = match fail.retry_at {
+                            Some(at) => format!("next try {}", when(mb, Some(at))),
+                            None => "not tried again until the thread has a new message".into(),
+                        };
+                        format!(
+                            "no draft: failed {} time{}, last: {}; {next}",
+                            fail.count,
+                            if fail.count == 1 { "" } else { "s" },
+                            fail.error
+                        )
+                    }
+                    None => "no draft yet".to_string(),
+                },
+            };
+            format!(
+                "  * {subject:?}: {kind}, waiting since {} ({days} days)\n      why: {}\n{}      {draft}\n",
+                when(mb, Some(f.since)),
+                shown(&f.reason),
+                addressing_text(mb, r, f)
+            )
+        }
+        Verdict::Quiet { reason } => {
+            format!("  - {subject:?}: nothing to do: {}\n", shown(reason))
+        }
+    }
+}
+
+/// What `tend status` prints: per mailbox, the threads that need attention.
+pub(super) fn status_text(
+    mailboxes: &[&MailboxConfig],
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let mut out = String::new();
+    for mb in mailboxes {
+        let reviews = daemon::review(mb, store, now)?;
+        let attention: Vec<&Review> = reviews
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Attention(_)))
+            .collect();
+        out.push_str(&format!(
+            "{}: {} of {} recent threads need attention\n",
+            mb.name,
+            attention.len(),
+            reviews.len()
+        ));
+        for r in attention {
+            out.push_str(&review_text(mb, r, now));
+        }
+    }
+    Ok(out)
+}
+
+/// `tend run`'s status snapshot: each mailbox's connection state, then `status_text`.
+pub(super) fn write_snapshot(config: &Config, store: &Store, health: &Health) {
+    let now = Utc::now();
+    let mut text = String::new();
+    for (name, h) in health.snapshot() {
+        text.push_str(&format!("{name}: {}\n", h.describe(now)));
+    }
+    let all: Vec<&MailboxConfig> = config.mailboxes.iter().collect();
+    let written = status_text(&all, store, now).and_then(|threads| {
+        text.push_str(&threads);
+        let path = status_snapshot(config);
+        let tmp = path.with_extension("txt.tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(())
+    });
+    if let Err(err) = written {
+        tracing::warn!("could not write the status snapshot: {err:#}");
+    }
+}
+
+/// Where `tend run` leaves the status after every round, for `tend status` to show while the
+/// running service holds the store.
+pub(super) fn status_snapshot(config: &Config) -> PathBuf {
+    config.state_dir.join("status.txt")
+}
+
+pub(super) fn print_action(mb: &MailboxConfig, a: &Action, dry_run: bool) {
+    match a {
+        Action::Drafted { draft, delivery } => {
+            let list = |v: &[crate::parse::Addr]| {
+                v.iter()
+                    .map(|a| a.email.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let state = match (dry_run, delivery) {
+                (true, _) => "dry run: not saved".to_string(),
+                (false, Some(d)) => format!("{d:?}"),
+                (false, None) => "not saved".to_string(),
+            };
+            println!("--- draft for {} ({state})", mb.name);
+            println!("From: {}", draft.from);
+            println!("To: {}", list(&draft.to));
+            if !draft.cc.is_empty() {
+                println!("Cc: {}", list(&draft.cc));
+            }
+            if !draft.left_out.is_empty() {
+                println!(
+                    "Left out (outside the conversation with us): {}",
+                    shown(&draft.left_out.join(", "))
+                );
+            }
+            for note in &draft.notes {
+                println!("Note: {}", shown(note));
+            }
+            println!("Subject: {}", shown(&draft.subject));
+            println!("Message-ID: <{}>", draft.message_id);
+            println!();
+            // The model's text: line breaks kept, every other control character escaped.
+            let body: Vec<String> = draft.body.lines().map(shown).collect();
+            println!("{}", body.join("\n"));
+            println!("---");
+        }
+        Action::Vetoed { thread_id, reason } => {
+            println!("no draft for <{thread_id}>: the model judged no answer is needed: {reason}")
+        }
+        Action::Superseded { thread_id } => {
+            println!("no draft for <{thread_id}>: answered while drafting")
+        }
+        Action::AlreadyThere { thread_id } => println!("draft for <{thread_id}> already in Drafts"),
+        Action::Failed { thread_id, failure } => {
+            eprintln!("no draft for <{thread_id}>: {}", failure.error)
+        }
+        Action::ModelDown {
+            thread_id, error, ..
+        } => {
+            eprintln!("no draft for <{thread_id}> this time: {error}")
+        }
+    }
+}

@@ -1,5 +1,6 @@
-//! The real `OpenAi` client against a tiny HTTP/1.1 server on 127.0.0.1:0 written here:
-//! the request it sends, and how each kind of answer becomes an `LlmError`.
+//! The real `Client`, speaking the OpenAI-compatible protocol, against a tiny HTTP/1.1 server on
+//! 127.0.0.1:0 written here: the request it sends, how each kind of answer becomes an
+//! `LlmError`, and which failures it retries. (Anthropic's protocol: `llm_anthropic.rs`.)
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -7,8 +8,10 @@ use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use tend::config::{LlmConfig, Secret};
-use tend::llm::{AnswerSchema, ChatMessage, LanguageModel, LlmError, OpenAi, Role, RESPONSE_CAP};
+use tend::config::{LlmConfig, Provider, Secret};
+use tend::llm::{
+    counting, AnswerSchema, ChatMessage, Client, LanguageModel, LlmError, Role, RESPONSE_CAP,
+};
 
 /// What the server saw.
 #[derive(Debug)]
@@ -100,8 +103,11 @@ fn http(status: &str, extra_headers: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// No retries: most tests here look at what one answer becomes; `retried` turns them on.
 fn config(base_url: &str, api_key: Option<PathBuf>) -> LlmConfig {
     LlmConfig {
+        provider: Provider::OpenAi,
+        max_retries: 0,
         base_url: base_url.into(),
         model: "test-model".into(),
         api_key: api_key.map(Secret::File),
@@ -157,7 +163,7 @@ async fn request_shape_with_key() {
     let dir = tempfile::tempdir().unwrap();
     let key = key_file(&dir, 0o600);
     let (base, seen) = serve_once(http("200 OK", "", OK));
-    let model = OpenAi::new(&config(&base, Some(key))).unwrap();
+    let model = Client::new(&config(&base, Some(key))).unwrap();
     assert!(
         !format!("{model:?}").contains("sk-test"),
         "Debug leaks the key"
@@ -210,7 +216,7 @@ async fn request_shape_with_key() {
 #[tokio::test]
 async fn no_key_no_header_no_json_mode() {
     let (base, seen) = serve_once(http("200 OK", "", OK));
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     model.complete(&chat(), None).await.unwrap();
     let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
     assert_eq!(req.header("authorization"), None);
@@ -221,7 +227,7 @@ async fn no_key_no_header_no_json_mode() {
 fn key_file_readable_by_others_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let key = key_file(&dir, 0o644);
-    let err = OpenAi::new(&config("http://127.0.0.1:9/v1", Some(key))).unwrap_err();
+    let err = Client::new(&config("http://127.0.0.1:9/v1", Some(key))).unwrap_err();
     assert!(format!("{err:#}").contains("chmod 600"), "{err:#}");
 }
 
@@ -232,7 +238,7 @@ async fn rate_limited_with_retry_after() {
         "Retry-After: 17\r\n",
         r#"{"error":{"message":"slow down"}}"#,
     ));
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     match kind(model.complete(&chat(), Some(&schema())).await.unwrap_err()) {
         LlmError::RateLimited { retry_after } => {
             assert_eq!(retry_after, Some(Duration::from_secs(17)))
@@ -245,14 +251,14 @@ async fn rate_limited_with_retry_after() {
 async fn a_500_fails_this_request_and_a_503_the_server() {
     // llama.cpp and vLLM answer 500 to a prompt they choke on: blamed on the request.
     let (base, _seen) = serve_once(http("500 Internal Server Error", "", "boom"));
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::Failed(_)) && !err.for_everyone(),
         "{err:?}"
     );
     let (base, _seen) = serve_once(http("503 Service Unavailable", "", "overloaded"));
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::Unavailable(_)) && err.for_everyone(),
@@ -267,7 +273,7 @@ async fn bad_key_is_rejected_with_the_server_message() {
         "",
         r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#,
     ));
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     match kind(model.complete(&chat(), Some(&schema())).await.unwrap_err()) {
         LlmError::Refused(m) => {
             assert!(m.contains("401"), "{m}");
@@ -285,7 +291,7 @@ async fn garbage_and_empty_choices_are_bad_answers() {
         r#"{"choices":[{"message":{"content":null}}]}"#,
     ] {
         let (base, _seen) = serve_once(http("200 OK", "", body));
-        let model = OpenAi::new(&config(&base, None)).unwrap();
+        let model = Client::new(&config(&base, None)).unwrap();
         let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
         assert!(matches!(err, LlmError::BadAnswer(_)), "{body}: {err:?}");
     }
@@ -296,7 +302,7 @@ async fn huge_response_is_capped() {
     // Declared length over the cap: refused before reading.
     let big = "x".repeat(RESPONSE_CAP + 10);
     let (base, _seen) = serve_once(http("200 OK", "", &big));
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::BadAnswer(ref m) if m.contains("larger")),
@@ -308,7 +314,7 @@ async fn huge_response_is_capped() {
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n".to_vec();
     raw.extend(std::iter::repeat_n(b' ', 3 * RESPONSE_CAP));
     let (base, _seen) = serve_once(raw);
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::BadAnswer(ref m) if m.contains("larger")),
@@ -322,7 +328,7 @@ async fn connection_refused_is_unavailable_and_a_timeout_fails_this_request() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let model = OpenAi::new(&config(&format!("http://127.0.0.1:{port}/v1"), None)).unwrap();
+    let model = Client::new(&config(&format!("http://127.0.0.1:{port}/v1"), None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(matches!(err, LlmError::Unavailable(_)), "{err:?}");
 
@@ -336,7 +342,7 @@ async fn connection_refused_is_unavailable_and_a_timeout_fails_this_request() {
     });
     let mut cfg = config(&base, None);
     cfg.timeout = Duration::from_millis(500);
-    let model = OpenAi::new(&cfg).unwrap();
+    let model = Client::new(&cfg).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::Failed(ref m) if m.contains("timed out")),
@@ -346,24 +352,40 @@ async fn connection_refused_is_unavailable_and_a_timeout_fails_this_request() {
 }
 
 #[tokio::test]
-async fn ping_accepts_a_listing_or_404_and_reports_a_bad_key() {
-    for status in ["200 OK", "404 Not Found"] {
-        let (base, seen) = serve_once(http(status, "", r#"{"data":[]}"#));
-        OpenAi::new(&config(&base, None))
-            .unwrap()
-            .ping()
-            .await
-            .unwrap();
-        let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(
-            (req.method.as_str(), req.path.as_str()),
-            ("GET", "/v1/models")
-        );
-    }
-    let (base, _seen) = serve_once(http("403 Forbidden", "", r#"{"error":{"message":"no"}}"#));
-    let err = OpenAi::new(&config(&base, None))
+async fn check_sends_a_one_token_chat_to_the_model_and_reports_a_wrong_model() {
+    // Review 1.7.4: a model listing proves neither the model name nor chat permission.
+    let cut = r#"{"choices":[{"message":{"content":"O"},"finish_reason":"length"}]}"#;
+    let (base, seen) = serve_once(http("200 OK", "", cut));
+    Client::new(&config(&base, None))
         .unwrap()
-        .ping()
+        .check()
+        .await
+        .unwrap();
+    let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("POST", "/v1/chat/completions")
+    );
+    assert_eq!(req.json()["max_tokens"], 1);
+    assert_eq!(req.json()["model"], "test-model");
+    let (base, _seen) = serve_once(http(
+        "404 Not Found",
+        "",
+        r#"{"error":{"message":"The model `test-model` does not exist"}}"#,
+    ));
+    let err = Client::new(&config(&base, None))
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(kind(err), LlmError::Refused(ref m) if m.contains("does not exist")),
+        "a wrong model name fails check"
+    );
+    let (base, _seen) = serve_once(http("403 Forbidden", "", r#"{"error":{"message":"no"}}"#));
+    let err = Client::new(&config(&base, None))
+        .unwrap()
+        .check()
         .await
         .unwrap_err();
     assert!(matches!(kind(err), LlmError::Refused(_)));
@@ -375,7 +397,7 @@ async fn temperature_and_frequency_penalty_as_configured() {
     let mut cfg = config(&base, None);
     cfg.temperature = 0.0;
     cfg.frequency_penalty = Some(0.5);
-    OpenAi::new(&cfg)
+    Client::new(&cfg)
         .unwrap()
         .complete(&chat(), Some(&schema()))
         .await
@@ -397,7 +419,7 @@ async fn a_server_refusing_json_schema_gets_json_object_from_then_on() {
         http("200 OK", "", OK),
         http("200 OK", "", OK),
     ]);
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     for _ in 0..2 {
         let answer = model.complete(&chat(), Some(&schema())).await.unwrap();
         assert_eq!(answer, r#"{"needs_reply":true}"#);
@@ -418,7 +440,7 @@ async fn a_400_to_json_object_too_is_not_blamed_on_the_schema() {
         )
     };
     let (base, seen) = serve_in_turn(vec![bad(), bad(), http("200 OK", "", OK)]);
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     match kind(model.complete(&chat(), Some(&schema())).await.unwrap_err()) {
         LlmError::Rejected(m) => assert!(m.contains("context size"), "{m}"),
         other => panic!("{other:?}"),
@@ -436,7 +458,7 @@ async fn other_refusals_are_not_retried() {
         http("401 Unauthorized", "", r#"{"error":{"message":"bad key"}}"#),
         http("200 OK", "", OK),
     ]);
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(matches!(err, LlmError::Refused(_)), "{err:?}");
     seen.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -454,7 +476,7 @@ async fn retry_after_longer_than_the_poll_interval_is_honoured_by_every_caller()
         http("200 OK", "", OK),
     ]);
     // One client shared by every mailbox task, as the service does.
-    let model = Arc::new(OpenAi::new(&config(&base, None)).unwrap());
+    let model = Arc::new(Client::new(&config(&base, None)).unwrap());
     let asked = Instant::now();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
@@ -590,7 +612,7 @@ async fn an_https_server_behind_a_private_ca_is_reached_with_llm_ca_file() {
     let base = serve_tls(&cert, &key, 2, http("200 OK", "", OK));
     // Without the CA file the certificate is unknown: refused before anything is sent.
     let err = kind(
-        OpenAi::new(&config(&base, None))
+        Client::new(&config(&base, None))
             .unwrap()
             .complete(&chat(), Some(&schema()))
             .await
@@ -602,7 +624,7 @@ async fn an_https_server_behind_a_private_ca_is_reached_with_llm_ca_file() {
     );
     let mut cfg = config(&base, None);
     cfg.ca_file = Some(cert);
-    let answer = OpenAi::new(&cfg)
+    let answer = Client::new(&cfg)
         .unwrap()
         .complete(&chat(), Some(&schema()))
         .await
@@ -612,5 +634,180 @@ async fn an_https_server_behind_a_private_ca_is_reached_with_llm_ca_file() {
     let empty = dir.path().join("empty.pem");
     std::fs::write(&empty, "not a certificate\n").unwrap();
     cfg.ca_file = Some(empty);
-    assert!(OpenAi::new(&cfg).is_err());
+    assert!(Client::new(&cfg).is_err());
+}
+
+fn retried(base: &str) -> LlmConfig {
+    LlmConfig {
+        max_retries: 2,
+        ..config(base, None)
+    }
+}
+
+/// How many requests reached the server within a generous while.
+fn count(seen: &mpsc::Receiver<Request>) -> usize {
+    let mut n = 0;
+    while seen.recv_timeout(Duration::from_millis(500)).is_ok() {
+        n += 1;
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_429_with_a_short_retry_after_is_waited_out_and_retried() {
+    let (base, seen) = serve_in_turn(vec![
+        http(
+            "429 Too Many Requests",
+            "Retry-After: 1\r\n",
+            r#"{"error":{"message":"slow"}}"#,
+        ),
+        http("200 OK", "", OK),
+    ]);
+    let model = Client::new(&retried(&base)).unwrap();
+    let asked = Instant::now();
+    model.complete(&chat(), Some(&schema())).await.unwrap();
+    assert!(
+        asked.elapsed() >= Duration::from_secs(1),
+        "the server's wait was kept"
+    );
+    assert_eq!(count(&seen), 2);
+}
+
+#[tokio::test]
+async fn retry_after_ms_wins_over_retry_after() {
+    let (base, seen) = serve_in_turn(vec![
+        http(
+            "429 Too Many Requests",
+            "Retry-After: 3600\r\nretry-after-ms: 200\r\n",
+            "{}",
+        ),
+        http("200 OK", "", OK),
+    ]);
+    let model = Client::new(&retried(&base)).unwrap();
+    model.complete(&chat(), Some(&schema())).await.unwrap();
+    assert_eq!(count(&seen), 2);
+}
+
+#[tokio::test]
+async fn a_429_with_a_long_retry_after_is_not_slept_in_the_call() {
+    let (base, seen) = serve_in_turn(vec![http(
+        "429 Too Many Requests",
+        "Retry-After: 600\r\n",
+        "{}",
+    )]);
+    let model = Client::new(&retried(&base)).unwrap();
+    let err = kind(model.complete(&chat(), None).await.unwrap_err());
+    assert!(matches!(err, LlmError::RateLimited { retry_after: Some(d) } if d.as_secs() == 600));
+    assert!(model.waiting().is_some(), "every task now waits");
+    assert_eq!(count(&seen), 1);
+}
+
+#[tokio::test]
+async fn a_500_then_a_success_is_retried() {
+    let (base, seen) = serve_in_turn(vec![
+        http("500 Internal Server Error", "", "boom"),
+        http("502 Bad Gateway", "", "gateway"),
+        http("200 OK", "", OK),
+    ]);
+    let model = Client::new(&retried(&base)).unwrap();
+    model.complete(&chat(), Some(&schema())).await.unwrap();
+    assert_eq!(count(&seen), 3);
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_the_last_error_keeps_its_kind() {
+    let (base, seen) = serve_in_turn(vec![
+        http("503 Service Unavailable", "", "a"),
+        http("503 Service Unavailable", "", "b"),
+        http("503 Service Unavailable", "", "c"),
+        http("200 OK", "", OK),
+    ]);
+    let model = Client::new(&retried(&base)).unwrap();
+    let err = kind(model.complete(&chat(), None).await.unwrap_err());
+    assert!(
+        matches!(err, LlmError::Unavailable(ref m) if m.contains('c')) && err.for_everyone(),
+        "{err:?}"
+    );
+    assert_eq!(count(&seen), 3, "two retries, then the caller decides");
+}
+
+#[tokio::test]
+async fn a_400_401_or_403_is_never_retried() {
+    for status in ["400 Bad Request", "401 Unauthorized", "403 Forbidden"] {
+        let (base, seen) = serve_in_turn(vec![
+            http(status, "", r#"{"error":{"message":"no"}}"#),
+            http("200 OK", "", OK),
+        ]);
+        let model = Client::new(&retried(&base)).unwrap();
+        // No schema: the json_object fallback (its own second request) does not apply.
+        model.complete(&chat(), None).await.unwrap_err();
+        assert_eq!(count(&seen), 1, "{status}");
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_fails_once_and_is_not_retried() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(conn);
+        }
+    });
+    let mut cfg = retried(&base);
+    cfg.timeout = Duration::from_millis(500);
+    let model = Client::new(&cfg).unwrap();
+    let err = kind(model.complete(&chat(), None).await.unwrap_err());
+    assert!(
+        matches!(err, LlmError::Failed(ref m) if m.contains("timed out")),
+        "{err:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_length_stop_or_a_refusal_is_never_text() {
+    let cut = r#"{"choices":[{"message":{"content":"{\"needs_reply\":true,\"body\":\"Dear"},"finish_reason":"length"}]}"#;
+    let refusal = r#"{"choices":[{"message":{"content":null,"refusal":"I cannot help."},"finish_reason":"stop"}]}"#;
+    for (body, want_cut) in [(cut, true), (refusal, false)] {
+        let (base, seen) = serve_in_turn(vec![http("200 OK", "", body), http("200 OK", "", OK)]);
+        let model = Client::new(&retried(&base)).unwrap();
+        let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
+        match err {
+            LlmError::Cut(_) if want_cut => {}
+            LlmError::Declined(ref m) if !want_cut => assert!(m.contains("cannot")),
+            other => panic!("{other:?}"),
+        }
+        assert!(err.is_unusable_answer() && !err.for_everyone());
+        assert_eq!(
+            count(&seen),
+            1,
+            "an answer is not an HTTP failure: not retried here"
+        );
+    }
+}
+
+#[tokio::test]
+async fn token_usage_is_counted_for_the_task_that_asked() {
+    let with_usage = r#"{"choices":[{"message":{"content":"{\"needs_reply\":true}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1200,"completion_tokens":80,"total_tokens":1280}}"#;
+    let (base, _seen) = serve_in_turn(vec![
+        http("200 OK", "", with_usage),
+        http("200 OK", "", with_usage),
+    ]);
+    let model = Client::new(&config(&base, None)).unwrap();
+    let (out, used) = counting(async {
+        model.complete(&chat(), Some(&schema())).await.unwrap();
+        model.complete(&chat(), Some(&schema())).await
+    })
+    .await;
+    out.unwrap();
+    assert_eq!(
+        (used.calls, used.input_tokens, used.output_tokens),
+        (2, 2400, 160)
+    );
 }

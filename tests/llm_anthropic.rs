@@ -255,7 +255,7 @@ async fn token_usage_is_counted() {
 }
 
 #[tokio::test]
-async fn check_asks_the_model_for_one_token_and_reports_a_wrong_model() {
+async fn check_does_a_real_messages_call_not_only_get_models() {
     let llm = FakeLlm::start(|_| Reply::Content("OK".into()));
     client(&llm).check().await.unwrap();
     let req = &llm.requests()[0];

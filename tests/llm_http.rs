@@ -352,7 +352,7 @@ async fn connection_refused_is_unavailable_and_a_timeout_fails_this_request() {
 }
 
 #[tokio::test]
-async fn check_sends_a_one_token_chat_to_the_model_and_reports_a_wrong_model() {
+async fn check_does_a_real_chat_not_only_get_models() {
     // Review 1.7.4: a model listing proves neither the model name nor chat permission.
     let cut = r#"{"choices":[{"message":{"content":"O"},"finish_reason":"length"}]}"#;
     let (base, seen) = serve_once(http("200 OK", "", cut));
@@ -368,6 +368,8 @@ async fn check_sends_a_one_token_chat_to_the_model_and_reports_a_wrong_model() {
     );
     assert_eq!(req.json()["max_tokens"], 1);
     assert_eq!(req.json()["model"], "test-model");
+    // Sent as a draft sends it: a model that rejects this temperature fails check too.
+    assert_eq!(req.json()["temperature"], 0.3);
     let (base, _seen) = serve_once(http(
         "404 Not Found",
         "",

@@ -169,7 +169,7 @@ pub async fn attend<M: LanguageModel>(
             _ = shutdown.cancelled() => break,
         };
         if !dry_run {
-            record_usage(store, mb, now, &written, used)?;
+            record_usage(store, mb, &id, now, &written, used)?;
         }
         let outcome = match written {
             Ok(o) => o,
@@ -301,10 +301,12 @@ fn still_needed(
         Verdict::Attention(f) if f.trigger == finding.trigger && f.kind == finding.kind))
 }
 
-/// Adds what this draft cost (every answer, a failed one too) to the mailbox's day.
+/// Adds what this draft cost (every answer, a failed one too) to the mailbox's day and to the
+/// draft's own record.
 fn record_usage(
     store: &Store,
     mb: &MailboxConfig,
+    draft_id: &str,
     now: DateTime<Utc>,
     written: &Result<Outcome>,
     used: crate::llm::Usage,
@@ -317,7 +319,8 @@ fn record_usage(
         input_tokens: used.input_tokens,
         output_tokens: used.output_tokens,
     };
-    store.add_usage(&mb.name, day, &counts)
+    store.add_usage(&mb.name, day, &counts)?;
+    store.add_draft_usage(draft_id, &counts)
 }
 
 #[cfg(test)]

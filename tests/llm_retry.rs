@@ -188,3 +188,28 @@ async fn token_usage_is_counted_for_the_task_that_asked() {
         (2, 2400, 160)
     );
 }
+
+// Two workers: the test blocks on the server's channel while the first task runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_one_task_waits_out_a_retry_after_the_others_send_nothing() {
+    let (base, seen) = serve_in_turn(vec![
+        http("429 Too Many Requests", "Retry-After: 2\r\n", "{}"),
+        http("200 OK", "", OK),
+        http("200 OK", "", OK),
+    ]);
+    let model = Arc::new(Client::new(&retried(&base)).unwrap());
+    let first = {
+        let model = Arc::clone(&model);
+        tokio::spawn(async move { model.complete(&chat(), None).await })
+    };
+    seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Another mailbox's task, during the wait: refused at once, with what is left of it.
+    let err = kind(model.complete(&chat(), None).await.unwrap_err());
+    assert!(
+        matches!(err, LlmError::RateLimited { retry_after: Some(left) } if left <= Duration::from_secs(2)),
+        "{err:?}"
+    );
+    first.await.unwrap().unwrap();
+    assert_eq!(count(&seen), 1, "only the waiting task's retry went out");
+}

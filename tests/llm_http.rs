@@ -1,163 +1,24 @@
-//! The real `OpenAi` client against a tiny HTTP/1.1 server on 127.0.0.1:0 written here:
-//! the request it sends, and how each kind of answer becomes an `LlmError`.
+//! The real `Client`, speaking the OpenAI-compatible protocol, against the raw server of
+//! `support::rawllm`: the request it sends and how each kind of answer becomes an `LlmError`.
+//! (Its retries: `llm_retry.rs`; Anthropic's protocol: `llm_anthropic.rs`.)
+
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tend::config::{LlmConfig, Secret};
-use tend::llm::{AnswerSchema, ChatMessage, LanguageModel, LlmError, OpenAi, Role, RESPONSE_CAP};
-
-/// What the server saw.
-#[derive(Debug)]
-struct Request {
-    method: String,
-    path: String,
-    /// Header names lower-cased.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).expect("the request body is JSON")
-    }
-}
-
-/// Serves one connection with `response` (raw bytes after the status line is chosen by the
-/// caller), reports the request, and closes. Returns the base URL.
-fn serve_once(response: Vec<u8>) -> (String, mpsc::Receiver<Request>) {
-    serve_in_turn(vec![response])
-}
-
-/// Serves one connection per response, in this order, reporting each request.
-fn serve_in_turn(responses: Vec<Vec<u8>>) -> (String, mpsc::Receiver<Request>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for response in responses {
-            let Ok((stream, _)) = listener.accept() else {
-                return;
-            };
-            serve_one(stream, response, &tx);
-        }
-    });
-    (base, rx)
-}
-
-fn serve_one(stream: std::net::TcpStream, response: Vec<u8>, tx: &mpsc::Sender<Request>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let path = parts.next().unwrap_or_default().to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).unwrap();
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (n, v) = h.split_once(':').unwrap();
-        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .map(|(_, v)| v.parse().unwrap())
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).unwrap();
-    let _ = tx.send(Request {
-        method,
-        path,
-        headers,
-        body,
-    });
-    let mut stream = stream;
-    // The client may hang up early (a capped body): ignore write errors.
-    let _ = stream.write_all(&response);
-    let _ = stream.flush();
-}
-
-fn http(status: &str, extra_headers: &str, body: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra_headers}\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
-fn config(base_url: &str, api_key: Option<PathBuf>) -> LlmConfig {
-    LlmConfig {
-        base_url: base_url.into(),
-        model: "test-model".into(),
-        api_key: api_key.map(Secret::File),
-        timeout: Duration::from_secs(5),
-        max_tokens: 321,
-        temperature: 0.3,
-        frequency_penalty: None,
-        ca_file: None,
-    }
-}
-
-fn schema() -> AnswerSchema {
-    tend::draft::prompt::answer_schema()
-}
-
-fn format_type(req: &Request) -> String {
-    req.json()["response_format"]["type"]
-        .as_str()
-        .unwrap_or("(none)")
-        .to_string()
-}
-
-fn chat() -> Vec<ChatMessage> {
-    vec![
-        ChatMessage {
-            role: Role::System,
-            content: "be brief".into(),
-        },
-        ChatMessage {
-            role: Role::User,
-            content: "hello ✓".into(),
-        },
-    ]
-}
-
-const OK: &str = r#"{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"{\"needs_reply\":true}"},"finish_reason":"stop"}]}"#;
-
-fn key_file(dir: &tempfile::TempDir, mode: u32) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.path().join("api_key");
-    std::fs::write(&path, "sk-test-123\n").unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-    path
-}
-
-fn kind(err: anyhow::Error) -> LlmError {
-    err.downcast::<LlmError>()
-        .unwrap_or_else(|e| panic!("not an LlmError: {e:#}"))
-}
+use support::rawllm::*;
+use tend::llm::{Client, LanguageModel, LlmError, RESPONSE_CAP};
 
 #[tokio::test]
 async fn request_shape_with_key() {
     let dir = tempfile::tempdir().unwrap();
     let key = key_file(&dir, 0o600);
     let (base, seen) = serve_once(http("200 OK", "", OK));
-    let model = OpenAi::new(&config(&base, Some(key))).unwrap();
+    let model = Client::new(&config(&base, Some(key))).unwrap();
     assert!(
         !format!("{model:?}").contains("sk-test"),
         "Debug leaks the key"
@@ -210,7 +71,7 @@ async fn request_shape_with_key() {
 #[tokio::test]
 async fn no_key_no_header_no_json_mode() {
     let (base, seen) = serve_once(http("200 OK", "", OK));
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     model.complete(&chat(), None).await.unwrap();
     let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
     assert_eq!(req.header("authorization"), None);
@@ -221,7 +82,7 @@ async fn no_key_no_header_no_json_mode() {
 fn key_file_readable_by_others_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let key = key_file(&dir, 0o644);
-    let err = OpenAi::new(&config("http://127.0.0.1:9/v1", Some(key))).unwrap_err();
+    let err = Client::new(&config("http://127.0.0.1:9/v1", Some(key))).unwrap_err();
     assert!(format!("{err:#}").contains("chmod 600"), "{err:#}");
 }
 
@@ -232,7 +93,7 @@ async fn rate_limited_with_retry_after() {
         "Retry-After: 17\r\n",
         r#"{"error":{"message":"slow down"}}"#,
     ));
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     match kind(model.complete(&chat(), Some(&schema())).await.unwrap_err()) {
         LlmError::RateLimited { retry_after } => {
             assert_eq!(retry_after, Some(Duration::from_secs(17)))
@@ -245,14 +106,14 @@ async fn rate_limited_with_retry_after() {
 async fn a_500_fails_this_request_and_a_503_the_server() {
     // llama.cpp and vLLM answer 500 to a prompt they choke on: blamed on the request.
     let (base, _seen) = serve_once(http("500 Internal Server Error", "", "boom"));
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::Failed(_)) && !err.for_everyone(),
         "{err:?}"
     );
     let (base, _seen) = serve_once(http("503 Service Unavailable", "", "overloaded"));
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::Unavailable(_)) && err.for_everyone(),
@@ -267,7 +128,7 @@ async fn bad_key_is_rejected_with_the_server_message() {
         "",
         r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#,
     ));
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     match kind(model.complete(&chat(), Some(&schema())).await.unwrap_err()) {
         LlmError::Refused(m) => {
             assert!(m.contains("401"), "{m}");
@@ -285,7 +146,7 @@ async fn garbage_and_empty_choices_are_bad_answers() {
         r#"{"choices":[{"message":{"content":null}}]}"#,
     ] {
         let (base, _seen) = serve_once(http("200 OK", "", body));
-        let model = OpenAi::new(&config(&base, None)).unwrap();
+        let model = Client::new(&config(&base, None)).unwrap();
         let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
         assert!(matches!(err, LlmError::BadAnswer(_)), "{body}: {err:?}");
     }
@@ -296,7 +157,7 @@ async fn huge_response_is_capped() {
     // Declared length over the cap: refused before reading.
     let big = "x".repeat(RESPONSE_CAP + 10);
     let (base, _seen) = serve_once(http("200 OK", "", &big));
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::BadAnswer(ref m) if m.contains("larger")),
@@ -308,7 +169,7 @@ async fn huge_response_is_capped() {
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n".to_vec();
     raw.extend(std::iter::repeat_n(b' ', 3 * RESPONSE_CAP));
     let (base, _seen) = serve_once(raw);
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::BadAnswer(ref m) if m.contains("larger")),
@@ -322,7 +183,7 @@ async fn connection_refused_is_unavailable_and_a_timeout_fails_this_request() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let model = OpenAi::new(&config(&format!("http://127.0.0.1:{port}/v1"), None)).unwrap();
+    let model = Client::new(&config(&format!("http://127.0.0.1:{port}/v1"), None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(matches!(err, LlmError::Unavailable(_)), "{err:?}");
 
@@ -336,7 +197,7 @@ async fn connection_refused_is_unavailable_and_a_timeout_fails_this_request() {
     });
     let mut cfg = config(&base, None);
     cfg.timeout = Duration::from_millis(500);
-    let model = OpenAi::new(&cfg).unwrap();
+    let model = Client::new(&cfg).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
         matches!(err, LlmError::Failed(ref m) if m.contains("timed out")),
@@ -346,24 +207,42 @@ async fn connection_refused_is_unavailable_and_a_timeout_fails_this_request() {
 }
 
 #[tokio::test]
-async fn ping_accepts_a_listing_or_404_and_reports_a_bad_key() {
-    for status in ["200 OK", "404 Not Found"] {
-        let (base, seen) = serve_once(http(status, "", r#"{"data":[]}"#));
-        OpenAi::new(&config(&base, None))
-            .unwrap()
-            .ping()
-            .await
-            .unwrap();
-        let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(
-            (req.method.as_str(), req.path.as_str()),
-            ("GET", "/v1/models")
-        );
-    }
-    let (base, _seen) = serve_once(http("403 Forbidden", "", r#"{"error":{"message":"no"}}"#));
-    let err = OpenAi::new(&config(&base, None))
+async fn check_does_a_real_chat_not_only_get_models() {
+    // Review 1.7.4: a model listing proves neither the model name nor chat permission.
+    let cut = r#"{"choices":[{"message":{"content":"O"},"finish_reason":"length"}]}"#;
+    let (base, seen) = serve_once(http("200 OK", "", cut));
+    Client::new(&config(&base, None))
         .unwrap()
-        .ping()
+        .check()
+        .await
+        .unwrap();
+    let req = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("POST", "/v1/chat/completions")
+    );
+    assert_eq!(req.json()["max_tokens"], 1);
+    assert_eq!(req.json()["model"], "test-model");
+    // Sent as a draft sends it: a model that rejects this temperature fails check too.
+    assert_eq!(req.json()["temperature"], 0.3);
+    let (base, _seen) = serve_once(http(
+        "404 Not Found",
+        "",
+        r#"{"error":{"message":"The model `test-model` does not exist"}}"#,
+    ));
+    let err = Client::new(&config(&base, None))
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(kind(err), LlmError::Refused(ref m) if m.contains("does not exist")),
+        "a wrong model name fails check"
+    );
+    let (base, _seen) = serve_once(http("403 Forbidden", "", r#"{"error":{"message":"no"}}"#));
+    let err = Client::new(&config(&base, None))
+        .unwrap()
+        .check()
         .await
         .unwrap_err();
     assert!(matches!(kind(err), LlmError::Refused(_)));
@@ -375,7 +254,7 @@ async fn temperature_and_frequency_penalty_as_configured() {
     let mut cfg = config(&base, None);
     cfg.temperature = 0.0;
     cfg.frequency_penalty = Some(0.5);
-    OpenAi::new(&cfg)
+    Client::new(&cfg)
         .unwrap()
         .complete(&chat(), Some(&schema()))
         .await
@@ -397,7 +276,7 @@ async fn a_server_refusing_json_schema_gets_json_object_from_then_on() {
         http("200 OK", "", OK),
         http("200 OK", "", OK),
     ]);
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     for _ in 0..2 {
         let answer = model.complete(&chat(), Some(&schema())).await.unwrap();
         assert_eq!(answer, r#"{"needs_reply":true}"#);
@@ -418,7 +297,7 @@ async fn a_400_to_json_object_too_is_not_blamed_on_the_schema() {
         )
     };
     let (base, seen) = serve_in_turn(vec![bad(), bad(), http("200 OK", "", OK)]);
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     match kind(model.complete(&chat(), Some(&schema())).await.unwrap_err()) {
         LlmError::Rejected(m) => assert!(m.contains("context size"), "{m}"),
         other => panic!("{other:?}"),
@@ -436,7 +315,7 @@ async fn other_refusals_are_not_retried() {
         http("401 Unauthorized", "", r#"{"error":{"message":"bad key"}}"#),
         http("200 OK", "", OK),
     ]);
-    let model = OpenAi::new(&config(&base, None)).unwrap();
+    let model = Client::new(&config(&base, None)).unwrap();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(matches!(err, LlmError::Refused(_)), "{err:?}");
     seen.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -454,7 +333,7 @@ async fn retry_after_longer_than_the_poll_interval_is_honoured_by_every_caller()
         http("200 OK", "", OK),
     ]);
     // One client shared by every mailbox task, as the service does.
-    let model = Arc::new(OpenAi::new(&config(&base, None)).unwrap());
+    let model = Arc::new(Client::new(&config(&base, None)).unwrap());
     let asked = Instant::now();
     let err = kind(model.complete(&chat(), Some(&schema())).await.unwrap_err());
     assert!(
@@ -590,7 +469,7 @@ async fn an_https_server_behind_a_private_ca_is_reached_with_llm_ca_file() {
     let base = serve_tls(&cert, &key, 2, http("200 OK", "", OK));
     // Without the CA file the certificate is unknown: refused before anything is sent.
     let err = kind(
-        OpenAi::new(&config(&base, None))
+        Client::new(&config(&base, None))
             .unwrap()
             .complete(&chat(), Some(&schema()))
             .await
@@ -602,7 +481,7 @@ async fn an_https_server_behind_a_private_ca_is_reached_with_llm_ca_file() {
     );
     let mut cfg = config(&base, None);
     cfg.ca_file = Some(cert);
-    let answer = OpenAi::new(&cfg)
+    let answer = Client::new(&cfg)
         .unwrap()
         .complete(&chat(), Some(&schema()))
         .await
@@ -612,5 +491,5 @@ async fn an_https_server_behind_a_private_ca_is_reached_with_llm_ca_file() {
     let empty = dir.path().join("empty.pem");
     std::fs::write(&empty, "not a certificate\n").unwrap();
     cfg.ca_file = Some(empty);
-    assert!(OpenAi::new(&cfg).is_err());
+    assert!(Client::new(&cfg).is_err());
 }

@@ -6,7 +6,7 @@ use crate::config::{self, Config, MailboxConfig};
 use crate::daemon::health::Health;
 use crate::daemon::{self, Action, Review};
 use crate::detect::{Kind, Verdict};
-use crate::llm::OpenAi;
+use crate::llm::Client;
 use crate::store::{self, DraftState, Store};
 use anyhow::{Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
@@ -116,7 +116,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
         }
         Command::Once { dry_run, mailbox } => {
             let store = Store::open(&config.state_dir, now.timestamp())?;
-            let model = OpenAi::new(&config.llm)?;
+            let model = Client::new(&config.llm)?;
             // Ctrl-C stops between steps, as the service does (an APPEND in flight finishes).
             let shutdown = CancellationToken::new();
             spawn_signal_handler(shutdown.clone())?;
@@ -154,7 +154,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
         }
         Command::Run => {
             let store = Store::open(&config.state_dir, now.timestamp())?;
-            let model = OpenAi::new(&config.llm)?;
+            let model = Client::new(&config.llm)?;
             daemon::run(config.clone(), store, model, Box::new(write_snapshot)).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -279,9 +279,12 @@ async fn check(config: &Config) -> Result<ExitCode> {
             }
         }
     }
-    match OpenAi::new(&config.llm) {
-        Ok(model) => match model.ping().await {
-            Ok(()) => println!("ok   model server {} answers", config.llm.base_url),
+    match Client::new(&config.llm) {
+        Ok(model) => match model.check().await {
+            Ok(()) => println!(
+                "ok   model {} at {} answers",
+                config.llm.model, config.llm.base_url
+            ),
             Err(err) => {
                 failed = true;
                 println!("FAIL model server {}: {err:#}", config.llm.base_url);

@@ -140,11 +140,29 @@ pub(super) fn status_text(
             attention.len(),
             reviews.len()
         ));
+        out.push_str(&usage_line(mb, store, now)?);
         for r in attention {
             out.push_str(&review_text(mb, r, now));
         }
     }
     Ok(out)
+}
+
+/// "  today: 3 drafts, 1 veto, 4 model calls, 12840 tokens (11900 in, 940 out)", in the
+/// mailbox's own day.
+fn usage_line(mb: &MailboxConfig, store: &Store, now: DateTime<Utc>) -> Result<String> {
+    let day = now.with_timezone(&mb.timezone).date_naive();
+    let u = store.usage(&mb.name, day)?;
+    let plural = |n: u32, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    Ok(format!(
+        "  today: {}, {}, {}, {} tokens ({} in, {} out)\n",
+        plural(u.drafts, "draft", "drafts"),
+        plural(u.vetoes, "veto", "vetoes"),
+        plural(u.calls, "model call", "model calls"),
+        u.input_tokens + u.output_tokens,
+        u.input_tokens,
+        u.output_tokens
+    ))
 }
 
 /// `tend run`'s status snapshot: each mailbox's connection state, then `status_text`.

@@ -41,13 +41,30 @@ pub struct Config {
     pub mailboxes: Vec<MailboxConfig>,
 }
 
+/// Which protocol the model server speaks (`[llm] provider`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum Provider {
+    /// OpenAI's chat completions, as OpenAI, llama.cpp, vLLM, Ollama and OpenRouter serve them.
+    #[default]
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// Anthropic's Messages API.
+    #[serde(rename = "anthropic")]
+    Anthropic,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmConfig {
-    /// OpenAI-compatible API root, such as `http://127.0.0.1:8080/v1`.
+    pub provider: Provider,
+    /// API root: OpenAI-compatible such as `http://127.0.0.1:8080/v1`, or
+    /// `https://api.anthropic.com` for Anthropic.
     pub base_url: String,
     pub model: String,
     pub api_key: Option<Secret>,
+    /// One request's limit; every retry gets it again.
     pub timeout: Duration,
+    /// Tries after the first for a failure worth retrying (see `llm::retry`).
+    pub max_retries: u32,
     pub max_tokens: u32,
     /// Sampling temperature sent with every call (0 = always the likeliest words).
     pub temperature: f64,
@@ -55,6 +72,25 @@ pub struct LlmConfig {
     pub frequency_penalty: Option<f64>,
     /// PEM certificates trusted for the model server besides the built-in roots.
     pub ca_file: Option<PathBuf>,
+}
+
+#[cfg(test)]
+impl LlmConfig {
+    /// An OpenAI-compatible server on loopback with every default, for unit tests.
+    pub(crate) fn test_default(model: &str) -> LlmConfig {
+        LlmConfig {
+            provider: Provider::OpenAi,
+            base_url: "http://127.0.0.1:1/v1".into(),
+            model: model.into(),
+            api_key: None,
+            timeout: Duration::from_secs(120),
+            max_retries: 2,
+            max_tokens: 400,
+            temperature: 0.3,
+            frequency_penalty: None,
+            ca_file: None,
+        }
+    }
 }
 
 /// One watched mailbox, named after its file.
@@ -115,7 +151,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         false,
     )
     .map_err(bad)?;
-    let base_url = raw.llm.base_url.trim_end_matches('/').to_string();
+    let provider = raw.llm.provider.unwrap_or_default();
+    let base_url =
+        match (raw.llm.base_url, provider) {
+            (Some(url), _) => url.trim_end_matches('/').to_string(),
+            (None, Provider::Anthropic) => "https://api.anthropic.com".to_string(),
+            (None, Provider::OpenAi) => return Err(bad(
+                "key `llm.base_url` is missing: the root of the OpenAI-compatible API, such as \
+                 https://api.openai.com/v1 or http://127.0.0.1:8080/v1"
+                    .into(),
+            )),
+        };
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
         return Err(bad(format!(
             "key `llm.base_url`: {base_url:?} is not an http:// or https:// URL"
@@ -147,12 +193,33 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             "key `llm.frequency_penalty`: {p} is not between -2 and 2"
         )));
     }
+    if provider == Provider::Anthropic {
+        // The Messages API takes temperature 0 to 1 and has no frequency_penalty.
+        if temperature > 1.0 {
+            return Err(bad(format!(
+                "key `llm.temperature`: {temperature} is above 1, the most Anthropic accepts"
+            )));
+        }
+        if raw.llm.frequency_penalty.is_some() {
+            return Err(bad(
+                "key `llm.frequency_penalty`: Anthropic's Messages API has none; remove it".into(),
+            ));
+        }
+    }
+    let max_retries = raw.llm.max_retries.unwrap_or(2);
+    if max_retries > 10 {
+        return Err(bad(format!(
+            "key `llm.max_retries`: {max_retries} is more than 10"
+        )));
+    }
     let llm_timeout = raw.llm.timeout_seconds.unwrap_or(120);
     if llm_timeout == 0 {
         return Err(bad("key `llm.timeout_seconds`: must be at least 1".into()));
     }
     let llm = LlmConfig {
+        provider,
         base_url,
+        max_retries,
         model: raw.llm.model,
         api_key,
         timeout: Duration::from_secs(llm_timeout),

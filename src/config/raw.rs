@@ -18,12 +18,14 @@ pub(super) struct RawTend {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLlm {
-    pub(super) base_url: String,
+    pub(super) provider: Option<super::Provider>,
+    pub(super) base_url: Option<String>,
     pub(super) model: String,
     pub(super) api_key_file: Option<PathBuf>,
     pub(super) api_key_command: Option<String>,
     pub(super) api_key_credential: Option<String>,
     pub(super) timeout_seconds: Option<u64>,
+    pub(super) max_retries: Option<u32>,
     pub(super) max_tokens: Option<u32>,
     pub(super) temperature: Option<f64>,
     pub(super) frequency_penalty: Option<f64>,

@@ -288,3 +288,41 @@ fn followup_stops_on_defaults_to_the_thread_and_rejects_unknown_values() {
     let err = load(&write(dir.path(), "", "followup_stops_on = \"domain\"\n")).unwrap_err();
     assert!(err.message.contains("followup_stops_on"), "{err}");
 }
+
+#[test]
+fn provider_defaults_to_openai_and_anthropic_has_its_own_url_and_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = load(&write(dir.path(), "", "")).unwrap();
+    assert_eq!(c.llm.provider, Provider::OpenAi);
+    assert_eq!(c.llm.max_retries, 2);
+    // Anthropic without base_url: the public API.
+    let tend = dir.path().join("tend.toml");
+    std::fs::write(
+        &tend,
+        "[llm]\nprovider = \"anthropic\"\nmodel = \"claude-x\"\nmax_retries = 0\n",
+    )
+    .unwrap();
+    let c = load(&tend).unwrap();
+    assert_eq!(c.llm.provider, Provider::Anthropic);
+    assert_eq!(c.llm.base_url, "https://api.anthropic.com");
+    assert_eq!(c.llm.max_retries, 0);
+    // OpenAI without base_url names the key.
+    std::fs::write(&tend, "[llm]\nmodel = \"m\"\n").unwrap();
+    let err = load(&tend).unwrap_err();
+    assert!(err.message.contains("`llm.base_url`"), "{err}");
+    for (llm, key) in [
+        (
+            "provider = \"anthropic\"\ntemperature = 1.5\n",
+            "llm.temperature",
+        ),
+        (
+            "provider = \"anthropic\"\nfrequency_penalty = 0.5\n",
+            "llm.frequency_penalty",
+        ),
+        ("max_retries = 11\n", "llm.max_retries"),
+        ("provider = \"gemini\"\n", "provider"),
+    ] {
+        let err = load(&write(dir.path(), llm, "")).unwrap_err();
+        assert!(err.message.contains(key), "{llm}: {err}");
+    }
+}

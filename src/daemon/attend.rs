@@ -164,10 +164,13 @@ pub async fn attend<M: LanguageModel>(
         // The model may take minutes; shutdown does not wait for it. Nothing is recorded yet,
         // so the draft is written on the next start.
         super::health::beat(model.time_limit() * 2 + mb.imap.timeout * 8);
-        let written = tokio::select! {
-            r = draft::write(model, mb, &review.thread, finding, now) => r,
+        let (written, used) = tokio::select! {
+            r = crate::llm::counting(draft::write(model, mb, &review.thread, finding, now)) => r,
             _ = shutdown.cancelled() => break,
         };
+        if !dry_run {
+            record_usage(store, mb, &id, now, &written, used)?;
+        }
         let outcome = match written {
             Ok(o) => o,
             Err(err) => match err.downcast_ref::<LlmError>() {
@@ -296,6 +299,28 @@ fn still_needed(
     };
     Ok(matches!(judge(mb, store, thread, now)?.verdict,
         Verdict::Attention(f) if f.trigger == finding.trigger && f.kind == finding.kind))
+}
+
+/// Adds what this draft cost (every answer, a failed one too) to the mailbox's day and to the
+/// draft's own record.
+fn record_usage(
+    store: &Store,
+    mb: &MailboxConfig,
+    draft_id: &str,
+    now: DateTime<Utc>,
+    written: &Result<Outcome>,
+    used: crate::llm::Usage,
+) -> Result<()> {
+    let day = now.with_timezone(&mb.timezone).date_naive();
+    let counts = crate::store::UsageDay {
+        drafts: u32::from(matches!(written, Ok(Outcome::Draft(_)))),
+        vetoes: u32::from(matches!(written, Ok(Outcome::Veto { .. }))),
+        calls: used.calls,
+        input_tokens: used.input_tokens,
+        output_tokens: used.output_tokens,
+    };
+    store.add_usage(&mb.name, day, &counts)?;
+    store.add_draft_usage(draft_id, &counts)
 }
 
 #[cfg(test)]

@@ -99,8 +99,9 @@ pub async fn write<M: LanguageModel>(
                     Err(err) => err,
                 }
             }
-            // A 200 that is no usable completion (no content, cut, garbage): worth one more try.
-            Err(err) if matches!(err.downcast_ref(), Some(LlmError::BadAnswer(_))) => err,
+            // A 200 that is no usable completion (no content, cut, refused, garbage): worth one
+            // more try.
+            Err(err) if err.downcast_ref().is_some_and(LlmError::is_unusable_answer) => err,
             // Down, rate limiting, refusing us: the daemon decides; asking again now won't help.
             Err(err) => return Err(err.context("asking the model for a draft")),
         };

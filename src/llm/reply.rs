@@ -1,7 +1,8 @@
-//! What the model server answered, read defensively: a status and its body become the
-//! [`LlmError`] kind the daemon branches on (with the server's own words, cleaned and cut), a
-//! `Retry-After` a duration, a 200 its completion text; bodies are read only up to a cap. No
-//! requests are made here; `OpenAi` in the parent module sends them.
+//! What the model server answered, read defensively, whatever the protocol: a status and its
+//! body become the [`LlmError`] kind the daemon branches on (with the server's own words, cleaned
+//! and cut; OpenAI and Anthropic both put them in `error.message`), a `Retry-After` a duration;
+//! bodies are read only up to a cap. No requests are made here (`Client` sends them), and a
+//! 200's content is each protocol's own file.
 
 use super::LlmError;
 use std::time::Duration;
@@ -13,7 +14,7 @@ const MESSAGE_CAP: usize = 300;
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(3600);
 
 /// A request that never got an HTTP status.
-pub(super) fn transport_error(err: reqwest::Error) -> LlmError {
+pub(super) fn transport_error(err: &reqwest::Error) -> LlmError {
     if err.is_builder() {
         LlmError::Rejected(format!(
             "cannot build the request: {}",
@@ -23,11 +24,11 @@ pub(super) fn transport_error(err: reqwest::Error) -> LlmError {
         // No connection at all (refused, DNS, TLS, connect timeout): the server, for everyone.
         // A timeout or a reset after connecting: most likely this one long request.
         if err.is_connect() {
-            LlmError::Unavailable(format!("cannot connect: {}", error_chain(&err)))
+            LlmError::Unavailable(format!("cannot connect: {}", error_chain(err)))
         } else if err.is_timeout() {
-            LlmError::Failed(format!("timed out: {}", error_chain(&err)))
+            LlmError::Failed(format!("timed out: {}", error_chain(err)))
         } else {
-            LlmError::Failed(format!("request failed: {}", error_chain(&err)))
+            LlmError::Failed(format!("request failed: {}", error_chain(err)))
         }
     }
 }
@@ -95,12 +96,13 @@ pub(super) fn status_error(
     let message = server_message(body);
     let code = status.as_u16();
     let text = format!("HTTP {status}: {message}");
-    // Which of these are server-wide: see [`LlmError`].
+    // Which of these are server-wide: see [`LlmError`]. 529 is Anthropic's "overloaded_error",
+    // for every customer at once.
     match code {
         429 => LlmError::RateLimited { retry_after },
         401 | 403 | 404 => LlmError::Refused(text),
-        502..=504 => LlmError::Unavailable(text),
-        408 | 500..=599 => LlmError::Failed(text),
+        502..=504 | 529 => LlmError::Unavailable(text),
+        408 | 409 | 500..=599 => LlmError::Failed(text),
         _ => LlmError::Rejected(text),
     }
 }
@@ -132,7 +134,7 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-fn truncate(s: &str, max_chars: usize) -> String {
+pub(super) fn truncate(s: &str, max_chars: usize) -> String {
     match s.char_indices().nth(max_chars) {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s.to_string(),
@@ -150,43 +152,6 @@ pub(super) fn parse_retry_after(value: &str) -> Option<Duration> {
         Duration::from_secs(secs as u64)
     };
     Some(delay.min(RETRY_AFTER_CAP))
-}
-
-/// `choices[0].message.content` of a chat completion.
-pub(super) fn parse_completion(bytes: &[u8]) -> Result<String, LlmError> {
-    #[derive(serde::Deserialize)]
-    struct Completion {
-        choices: Vec<Choice>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Choice {
-        message: Message,
-        #[serde(default)]
-        finish_reason: Option<String>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Message {
-        #[serde(default)]
-        content: Option<String>,
-    }
-    let completion: Completion = serde_json::from_slice(bytes).map_err(|e| {
-        LlmError::BadAnswer(format!(
-            "not a chat completion: {}",
-            truncate(&e.to_string(), 200)
-        ))
-    })?;
-    let choice = completion
-        .choices
-        .into_iter()
-        .next()
-        .ok_or_else(|| LlmError::BadAnswer("no choices in the answer".into()))?;
-    if choice.finish_reason.as_deref() == Some("length") {
-        tracing::debug!("the model's answer was cut at max_tokens");
-    }
-    match choice.message.content {
-        Some(content) if !content.trim().is_empty() => Ok(content),
-        _ => Err(LlmError::BadAnswer("the answer has no content".into())),
-    }
 }
 
 #[cfg(test)]
@@ -216,6 +181,9 @@ mod tests {
         ));
         assert!(matches!(kind(S::BAD_GATEWAY), LlmError::Unavailable(_)));
         assert!(matches!(kind(S::REQUEST_TIMEOUT), LlmError::Failed(_)));
+        assert!(matches!(kind(S::CONFLICT), LlmError::Failed(_)));
+        let overloaded = S::from_u16(529).unwrap();
+        assert!(matches!(kind(overloaded), LlmError::Unavailable(_)));
         assert!(matches!(
             kind(S::INTERNAL_SERVER_ERROR),
             LlmError::Failed(_)
@@ -245,20 +213,5 @@ mod tests {
         assert_eq!(server_message(b"bad\r\nkey"), "bad  key");
         assert_eq!(server_message(b""), "(no message)");
         assert_eq!(server_message(br#"{"error":"plain"}"#), "plain");
-    }
-
-    #[test]
-    fn completion_shapes() {
-        let ok = br#"{"choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#;
-        assert_eq!(parse_completion(ok).unwrap(), "hi");
-        for bad in [
-            &br#"{"choices":[]}"#[..],
-            br#"{"choices":[{"message":{"content":null}}]}"#,
-            br#"{"choices":[{"message":{"content":"  "}}]}"#,
-            br#"{"object":"error"}"#,
-            b"<html>",
-        ] {
-            assert!(matches!(parse_completion(bad), Err(LlmError::BadAnswer(_))));
-        }
     }
 }

@@ -10,8 +10,10 @@
 mod filing;
 mod ledger;
 mod merge;
+mod usage;
 
 pub use ledger::{DraftRecord, DraftState, FailureRecord};
+pub use usage::UsageDay;
 
 use crate::parse::Email;
 use crate::thread::Thread;
@@ -87,6 +89,8 @@ pub struct Store {
     aliases: sled::Tree,
     /// thread id -> `thread::Facts` (outside participants, subjects), to judge a merge.
     facts: sled::Tree,
+    /// mailbox \0 YYYY-MM-DD -> `UsageDay` (drafts and tokens of the model that day).
+    usage: sled::Tree,
 }
 
 fn key(a: &str, b: &str) -> Vec<u8> {
@@ -175,6 +179,7 @@ impl Store {
             failures: tree("failures")?,
             aliases: tree("aliases")?,
             facts: tree("thread_facts")?,
+            usage: tree("usage")?,
             db,
         };
         store.repair_threads()?;

@@ -1,7 +1,10 @@
-//! A fake OpenAI-compatible chat-completions server on 127.0.0.1:0 for tests: a std thread
-//! accepting connections, one thread per request, minimal HTTP/1.1 (Content-Length bodies,
-//! `Connection: close`). It records every chat-completions request body and answers with what
-//! the test's closure returns. `GET /v1/models` lists one model; anything else is a 404.
+//! A fake model server on 127.0.0.1:0 for tests, speaking both protocols tend knows: OpenAI's
+//! chat completions (`POST /v1/chat/completions`) and Anthropic's Messages API
+//! (`POST /v1/messages`). A std thread accepts connections, one thread per request, minimal
+//! HTTP/1.1 (Content-Length bodies, `Connection: close`). It records every request body (and,
+//! for Anthropic, the `x-api-key` and `anthropic-version` headers) and answers with what the
+//! test's closure returns, in the asking protocol's shape. `GET /v1/models` lists one model;
+//! anything else is a 404.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,7 +19,9 @@ type ReplyFn = dyn Fn(&Value) -> Reply + Send + Sync;
 /// What the fake model answers to one request.
 #[derive(Debug, Clone)]
 pub enum Reply {
-    /// 200 with a proper `chat.completion` whose `choices[0].message.content` is this.
+    /// 200 with a proper answer: a `chat.completion` whose `choices[0].message.content` is this,
+    /// or an Anthropic `message` whose `tool_use` input is this JSON (a text block when the
+    /// request named no tool or this is not a JSON object).
     Content(String),
     /// This raw status and body (sent as application/json).
     Status(u16, String),
@@ -32,6 +37,9 @@ pub struct FakeLlm {
     requests: Arc<Mutex<Vec<Value>>>,
     stop: Arc<AtomicBool>,
 }
+
+/// Tokens every proper answer reports in `usage` (input, output).
+pub const USAGE: (u64, u64) = (120, 30);
 
 impl FakeLlm {
     /// Start serving; `reply` sees each parsed request body (a JSON string value if the body
@@ -71,7 +79,14 @@ impl FakeLlm {
         format!("http://127.0.0.1:{}/v1", self.port)
     }
 
-    /// Bodies of the chat-completions requests received so far, in arrival order.
+    /// The root `provider = "anthropic"` takes: "http://127.0.0.1:41234" (`/v1/messages` is
+    /// added by the client).
+    pub fn anthropic_base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Bodies of the model requests received so far, in arrival order (Anthropic ones carry
+    /// the headers that matter under `"_headers"`).
     pub fn requests(&self) -> Vec<Value> {
         self.requests.lock().unwrap().clone()
     }
@@ -98,6 +113,7 @@ fn serve(stream: TcpStream, requests: &Mutex<Vec<Value>>, reply: &ReplyFn) -> st
 
     let mut content_length = 0usize;
     let mut chunked = false;
+    let mut anthropic_headers = serde_json::Map::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
@@ -105,6 +121,10 @@ fn serve(stream: TcpStream, requests: &Mutex<Vec<Value>>, reply: &ReplyFn) -> st
         }
         if let Some((name, value)) = line.split_once(':') {
             let value = value.trim();
+            let lower = name.trim().to_ascii_lowercase();
+            if lower == "x-api-key" || lower == "anthropic-version" {
+                anthropic_headers.insert(lower, json!(value));
+            }
             if name.eq_ignore_ascii_case("content-length") {
                 content_length = value.parse().unwrap_or(0);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -121,20 +141,27 @@ fn serve(stream: TcpStream, requests: &Mutex<Vec<Value>>, reply: &ReplyFn) -> st
     };
 
     let path = path.split('?').next().unwrap_or("");
-    let answer = if method == "POST" && path.ends_with("/chat/completions") {
-        let value = serde_json::from_slice(&body)
+    let anthropic = method == "POST" && path == "/v1/messages";
+    let answer = if method == "POST" && path.ends_with("/chat/completions") || anthropic {
+        let mut value = serde_json::from_slice(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-        requests.lock().unwrap().push(value.clone());
         let r = reply(&value);
-        let model = value.get("model").cloned().unwrap_or(json!("fake-model"));
-        Some((r, model))
+        if let (true, Value::Object(map)) = (anthropic, &mut value) {
+            map.insert("_headers".into(), Value::Object(anthropic_headers));
+        }
+        requests.lock().unwrap().push(value.clone());
+        Some((r, value))
     } else {
         None
     };
 
     let mut stream = stream;
     match answer {
-        Some((r, model)) => respond(&mut stream, r, &model, Vec::new()),
+        Some((r, request)) if anthropic => respond_anthropic(&mut stream, r, &request, Vec::new()),
+        Some((r, request)) => {
+            let model = request.get("model").cloned().unwrap_or(json!("fake-model"));
+            respond(&mut stream, r, &model, Vec::new())
+        }
         None if method == "GET" && path.ends_with("/models") => {
             let body = json!({"object": "list", "data": [
                 {"id": "fake-model", "object": "model", "created": 0, "owned_by": "tend-tests"}
@@ -169,7 +196,8 @@ fn respond(
                     "message": {"role": "assistant", "content": content},
                     "finish_reason": "stop"
                 }],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+                "usage": {"prompt_tokens": USAGE.0, "completion_tokens": USAGE.1,
+                          "total_tokens": USAGE.0 + USAGE.1}
             });
             write_response(stream, 200, &body.to_string(), &headers)
         }
@@ -181,6 +209,51 @@ fn respond(
         Reply::Headers(extra, inner) => {
             headers.extend(extra);
             respond(stream, *inner, model, headers)
+        }
+    }
+}
+
+/// [`respond`] in the Messages API's shape: the forced tool's `tool_use` block, or text.
+fn respond_anthropic(
+    stream: &mut TcpStream,
+    reply: Reply,
+    request: &Value,
+    mut headers: Vec<(String, String)>,
+) -> std::io::Result<()> {
+    match reply {
+        Reply::Content(content) => {
+            let tool = request["tool_choice"]["name"].as_str();
+            let block = match (tool, serde_json::from_str::<Value>(&content)) {
+                (Some(name), Ok(input @ Value::Object(_))) => json!({
+                    "type": "tool_use", "id": "toolu_fake", "name": name, "input": input
+                }),
+                _ => json!({"type": "text", "text": content}),
+            };
+            let stop = if block["type"] == "tool_use" {
+                "tool_use"
+            } else {
+                "end_turn"
+            };
+            let body = json!({
+                "id": "msg_fake",
+                "type": "message",
+                "role": "assistant",
+                "model": request.get("model").cloned().unwrap_or(json!("fake-model")),
+                "content": [block],
+                "stop_reason": stop,
+                "stop_sequence": null,
+                "usage": {"input_tokens": USAGE.0, "output_tokens": USAGE.1}
+            });
+            write_response(stream, 200, &body.to_string(), &headers)
+        }
+        Reply::Status(status, body) => write_response(stream, status, &body, &headers),
+        Reply::Delay(wait, inner) => {
+            std::thread::sleep(wait);
+            respond_anthropic(stream, *inner, request, headers)
+        }
+        Reply::Headers(extra, inner) => {
+            headers.extend(extra);
+            respond_anthropic(stream, *inner, request, headers)
         }
     }
 }
@@ -201,6 +274,7 @@ fn write_response(
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
+        529 => "Overloaded",
         _ => "Status",
     };
     let mut head = format!(

@@ -10,6 +10,7 @@
 mod filing;
 mod ledger;
 mod merge;
+mod voice;
 
 pub use ledger::{DraftRecord, DraftState, FailureRecord};
 
@@ -87,6 +88,10 @@ pub struct Store {
     aliases: sled::Tree,
     /// thread id -> `thread::Facts` (outside participants, subjects), to judge a merge.
     facts: sled::Tree,
+    /// mailbox \0 "voice" -> the learned `voice::Voice`; "stale", "indexed" -> () (`voice`).
+    voice: sled::Tree,
+    /// mailbox \0 date (8 bytes) Message-ID -> (): our own messages, for the voice.
+    voice_own: sled::Tree,
 }
 
 fn key(a: &str, b: &str) -> Vec<u8> {
@@ -175,6 +180,8 @@ impl Store {
             failures: tree("failures")?,
             aliases: tree("aliases")?,
             facts: tree("thread_facts")?,
+            voice: tree("voice")?,
+            voice_own: tree("voice_own")?,
             db,
         };
         store.repair_threads()?;

@@ -11,6 +11,8 @@ mod lang;
 mod mask;
 mod prompt;
 #[cfg(test)]
+mod draft_tests;
+#[cfg(test)]
 mod tests;
 
 pub use lang::{detect as detect_language, Language};
@@ -327,4 +329,15 @@ fn cut(s: &str, max: usize) -> String {
         Some((i, _)) => s[..i].trim_end().to_string(),
         None => s.to_string(),
     }
+}
+
+/// The signature a draft carries: the configured `signature` wins, else the learned one.
+pub fn signature<'a>(
+    mailbox: &'a crate::config::MailboxConfig,
+    voice: &'a Voice,
+) -> Option<&'a str> {
+    mailbox
+        .signature
+        .as_deref()
+        .or(voice.signature.as_ref().map(|s| s.text.as_str()))
 }

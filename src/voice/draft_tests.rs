@@ -69,6 +69,10 @@ fn the_prompt_names_the_threads_language_and_the_users_habits() {
     );
     assert!(!after_thread.contains("Anna"), "{user}");
     assert!(!after_thread.contains("Shop GmbH"), "{user}");
+    assert!(
+        !after_thread.contains("<example 2"),
+        "one template is one example: {user}"
+    );
     // Without a voice the language is still named.
     let plain = prompt::build(
         &german_thread(),

@@ -289,6 +289,9 @@ pub fn examples(
     // Stable: within a rung, samples in the thread's language first, then newest first (the
     // order they are stored in).
     ranked.sort_by_key(|(t, same_lang, _)| (tier_rank(*t), !same_lang));
+    // A template sent ten times is one example.
+    let mut seen = std::collections::HashSet::new();
+    ranked.retain(|(_, _, s)| seen.insert(s.text.as_str()));
     ranked
         .into_iter()
         .take(n)

@@ -196,7 +196,8 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
         Command::Voice { name, mailbox } => {
             let store = Store::open(&config.state_dir, now.timestamp())?;
             for mb in select(config, name.or(mailbox).as_deref())? {
-                let learned = store.refresh_voice(&mb.name, &mb.identity)?;
+                store.refresh_voice(&mb.name, &mb.identity)?;
+                let learned = store.voice(&mb.name)?.unwrap_or_default();
                 print!("{}", voice::voice_text(mb, &learned));
             }
             store.flush()?;

@@ -55,14 +55,14 @@ impl Store {
     }
 
     /// Relearns the voice of `mailbox` when messages of ours came since it was learned (or it
-    /// never was), and returns it.
-    pub fn refresh_voice(&self, mailbox: &str, me: &Identity) -> Result<Voice> {
+    /// never was). True when it did.
+    pub fn refresh_voice(&self, mailbox: &str, me: &Identity) -> Result<bool> {
         if self.voice.get(key(mailbox, INDEXED))?.is_none() {
             self.index_own(mailbox, me)?;
         }
         let stale = self.voice.get(key(mailbox, STALE))?.is_some();
-        if let (false, Some(v)) = (stale, self.voice(mailbox)?) {
-            return Ok(v);
+        if !stale && self.voice.contains_key(key(mailbox, VOICE))? {
+            return Ok(false);
         }
         let mut emails = Vec::new();
         for item in self.voice_own.scan_prefix(key(mailbox, "")).rev() {
@@ -83,7 +83,7 @@ impl Store {
         self.voice
             .remove(key(mailbox, STALE))
             .context("writing the voice")?;
-        Ok(learned)
+        Ok(true)
     }
 
     /// Indexes the messages of ours a store from before the index holds (once per mailbox).
@@ -169,16 +169,20 @@ mod tests {
         store
             .save_all("m", &me(), &[first, inbound.clone()])
             .unwrap();
-        let v = store.refresh_voice("m", &me()).unwrap();
+        assert!(store.refresh_voice("m", &me()).unwrap());
+        let v = store.voice("m").unwrap().unwrap();
         assert_eq!(v.learned_from, 1);
         assert_eq!(
             v.signature.as_ref().unwrap().text,
             "Alice Seller\nShop GmbH"
         );
-        assert_eq!(store.voice("m").unwrap(), Some(v.clone()));
         // Only the buyer wrote: nothing to relearn, the stored voice is returned.
         assert_eq!(store.note_own("m", &me(), &[inbound]).unwrap(), 0);
-        assert_eq!(store.refresh_voice("m", &me()).unwrap(), v);
+        assert!(
+            !store.refresh_voice("m", &me()).unwrap(),
+            "nothing new of ours"
+        );
+        assert_eq!(store.voice("m").unwrap(), Some(v));
         // A new message of ours with another signature, twice: the voice follows.
         let resigned = SIGNED.replace("Shop GmbH", "Shop AG");
         let newer: Vec<Email> = (0..2)
@@ -194,7 +198,8 @@ mod tests {
             .collect();
         store.save_all("m", &me(), &newer).unwrap();
         assert_eq!(store.note_own("m", &me(), &newer).unwrap(), 2);
-        let v = store.refresh_voice("m", &me()).unwrap();
+        assert!(store.refresh_voice("m", &me()).unwrap());
+        let v = store.voice("m").unwrap().unwrap();
         assert_eq!(v.learned_from, 3);
         assert_eq!(v.signature.unwrap().text, "Alice Seller\nShop AG");
         assert_eq!(store.voice("other").unwrap(), None);

@@ -60,6 +60,32 @@ const TITLES: &[&str] = &[
     "monsieur", "madame", "sr.", "sra.", "señor", "señora", "sig.", "sig.ra", "dhr.", "mevr.",
 ];
 
+/// Words after a greeting that name nobody ("Hi there," "Hallo zusammen,"): kept as written,
+/// never masked as a name.
+const NOBODY: &[&str] = &[
+    "there",
+    "all",
+    "everyone",
+    "everybody",
+    "team",
+    "both",
+    "folks",
+    "guys",
+    "zusammen",
+    "alle",
+    "allerseits",
+    "ihr beiden",
+    "à tous",
+    "tous",
+    "todos",
+    "a todos",
+    "tutti",
+    "a tutti",
+    "allemaal",
+    "alla",
+    "allihop",
+];
+
 /// Closing phrases, lower-case, without their trailing comma.
 const CLOSINGS: &[&str] = &[
     "best",
@@ -133,6 +159,12 @@ pub fn greeting(text: &str, first: Option<&str>, last: Option<&str>) -> Option<S
         return None;
     }
     let (phrase, rest) = split_greeting(line)?;
+    // "Hi, thanks for the order!" on one line: a bare greeting, then the text.
+    if let Some(text) = rest.trim_start().strip_prefix(',') {
+        if !text.trim().is_empty() {
+            return Some(format!("{phrase},"));
+        }
+    }
     let punct: String = rest
         .chars()
         .rev()
@@ -156,13 +188,18 @@ pub fn greeting(text: &str, first: Option<&str>, last: Option<&str>) -> Option<S
     if !words.is_empty() {
         let said = words.join(" ").to_lowercase();
         let is = |n: Option<&str>| n.is_some_and(|n| n.to_lowercase() == said);
-        out.push_str(if is(first) {
-            " <first name>"
-        } else if is(last) {
-            " <last name>"
+        if NOBODY.contains(&said.as_str()) {
+            out.push(' ');
+            out.push_str(&words.join(" "));
         } else {
-            " <name>"
-        });
+            out.push_str(if is(first) {
+                " <first name>"
+            } else if is(last) {
+                " <last name>"
+            } else {
+                " <name>"
+            });
+        }
     }
     out.push_str(&punct.chars().rev().collect::<String>());
     Some(out)
@@ -198,7 +235,9 @@ pub fn greeted_name(text: &str) -> Option<String> {
         .split_whitespace()
         .filter(|w| !TITLES.contains(&w.to_lowercase().as_str()))
         .collect();
-    (!words.is_empty() && words.len() <= 3).then(|| words.join(" "))
+    let name = words.join(" ");
+    let nobody = NOBODY.contains(&name.to_lowercase().as_str());
+    (!words.is_empty() && words.len() <= 3 && !nobody && !rest.starts_with(',')).then_some(name)
 }
 
 /// The closing line the text ends with ("Best," / "Viele Grüße"), as written.

@@ -81,3 +81,36 @@ pub fn detect(text: &str) -> Option<Language> {
     let info = Detector::with_allowlist(CANDIDATES.to_vec()).detect(&words)?;
     (info.confidence() >= MIN_CONFIDENCE).then_some(Language(info.lang()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_detection_on_short_mails() {
+        let cases = [
+            (
+                "Hallo Frau Berg, danke für die schnelle Antwort. Passt der Termin am Freitag?",
+                "deu",
+            ),
+            (
+                "Bonjour Madame, merci pour votre offre. Pouvez-vous livrer la semaine prochaine ?",
+                "fra",
+            ),
+            (
+                "Hi Anna, thanks for the quick answer. Does Friday work for the delivery?",
+                "eng",
+            ),
+            (
+                "Können Sie mir bitte ein Angebot für 200 Stück schicken?",
+                "deu",
+            ),
+            ("Nous avons bien reçu la facture, merci.", "fra"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(detect(text).map(Language::code), Some(want), "{text}");
+        }
+        assert_eq!(detect("OK"), None, "too short to tell");
+        assert_eq!(detect("+49 30 1234567 anna@x.example"), None);
+    }
+}

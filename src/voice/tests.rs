@@ -272,6 +272,18 @@ fn greeting_patterns_keep_titles_and_tell_first_from_last_names() {
     );
     assert_eq!(g("Hello,").as_deref(), Some("Hello,"));
     assert_eq!(g("Thanks for the order."), None);
+    assert_eq!(g("Hi there,").as_deref(), Some("Hi there,"));
+    assert_eq!(g("Hallo zusammen,").as_deref(), Some("Hallo zusammen,"));
+    assert_eq!(g("Hi, thanks for the order!").as_deref(), Some("Hi,"));
+    assert_eq!(
+        mask(
+            "Hi there,
+over there.",
+            &[]
+        ),
+        "Hi there,
+over there."
+    );
     assert_eq!(g("Hi there, the pallets leave on Monday as planned."), None);
 }
 
@@ -336,38 +348,6 @@ fn the_trailing_lines_most_messages_share_are_the_signature() {
     assert!(s.text.ends_with("Best regards,"), "{}", s.text);
     // Two messages are no pattern.
     assert_eq!(learn(&emails[..2], &me()).signature, None);
-}
-
-#[test]
-fn language_detection_on_short_mails() {
-    let cases = [
-        (
-            "Hallo Frau Berg, danke für die schnelle Antwort. Passt der Termin am Freitag?",
-            "deu",
-        ),
-        (
-            "Bonjour Madame, merci pour votre offre. Pouvez-vous livrer la semaine prochaine ?",
-            "fra",
-        ),
-        (
-            "Hi Anna, thanks for the quick answer. Does Friday work for the delivery?",
-            "eng",
-        ),
-        (
-            "Können Sie mir bitte ein Angebot für 200 Stück schicken?",
-            "deu",
-        ),
-        ("Nous avons bien reçu la facture, merci.", "fra"),
-    ];
-    for (text, want) in cases {
-        assert_eq!(
-            detect_language(text).map(Language::code),
-            Some(want),
-            "{text}"
-        );
-    }
-    assert_eq!(detect_language("OK"), None, "too short to tell");
-    assert_eq!(detect_language("+49 30 1234567 anna@x.example"), None);
 }
 
 #[test]

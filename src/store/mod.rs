@@ -3,7 +3,7 @@
 //! open is moved aside and rebuilt by a fresh sync. This file owns the `Store` handle and its
 //! trees, opening (moving a damaged store aside, refusing a locked one), the reads, cursors and
 //! flushing; filing a message under its thread in one transaction is `filing`, the draft ledger
-//! and the draft failures are `ledger`.
+//! and the draft failures are `ledger`, the learned voice and its index of our messages `voice`.
 //!
 //! It does not decide anything about threads (that is `thread::resolve`) or about attention.
 

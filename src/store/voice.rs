@@ -51,7 +51,18 @@ impl Store {
             .voice
             .get(key(mailbox, VOICE))
             .context("reading the voice")?;
-        Ok(v.and_then(|v| serde_json::from_slice(&v).ok()))
+        let Some(v) = v else { return Ok(None) };
+        match serde_json::from_slice(&v) {
+            Ok(voice) => Ok(Some(voice)),
+            Err(err) => {
+                // Written by another version of tend: relearned on the next refresh.
+                tracing::warn!("the stored voice does not decode ({err}); relearning it");
+                self.voice
+                    .insert(key(mailbox, STALE), &[])
+                    .context("marking the voice stale")?;
+                Ok(None)
+            }
+        }
     }
 
     /// Relearns the voice of `mailbox` when messages of ours came since it was learned (or it
@@ -70,7 +81,9 @@ impl Store {
                 break;
             }
             let (k, _) = item.context("scanning our own messages")?;
-            let id = &k[mailbox.len() + 1 + 8..];
+            let Some(id) = k.get(mailbox.len() + 1 + 8..) else {
+                continue;
+            };
             if let Some(v) = self.messages.get(id).context("reading a message")? {
                 let r: Record = serde_json::from_slice(&v).context("decoding a stored message")?;
                 emails.push(r.email);
@@ -203,5 +216,13 @@ mod tests {
         assert_eq!(v.learned_from, 3);
         assert_eq!(v.signature.unwrap().text, "Alice Seller\nShop AG");
         assert_eq!(store.voice("other").unwrap(), None);
+        // A voice this version cannot read is relearned, not kept forever.
+        store
+            .voice
+            .insert(key("m", VOICE), b"{\"garbage\": 1}".to_vec())
+            .unwrap();
+        assert_eq!(store.voice("m").unwrap(), None);
+        assert!(store.refresh_voice("m", &me()).unwrap());
+        assert_eq!(store.voice("m").unwrap().unwrap().learned_from, 3);
     }
 }

@@ -397,3 +397,55 @@ fn a_voice_survives_the_store_round_trip_as_json() {
     assert!(json.contains("\"eng\""), "{json}");
     assert_eq!(serde_json::from_str::<Voice>(&json).unwrap(), voice);
 }
+
+#[test]
+fn hostile_text_never_panics_the_voice() {
+    let nasty = [
+        "",
+        "+",
+        "/+",
+        "/-+",
+        "++++",
+        "(((",
+        "@",
+        "@@.",
+        "İhello",
+        "Hİ İ,",
+        "\u{feff}Hi\u{200b},",
+        "0000000000000000000000000000",
+        "+49 (((((0))))) 30",
+        "a@b@c",
+        "http://",
+        "www.",
+        "-- ",
+        "--\n--\n--",
+        "> quoted only",
+        "Hi ,",
+        "Hi\n\n\n",
+        "Grüß Gott İstanbul,",
+        "\u{0}\u{1}\u{7f}",
+        "😀 Hi 😀,\n😀",
+        "x.y",
+        "..",
+        "1.2.3.4.5.6.7.8.9",
+    ];
+    let mut emails = Vec::new();
+    for (i, t) in nasty.iter().enumerate() {
+        let _ = mask(t, &[t.to_string(), "İ".into(), "".into()]);
+        let _ = habits::greeting(t, Some(t), Some("İ"));
+        let _ = habits::greeted_name(t);
+        let _ = habits::sign_off(t);
+        let _ = habits::separator_block(t);
+        let _ = detect_language(t);
+        emails.push(ours(
+            &format!("n{i}"),
+            "alice@shop.example",
+            addr(t, &format!("{t}@{t}")),
+            t,
+            i as i64,
+        ));
+    }
+    let voice = learn(&emails, &me());
+    let _ = examples(&voice, Some("@"), None, 3);
+    let _ = prompt_section(&voice, Language::from_code("eng"), Some(""), 0);
+}

@@ -13,6 +13,8 @@ mod prompt;
 #[cfg(test)]
 mod draft_tests;
 #[cfg(test)]
+mod mask_tests;
+#[cfg(test)]
 mod tests;
 
 pub use lang::{detect as detect_language, Language};

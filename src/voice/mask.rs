@@ -156,32 +156,44 @@ fn next_digit(chars: &[char], i: usize) -> bool {
     chars.get(i).is_some_and(char::is_ascii_digit)
 }
 
-/// Whole words equal to one of `names` (case-insensitive) become `[name]`.
+/// Titles after which a capitalised word is a person's name ("Herr Müller", "Ms. Wong").
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "herr", "frau", "monsieur", "madame", "mme", "señor", "señora", "sr",
+    "sra", "signor", "signora", "dhr", "mevr",
+];
+
+/// Whole words equal to one of `names` (case-insensitive), and a capitalised word right after
+/// a title, become `[name]`.
 fn mask_names(text: &str, names: &[String]) -> String {
-    if names.is_empty() {
-        return text.to_string();
-    }
     let mut out = String::with_capacity(text.len());
     let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
-        if !word.is_empty() {
-            let lower = word.to_lowercase();
-            if names.contains(&lower) {
-                out.push_str("[name]");
-            } else {
-                out.push_str(word);
-            }
-            word.clear();
+    // The last word was a title, and only spaces or a dot came since.
+    let mut after_title = false;
+    let flush = |word: &mut String, out: &mut String, after_title: &mut bool| {
+        if word.is_empty() {
+            return;
         }
+        let lower = word.to_lowercase();
+        let capitalised = word.chars().next().is_some_and(char::is_uppercase);
+        if names.contains(&lower) || (*after_title && capitalised) {
+            out.push_str("[name]");
+        } else {
+            out.push_str(word);
+        }
+        *after_title = TITLES.contains(&lower.as_str());
+        word.clear();
     };
     for c in text.chars() {
         if c.is_alphabetic() {
             word.push(c);
         } else {
-            flush(&mut word, &mut out);
+            flush(&mut word, &mut out, &mut after_title);
+            if !matches!(c, ' ' | '.' | '\u{a0}') {
+                after_title = false;
+            }
             out.push(c);
         }
     }
-    flush(&mut word, &mut out);
+    flush(&mut word, &mut out, &mut after_title);
     out
 }

@@ -73,6 +73,11 @@ fn masking_keeps_ordinary_words_and_their_punctuation() {
         "Annabel is not [name]."
     );
     assert_eq!(mask("Tel: 0171 2345678.", &[]), "Tel: [phone].");
+    // A name after a title is a name, whoever it is.
+    assert_eq!(
+        mask("Herr Brandt und Ms. Wong kommen. Frau\nSchmidt nicht.", &[]),
+        "Herr [name] und Ms. [name] kommen. Frau\nSchmidt nicht."
+    );
 }
 
 #[test]

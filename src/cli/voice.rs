@@ -71,3 +71,41 @@ pub(super) fn voice_text(mb: &MailboxConfig, v: &Voice) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::voice::Signature;
+
+    #[test]
+    fn tend_voice_says_which_signature_drafts_carry() {
+        let mut mb = crate::draft::test_support::mailbox();
+        let v = Voice {
+            learned_from: 4,
+            signature: Some(Signature {
+                text: "Alice\nShop \u{1b}[31mGmbH".into(),
+                source: SignatureSource::SharedLines,
+            }),
+            ..Voice::default()
+        };
+        let configured = voice_text(&mb, &v);
+        assert!(
+            configured.contains(
+                "the configured `signature` in /etc/tend/mailboxes/alice.toml (drafts carry it"
+            ),
+            "{configured}"
+        );
+        mb.signature = None;
+        let learned = voice_text(&mb, &v);
+        assert!(learned.contains("signature: learned from Sent (the lines most of their messages end with); drafts carry it"), "{learned}");
+        assert!(
+            learned.contains("  | Shop \\u{1b}[31mGmbH\n"),
+            "escaped for the terminal: {learned}"
+        );
+        let empty = voice_text(&mb, &Voice::default());
+        assert!(
+            empty.contains("nothing yet") && empty.contains("none configured and none learned"),
+            "{empty}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ pub mod thread;
 pub mod store;
 pub mod detect;
 pub mod llm;
+pub mod voice;
 pub mod draft;
 pub mod deliver;
 pub mod daemon;

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 mod show;
+mod voice;
 #[cfg(test)]
 mod tests;
 
@@ -63,6 +64,15 @@ pub enum Command {
     Run,
     /// Every thread that needs attention now, why, and since when (from the last sync).
     Status {
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+    /// What tend learned from your own sent mail: signature, greeting and closing habits per
+    /// language, and the style examples a draft shows the model (masked).
+    Voice {
+        /// The mailbox (its file name without .toml); all when omitted.
+        #[arg(conflicts_with = "mailbox")]
+        name: Option<String>,
         #[arg(long)]
         mailbox: Option<String>,
     },
@@ -181,6 +191,16 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                 }
                 Err(err) => return Err(err),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Voice { name, mailbox } => {
+            let store = Store::open(&config.state_dir, now.timestamp())?;
+            for mb in select(config, name.or(mailbox).as_deref())? {
+                store.refresh_voice(&mb.name, &mb.identity)?;
+                let learned = store.voice(&mb.name)?.unwrap_or_default();
+                print!("{}", voice::voice_text(mb, &learned));
+            }
+            store.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain {

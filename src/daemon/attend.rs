@@ -161,11 +161,12 @@ pub async fn attend<M: LanguageModel>(
                 continue;
             }
         }
+        let voice = store.voice(&mb.name)?.unwrap_or_default();
         // The model may take minutes; shutdown does not wait for it. Nothing is recorded yet,
         // so the draft is written on the next start.
         super::health::beat(model.time_limit() * 2 + mb.imap.timeout * 8);
         let (written, used) = tokio::select! {
-            r = crate::llm::counting(draft::write(model, mb, &review.thread, finding, now)) => r,
+            r = crate::llm::counting(draft::write_voiced(model, mb, &review.thread, finding, &voice, now)) => r,
             _ = shutdown.cancelled() => break,
         };
         if !dry_run {

@@ -132,6 +132,10 @@ pub async fn work<M: LanguageModel>(
     shutdown: &CancellationToken,
 ) -> Result<(SyncReport, Vec<Action>)> {
     let report = sync(mb, store, session, folders, shutdown).await?;
+    // Bounded (the newest 500 of ours), and only when a message of ours came.
+    if let Err(err) = store.refresh_voice(&mb.name, &mb.identity) {
+        tracing::warn!("the voice could not be relearned; drafting with the last one: {err:#}");
+    }
     // A message of ours in Sent that could not be fetched may be the answer that closes a
     // thread: without it the thread looks unanswered. No drafts until Sent is whole again.
     if let Some(sent) = folders

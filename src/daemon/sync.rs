@@ -111,6 +111,7 @@ async fn sync_folder(
                 done += fetched.len();
                 let emails = parse_batch(&folder, fetched, horizon, &mut report);
                 let saved = store.save_all(&mb.name, &mb.identity, &emails)?;
+                store.note_own(&mb.name, &mb.identity, &emails)?;
                 report.new += saved.iter().filter(|s| s.new).count();
                 let cursor = Cursor {
                     uidvalidity,

@@ -12,6 +12,7 @@ use crate::detect::{Finding, Kind};
 use crate::llm::{LanguageModel, LlmError};
 use crate::parse::Addr;
 use crate::thread::Thread;
+use crate::voice::Voice;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
@@ -79,9 +80,24 @@ pub async fn write<M: LanguageModel>(
     finding: &Finding,
     now: DateTime<Utc>,
 ) -> Result<Outcome> {
+    write_voiced(model, mailbox, thread, finding, &Voice::default(), now).await
+}
+
+/// [`write`] in the user's voice learned from Sent (`crate::voice`): the prompt states it, and
+/// the learned signature is appended when none is configured.
+pub async fn write_voiced<M: LanguageModel>(
+    model: &M,
+    mailbox: &MailboxConfig,
+    thread: &Thread,
+    finding: &Finding,
+    voice: &Voice,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
     // Nobody to write to is known before the model is paid.
     compose::addressees(thread, finding, mailbox)?;
-    let first = prompt::build(thread, finding, mailbox);
+    let first = prompt::build_with(thread, finding, mailbox, voice);
+    // The configured signature wins; else the one learned from Sent.
+    let signature = crate::voice::signature(mailbox, voice);
     let schema = prompt::answer_schema();
     let may_veto = mailbox.rules.model_may_veto;
     let mut messages = first.clone();
@@ -94,7 +110,7 @@ pub async fn write<M: LanguageModel>(
                     answer_chars = answer.len(),
                     "interpreting the model's answer"
                 );
-                match interpret_with(&answer, mailbox.signature.as_deref(), may_veto) {
+                match interpret_with(&answer, signature, may_veto) {
                     Ok(answer) => break answer,
                     Err(err) => err,
                 }
@@ -119,8 +135,8 @@ pub async fn write<M: LanguageModel>(
     };
     match answer {
         Answer::Veto { reason } => Ok(Outcome::Veto { reason }),
-        Answer::Body { body, .. } => Ok(Outcome::Draft(Box::new(compose::compose(
-            thread, finding, mailbox, &body, now,
+        Answer::Body { body, .. } => Ok(Outcome::Draft(Box::new(compose::compose_signed(
+            thread, finding, mailbox, &body, signature, now,
         )?))),
     }
 }

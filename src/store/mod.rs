@@ -3,7 +3,7 @@
 //! open is moved aside and rebuilt by a fresh sync. This file owns the `Store` handle and its
 //! trees, opening (moving a damaged store aside, refusing a locked one), the reads, cursors and
 //! flushing; filing a message under its thread in one transaction is `filing`, the draft ledger
-//! and the draft failures are `ledger`.
+//! and the draft failures are `ledger`, the learned voice and its index of our messages `voice`.
 //!
 //! It does not decide anything about threads (that is `thread::resolve`) or about attention.
 
@@ -11,6 +11,7 @@ mod filing;
 mod ledger;
 mod merge;
 mod usage;
+mod voice;
 
 pub use ledger::{DraftRecord, DraftState, FailureRecord};
 pub use usage::UsageDay;
@@ -91,6 +92,10 @@ pub struct Store {
     facts: sled::Tree,
     /// mailbox \0 YYYY-MM-DD -> `UsageDay` (drafts and tokens of the model that day).
     usage: sled::Tree,
+    /// mailbox \0 "voice" -> the learned `voice::Voice`; "stale", "indexed" -> () (`voice`).
+    voice: sled::Tree,
+    /// mailbox \0 date (8 bytes) Message-ID -> (): our own messages, for the voice.
+    voice_own: sled::Tree,
 }
 
 fn key(a: &str, b: &str) -> Vec<u8> {
@@ -180,6 +185,8 @@ impl Store {
             aliases: tree("aliases")?,
             facts: tree("thread_facts")?,
             usage: tree("usage")?,
+            voice: tree("voice")?,
+            voice_own: tree("voice_own")?,
             db,
         };
         store.repair_threads()?;

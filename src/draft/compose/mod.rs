@@ -35,6 +35,26 @@ pub fn compose(
     body: &str,
     now: DateTime<Utc>,
 ) -> Result<Draft> {
+    compose_signed(
+        thread,
+        finding,
+        mailbox,
+        body,
+        mailbox.signature.as_deref(),
+        now,
+    )
+}
+
+/// [`compose`] with the signature chosen by the caller (`voice::signature`: the configured
+/// one, else the one learned from Sent).
+pub fn compose_signed(
+    thread: &Thread,
+    finding: &Finding,
+    mailbox: &MailboxConfig,
+    body: &str,
+    signature: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Draft> {
     let parent = trigger(thread, finding)?;
 
     let who = addressees(thread, finding, mailbox)?;
@@ -43,7 +63,7 @@ pub fn compose(
     let references = references(parent);
 
     let model_body = normalise(body);
-    let full_body = full_body(&model_body, parent, mailbox);
+    let full_body = full_body(&model_body, parent, mailbox, signature);
 
     let from_name = mailbox
         .display_name
@@ -269,9 +289,14 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The model's body, then the signature, then the quoted parent, as a mail client would.
-fn full_body(model_body: &str, parent: &Email, mailbox: &MailboxConfig) -> String {
+fn full_body(
+    model_body: &str,
+    parent: &Email,
+    mailbox: &MailboxConfig,
+    signature: Option<&str>,
+) -> String {
     let mut out = String::from(model_body);
-    if let Some(sig) = mailbox.signature.as_deref() {
+    if let Some(sig) = signature {
         let sig = normalise(sig);
         if !sig.is_empty() {
             out.push_str("\n\n");

@@ -21,6 +21,7 @@ use crate::detect::{Finding, Kind};
 use crate::llm::{AnswerSchema, ChatMessage, Role};
 use crate::parse::Email;
 use crate::thread::Thread;
+use crate::voice::{self, Voice};
 use chrono::TimeZone;
 use chrono_tz::Tz;
 
@@ -46,6 +47,16 @@ pub fn answer_schema() -> AnswerSchema {
 
 /// The system and user messages asking for a draft for `finding`.
 pub fn build(thread: &Thread, finding: &Finding, mailbox: &MailboxConfig) -> Vec<ChatMessage> {
+    build_with(thread, finding, mailbox, &Voice::default())
+}
+
+/// [`build`] in the user's voice (`crate::voice`): language, habits, style examples.
+pub fn build_with(
+    thread: &Thread,
+    finding: &Finding,
+    mailbox: &MailboxConfig,
+    voice: &Voice,
+) -> Vec<ChatMessage> {
     let tz = mailbox.timezone;
     let me = mailbox.identity.primary();
     let who = match mailbox.display_name.as_deref().map(str::trim) {
@@ -119,6 +130,13 @@ pub fn build(thread: &Thread, finding: &Finding, mailbox: &MailboxConfig) -> Vec
     user.push_str("<thread>\n");
     user.push_str(&render_thread(&thread.messages, mailbox));
     user.push_str("</thread>\n\n");
+    user.push_str(&voice::section_for(
+        voice,
+        thread,
+        &finding.trigger,
+        &mailbox.identity,
+        voice::VOICE_BUDGET,
+    ));
     let target = trigger
         .map(|m| {
             format!(

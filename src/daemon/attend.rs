@@ -164,8 +164,9 @@ pub async fn attend<M: LanguageModel>(
         // The model may take minutes; shutdown does not wait for it. Nothing is recorded yet,
         // so the draft is written on the next start.
         super::health::beat(model.time_limit() * 2 + mb.imap.timeout * 8);
+        let grounding = draft::memory::grounding(store, mb, &review.thread, finding)?;
         let written = tokio::select! {
-            r = draft::write(model, mb, &review.thread, finding, now) => r,
+            r = draft::write_with(model, mb, &review.thread, finding, &grounding, now) => r,
             _ = shutdown.cancelled() => break,
         };
         let outcome = match written {

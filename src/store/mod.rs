@@ -3,15 +3,18 @@
 //! open is moved aside and rebuilt by a fresh sync. This file owns the `Store` handle and its
 //! trees, opening (moving a damaged store aside, refusing a locked one), the reads, cursors and
 //! flushing; filing a message under its thread in one transaction is `filing`, the draft ledger
-//! and the draft failures are `ledger`.
+//! and the draft failures are `ledger`, the index of each person's and company's threads is
+//! `related`.
 //!
 //! It does not decide anything about threads (that is `thread::resolve`) or about attention.
 
 mod filing;
 mod ledger;
 mod merge;
+mod related;
 
 pub use ledger::{DraftRecord, DraftState, FailureRecord};
+pub use related::party_keys;
 
 use crate::parse::Email;
 use crate::thread::Thread;
@@ -87,6 +90,8 @@ pub struct Store {
     aliases: sled::Tree,
     /// thread id -> `thread::Facts` (outside participants, subjects), to judge a merge.
     facts: sled::Tree,
+    /// mailbox \0 person or "@company" \0 thread id -> latest date (see `related`).
+    related: sled::Tree,
 }
 
 fn key(a: &str, b: &str) -> Vec<u8> {
@@ -175,10 +180,12 @@ impl Store {
             failures: tree("failures")?,
             aliases: tree("aliases")?,
             facts: tree("thread_facts")?,
+            related: tree("related")?,
             db,
         };
         store.repair_threads()?;
         store.index_ledger()?;
+        store.index_related()?;
         Ok(store)
     }
 

@@ -151,19 +151,26 @@ fn summary(n: usize, t: &Thread, party: &Party, mailbox: &MailboxConfig) -> Opti
         .map(|(m, _)| m.subject.trim())
         .find(|s| !s.is_empty())
         .unwrap_or("(no subject)");
+    let span = if day(first.date, tz) == day(last.date, tz) {
+        day(last.date, tz)
+    } else {
+        format!("{} to {}", day(first.date, tz), day(last.date, tz))
+    };
+    let count = match shown.len() {
+        1 => "1 message".to_string(),
+        k => format!("{k} messages"),
+    };
     let mut s = format!(
-        "Conversation {n}: \"{}\", {} message(s), {} to {}, last from {}.\n",
+        "Conversation {n}: \"{}\", {count}, {span}, last from {}.\n",
         one_line(subject, 120),
-        shown.len(),
-        day(first.date, tz),
-        day(last.date, tz),
-        if ours(last) { "us" } else { "them" },
+        who(last, mailbox),
     );
     let theirs = shown.iter().rev().find(|(m, _)| !ours(m));
     let mine = shown.iter().rev().find(|(m, _)| ours(m));
     if let Some((m, text)) = theirs {
         s.push_str(&format!(
-            "- They wrote ({}): {}\n",
+            "- They wrote ({}, {}): {}\n",
+            who(m, mailbox),
             date(m.date, tz),
             one_line(text, WORDS)
         ));
@@ -199,6 +206,22 @@ fn summary(n: usize, t: &Thread, party: &Party, mailbox: &MailboxConfig) -> Opti
         None => {}
     }
     Some(s)
+}
+
+/// Who wrote a message, short: "us", or their name and address.
+fn who(m: &Email, mailbox: &MailboxConfig) -> String {
+    let Some(from) = &m.from else {
+        return "(unknown sender)".into();
+    };
+    if mailbox.identity.is_internal(&from.email) {
+        return "us".into();
+    }
+    match from.name.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() => {
+            format!("{} <{}>", one_line(name, 60), one_line(&from.email, 120))
+        }
+        _ => format!("<{}>", one_line(&from.email, 120)),
+    }
 }
 
 /// The day of a date in the mailbox time zone, like `Mon 2024-06-03`.

@@ -29,11 +29,16 @@ pub const MAX_RELATED: usize = 8;
 const WORDS: usize = 300;
 
 /// The outside people a draft goes to, as organisation keys: `@domain`, or the address itself
-/// on a free-mail domain (see `store::party_keys`).
+/// on a free-mail domain (see `store::party_keys`). Taken from the recipients, not from the
+/// senders: the prompt holds only what the draft's readers wrote or were sent, so a forged
+/// From or a followed Reply-To pulls no one else's conversations in.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Party {
     addresses: Vec<String>,
     orgs: Vec<String>,
+    /// The message the draft answers: always shown, whoever wrote it (the draft quotes it
+    /// anyway), for a Reply-To or a contact form that sends the draft to someone else.
+    trigger: Option<String>,
 }
 
 impl Party {
@@ -53,7 +58,11 @@ impl Party {
         let mut orgs: Vec<String> = addresses.iter().filter_map(|a| org(a)).collect();
         orgs.sort();
         orgs.dedup();
-        Party { addresses, orgs }
+        Party {
+            addresses,
+            orgs,
+            trigger: Some(finding.trigger.clone()),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -85,7 +94,7 @@ fn org(address: &str) -> Option<String> {
 pub fn shown_text<'a>(m: &'a Email, party: &Party, mailbox: &MailboxConfig) -> Option<&'a str> {
     let new = m.new_text.trim();
     let whole = if new.is_empty() { m.text.trim() } else { new };
-    if party.is_empty() {
+    if party.is_empty() || party.trigger.as_deref() == Some(m.message_id.as_str()) {
         return Some(whole);
     }
     let from = m.from.as_ref()?;

@@ -1,16 +1,17 @@
 //! Golden tests for the prompt's grounding: the related threads from fixture histories, the
-//! knowledge file, the budgets of each part, and never another customer's words (canaries).
+//! knowledge file, the budgets of each part, the voice's place; and the fixture helpers the
+//! canary tests (`canary_tests`) share.
 
 use super::*;
 use crate::config::Knowledge;
 use crate::draft::test_support::{finding, mailbox};
 use crate::parse::Addr;
 
-const DAY: i64 = 86_400;
+pub(super) const DAY: i64 = 86_400;
 /// Mon 2024-06-03 10:00 UTC.
-const T0: i64 = 1_717_408_800;
+pub(super) const T0: i64 = 1_717_408_800;
 
-fn addr(a: &str) -> Addr {
+pub(super) fn addr(a: &str) -> Addr {
     Addr {
         name: None,
         email: a.into(),
@@ -18,7 +19,14 @@ fn addr(a: &str) -> Addr {
 }
 
 /// A message from `from` to `to`, with `new` as its new words and `quoted` below them.
-fn mail(id: &str, from: &str, to: &[&str], subject: &str, new: &str, quoted: &str) -> Email {
+pub(super) fn mail(
+    id: &str,
+    from: &str,
+    to: &[&str],
+    subject: &str,
+    new: &str,
+    quoted: &str,
+) -> Email {
     let n: i64 = id.bytes().map(i64::from).sum();
     let mut e = crate::draft::test_support::email(id, addr(from), new, T0 + n * 60);
     e.to = to.iter().map(|a| addr(a)).collect();
@@ -29,12 +37,12 @@ fn mail(id: &str, from: &str, to: &[&str], subject: &str, new: &str, quoted: &st
     e
 }
 
-fn at(mut e: Email, date: i64) -> Email {
+pub(super) fn at(mut e: Email, date: i64) -> Email {
     e.date = Some(date);
     e
 }
 
-fn thread(id: &str, messages: Vec<Email>) -> Thread {
+pub(super) fn thread(id: &str, messages: Vec<Email>) -> Thread {
     Thread {
         id: id.into(),
         messages,
@@ -42,7 +50,7 @@ fn thread(id: &str, messages: Vec<Email>) -> Thread {
 }
 
 /// Everything the model is sent, system and user messages together.
-fn all(msgs: &[ChatMessage]) -> String {
+pub(super) fn all(msgs: &[ChatMessage]) -> String {
     msgs.iter()
         .map(|m| m.content.as_str())
         .collect::<Vec<_>>()
@@ -50,7 +58,7 @@ fn all(msgs: &[ChatMessage]) -> String {
 }
 
 /// The part between `<related>` and `</related>`.
-fn related_part(user: &str) -> &str {
+pub(super) fn related_part(user: &str) -> &str {
     let start = user.find("<related>\n").expect("opening") + "<related>\n".len();
     let end = user.find("</related>").expect("closing");
     assert_eq!(user.matches("<related>").count(), 1);
@@ -134,7 +142,7 @@ fn history() -> Vec<Thread> {
     ]
 }
 
-fn grounded(related: Vec<Thread>) -> Grounding {
+pub(super) fn grounded(related: Vec<Thread>) -> Grounding {
     Grounding {
         related,
         ..Default::default()
@@ -205,169 +213,6 @@ fn a_follow_up_may_be_vetoed_because_they_answered_elsewhere() {
     );
     assert!(msgs[0].content.contains("answered it there"));
     assert!(related_part(&msgs[1].content).contains("Order 4471"));
-}
-
-#[test]
-fn another_companys_canary_never_appears() {
-    // One thread where two companies were copied: our offer went to Anna (buyer.example) and
-    // Olga (other.example); Olga answered us alone, we answered her alone quoting her; now
-    // Anna asks. The draft goes to Anna only.
-    let t = thread(
-        "offer@shop",
-        vec![
-            at(
-                mail(
-                    "offer@shop",
-                    "alice@shop.example",
-                    &["anna@buyer.example", "olga@other.example"],
-                    "Offer",
-                    "Our offer for both of you.",
-                    "",
-                ),
-                T0,
-            ),
-            at(
-                mail(
-                    "olga1@other",
-                    "olga@other.example",
-                    &["alice@shop.example"],
-                    "Re: Offer",
-                    "CANARY-OLGA we pay EUR 3 less elsewhere",
-                    "Our offer for both of you.",
-                ),
-                T0 + DAY,
-            ),
-            at(
-                mail(
-                    "olga2@shop",
-                    "alice@shop.example",
-                    &["olga@other.example"],
-                    "Re: Offer",
-                    "CANARY-OURS-TO-OLGA: for you EUR 2.10.",
-                    "CANARY-QUOTE-OLGA we pay EUR 3 less elsewhere",
-                ),
-                T0 + 2 * DAY,
-            ),
-            at(
-                mail(
-                    "anna1@buyer",
-                    "anna@buyer.example",
-                    &["alice@shop.example"],
-                    "Re: Offer",
-                    "When can you deliver?",
-                    "",
-                ),
-                T0 + 3 * DAY,
-            ),
-        ],
-    );
-    // A related thread Anna was copied on, where Olga wrote and we answered both, quoting her
-    // (our new words reach Anna, Olga's never); and Olga's own thread with us.
-    let mut olga_cc = mail(
-        "r1@other",
-        "olga@other.example",
-        &["alice@shop.example"],
-        "Samples",
-        "CANARY-REL-OLGA send samples",
-        "",
-    );
-    olga_cc.cc = vec![addr("anna@buyer.example")];
-    let mut ours_to_both = mail(
-        "r2@shop",
-        "alice@shop.example",
-        &["olga@other.example"],
-        "Re: Samples",
-        "Samples go out on Friday.",
-        "CANARY-REL-QUOTE send samples",
-    );
-    ours_to_both.cc = vec![addr("anna@buyer.example")];
-    let related = vec![
-        thread("samples@other", vec![olga_cc, ours_to_both]),
-        thread(
-            "olga@other",
-            vec![mail(
-                "x1@other",
-                "olga@other.example",
-                &["alice@shop.example"],
-                "CANARY-SUBJECT-OLGA",
-                "CANARY-OWN-THREAD",
-                "",
-            )],
-        ),
-    ];
-    let mb = mailbox();
-    let f = finding("anna1@buyer", Kind::Reply);
-    let msgs = build_with(&t, &f, &mb, &grounded(related));
-    let text = all(&msgs);
-    assert!(!text.contains("CANARY"), "{text}");
-    assert!(
-        !text.contains("EUR 3") && !text.contains("EUR 2.10"),
-        "{text}"
-    );
-    // What Anna saw is there: our offer to both, her question, our sample answer's new words.
-    assert!(text.contains("Our offer for both of you."));
-    assert!(text.contains("When can you deliver?"));
-    assert!(related_part(&msgs[1].content).contains("Samples go out on Friday."));
-    assert!(text.contains("2 message(s) of this thread, between us and other companies, not shown"));
-    // Drafting to Olga instead, Anna's question is the one left out.
-    let to_olga = build_with(
-        &t,
-        &finding("olga1@other", Kind::Reply),
-        &mb,
-        &grounded(vec![]),
-    );
-    let text = all(&to_olga);
-    assert!(!text.contains("When can you deliver?"), "{text}");
-}
-
-#[test]
-fn free_mail_contacts_are_person_by_person() {
-    let t = thread(
-        "p@gmail",
-        vec![mail(
-            "p@gmail",
-            "pat@gmail.com",
-            &["alice@shop.example"],
-            "Hi",
-            "Any news on my order?",
-            "",
-        )],
-    );
-    let related = vec![
-        thread(
-            "q@gmail",
-            vec![mail(
-                "q1@gmail",
-                "quinn@gmail.com",
-                &["alice@shop.example"],
-                "CANARY-QUINN-SUBJECT",
-                "CANARY-QUINN a stranger at the same free-mail service",
-                "",
-            )],
-        ),
-        thread(
-            "p2@gmail",
-            vec![mail(
-                "p2@gmail",
-                "Pat+shop@GMail.com",
-                &["alice@shop.example"],
-                "Order 77",
-                "I ordered the blue one.",
-                "",
-            )],
-        ),
-    ];
-    let msgs = build_with(
-        &t,
-        &finding("p@gmail", Kind::Reply),
-        &mailbox(),
-        &grounded(related),
-    );
-    let text = all(&msgs);
-    assert!(!text.contains("CANARY"), "{text}");
-    let rel = related_part(&msgs[1].content);
-    assert!(rel.contains("Order 77") && rel.contains("I ordered the blue one."));
-    assert!(rel.starts_with("Conversation 1: \"Order 77\""), "{rel}");
 }
 
 #[test]

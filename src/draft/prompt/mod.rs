@@ -388,6 +388,8 @@ fn cut(s: &str, max: usize) -> &str {
 }
 
 #[cfg(test)]
+mod canary_tests;
+#[cfg(test)]
 mod grounding_tests;
 #[cfg(test)]
 mod tests;

@@ -228,13 +228,15 @@ impl Tx<'_> {
             }
             None => self.place(me, email, via_list, absorbed)?,
         };
+        // Before the re-fetch check: the copy without list signs that replaced a list copy
+        // (not indexed, being automated) is indexed now. Indexing again changes nothing.
+        super::related::index_message(self.related, mailbox, email, &thread_id)?;
         if self.mailbox_msgs.insert(key(mailbox, id), &[])?.is_some() {
             return Ok(Saved {
                 thread_id,
                 new: false,
             });
         }
-        super::related::index_message(self.related, mailbox, email, &thread_id)?;
         let tkey = key(mailbox, &thread_id);
         let date = email.date.unwrap_or(0);
         let latest = self.mailbox_threads.get(&tkey)?.map(|v| be_i64(&v));

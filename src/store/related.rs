@@ -284,6 +284,38 @@ mod tests {
     }
 
     #[test]
+    fn a_message_first_seen_as_a_list_copy_is_indexed_when_the_direct_copy_comes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
+        let mut via_list = mail(
+            "a@b",
+            "anna@buyer.example",
+            "team@lists.example",
+            "PVC",
+            100,
+        );
+        via_list.automated = Some("List-Id: <team.lists.example>".into());
+        store.save("alice", &me(), &via_list).unwrap();
+        let company = party_keys("anna@buyer.example");
+        assert!(store
+            .related_threads("alice", &company, "x", 10)
+            .unwrap()
+            .is_empty());
+        let direct = mail(
+            "a@b",
+            "anna@buyer.example",
+            "alice@shop.example",
+            "PVC",
+            100,
+        );
+        store.save("alice", &me(), &direct).unwrap();
+        assert_eq!(
+            ids(&store.related_threads("alice", &company, "x", 10).unwrap()),
+            ["a@b"]
+        );
+    }
+
+    #[test]
     fn an_older_store_is_indexed_on_open() {
         let dir = tempfile::tempdir().unwrap();
         {

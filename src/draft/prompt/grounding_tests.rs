@@ -187,6 +187,7 @@ fn grounding_from_fixture_histories() {
     assert!(msgs[0]
         .content
         .contains("the other conversations between <related> and </related>"));
+    assert!(msgs[0].content.contains("we already answered this there"));
     // Without related threads, no block at all.
     let bare = build(&current(), &finding("pvc@buyer", Kind::Reply), &mailbox());
     assert!(!all(&bare).contains("<related>"));
@@ -211,7 +212,14 @@ fn a_follow_up_may_be_vetoed_because_they_answered_elsewhere() {
         &mailbox(),
         &grounded(history()),
     );
-    assert!(msgs[0].content.contains("answered it there"));
+    assert!(msgs[0].content.contains("they answered it there"));
+    // No related threads: nothing to have answered elsewhere, and no mention of it.
+    let bare = build(
+        &t,
+        &finding("q@shop", Kind::FollowUp { nudge: 1 }),
+        &mailbox(),
+    );
+    assert!(!bare[0].content.contains("answered it there"));
     assert!(related_part(&msgs[1].content).contains("Order 4471"));
 }
 

@@ -124,8 +124,7 @@ pub fn build_with(
             let veto = if may_veto {
                 "- Silence is the reason for this follow-up, so needs_reply is true unless the \
                  thread shows the matter is closed (they declined, or our last message was itself \
-                 a closing pleasantry that expects no answer), or the other conversations with \
-                 them show they answered it there (then name that conversation in reason)."
+                 a closing pleasantry that expects no answer)."
             } else {
                 "- The user wants this follow-up: set needs_reply to true and write the body."
             };
@@ -138,6 +137,20 @@ pub fn build_with(
         }
     };
 
+    // Item 1 of issue 8: a silence or a question may have been settled in another thread.
+    let elsewhere = match finding.kind {
+        _ if !may_veto || related.is_empty() => "",
+        Kind::Reply => {
+            "\n- If the other conversations show we already answered this there, set \
+             needs_reply to false and name that conversation in reason."
+        }
+        Kind::FollowUp { .. } => {
+            "\n- If the other conversations show they answered it there (they ordered, \
+             declined or replied in another thread), set needs_reply to false and name that \
+             conversation in reason."
+        }
+    };
+    let task = format!("{task}{elsewhere}");
     let and_related = if related.is_empty() {
         ""
     } else {

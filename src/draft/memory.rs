@@ -107,6 +107,16 @@ pub fn shown_text<'a>(m: &'a Email, party: &Party, mailbox: &MailboxConfig) -> O
     party.includes(&from.email).then_some(whole)
 }
 
+/// The related threads' summaries as shown, and which threads they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub text: String,
+    /// Each summarised thread's id and the characters of its summary, newest first.
+    pub threads: Vec<(String, usize)>,
+    /// Threads with something to show that did not fit the budget.
+    pub left_out: usize,
+}
+
 /// A compact account of each related thread (newest first) within `budget` characters:
 /// subject, dates, who wrote last, their latest words and ours, and what is open. A thread
 /// with nothing the party may see is skipped; what does not fit is counted, not cut.
@@ -115,27 +125,26 @@ pub fn summarise(
     party: &Party,
     mailbox: &MailboxConfig,
     budget: usize,
-) -> String {
-    let mut out = String::new();
+) -> Summary {
+    let mut out = Summary::default();
     let mut used = 0;
-    let mut left = 0;
-    let mut n = 0;
     for t in related {
-        let Some(block) = summary(n + 1, t, party, mailbox) else {
+        let Some(block) = summary(out.threads.len() + 1, t, party, mailbox) else {
             continue;
         };
         let len = block.chars().count();
         if used + len > budget {
-            left += 1;
+            out.left_out += 1;
             continue;
         }
         used += len;
-        n += 1;
-        out.push_str(&block);
+        out.threads.push((t.id.clone(), len));
+        out.text.push_str(&block);
     }
-    if left > 0 {
-        out.push_str(&format!(
-            "[{left} older related conversation(s) left out]\n"
+    if out.left_out > 0 {
+        out.text.push_str(&format!(
+            "[{} older related conversation(s) left out]\n",
+            out.left_out
         ));
     }
     out

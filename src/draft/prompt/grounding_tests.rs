@@ -337,3 +337,30 @@ fn the_voice_section_goes_into_the_system_message() {
         .content
         .ends_with("THE USER'S VOICE: greets with \"Hi Anna,\""));
 }
+
+#[test]
+fn explain_lists_the_parts_with_sources_and_sizes() {
+    let mut mb = mailbox();
+    mb.knowledge = Some(crate::config::Knowledge {
+        file: "/etc/tend/offer.txt".into(),
+        text: "Elbows: EUR 1.20.\n".into(),
+    });
+    let g = grounded(history());
+    let f = finding("pvc@buyer", Kind::Reply);
+    let parts = parts(&current(), &f, &mb, &g);
+    let names: Vec<(&str, &str)> = parts.iter().map(|p| (p.part, p.source.as_str())).collect();
+    assert_eq!(
+        names,
+        [
+            ("thread", "pvc@buyer"),
+            ("related", "order@buyer"),
+            ("related", "ties@buyer"),
+            ("knowledge", "/etc/tend/offer.txt"),
+        ]
+    );
+    assert_eq!(parts[3].chars, "Elbows: EUR 1.20.".len());
+    // The sizes are those of the prompt itself.
+    let user = build_with(&current(), &f, &mb, &g)[1].content.clone();
+    let related: usize = parts[1..3].iter().map(|p| p.chars).sum();
+    assert_eq!(related_part(&user).chars().count(), related);
+}

@@ -88,12 +88,8 @@ pub fn build_with(
 ) -> Vec<ChatMessage> {
     let tz = mailbox.timezone;
     let party = Party::of(thread, finding, mailbox);
-    let related = memory::summarise(&grounding.related, &party, mailbox, RELATED_BUDGET);
-    let knowledge = mailbox
-        .knowledge
-        .as_ref()
-        .map(|k| k.text.trim())
-        .filter(|k| !k.is_empty());
+    let related = memory::summarise(&grounding.related, &party, mailbox, RELATED_BUDGET).text;
+    let knowledge = knowledge(mailbox);
     let me = mailbox.identity.primary();
     let who = match mailbox.display_name.as_deref().map(str::trim) {
         Some(name) if !name.is_empty() => format!("{} <{me}>", one_line(name)),
@@ -240,6 +236,15 @@ pub fn build_with(
     ]
 }
 
+/// The knowledge file's text, when it has any.
+fn knowledge(mailbox: &MailboxConfig) -> Option<&str> {
+    mailbox
+        .knowledge
+        .as_ref()
+        .map(|k| k.text.trim())
+        .filter(|k| !k.is_empty())
+}
+
 /// The answer's keys in words (see the module comment for why there is no example object).
 const ANSWER_FORMAT: &str = "Answer with one JSON object and nothing else. It has exactly three \
      keys: needs_reply is a boolean, true when the user should send an answer; reason is one \
@@ -262,7 +267,7 @@ pub fn retry(messages: &[ChatMessage], problem: &str) -> Vec<ChatMessage> {
 
 /// The messages inside the delimiters that `party` may see, the newest always whole (up to
 /// [`NEWEST_MAX`]), older ones newest first while they fit [`THREAD_BUDGET`].
-fn render_thread(messages: &[Email], party: &Party, mailbox: &MailboxConfig) -> String {
+pub(super) fn render_thread(messages: &[Email], party: &Party, mailbox: &MailboxConfig) -> String {
     let shown: Vec<(&Email, &str)> = messages
         .iter()
         .filter_map(|m| memory::shown_text(m, party, mailbox).map(|t| (m, t)))
@@ -399,6 +404,9 @@ fn cut(s: &str, max: usize) -> &str {
         None => s,
     }
 }
+
+mod parts;
+pub use parts::{parts, Part};
 
 #[cfg(test)]
 mod canary_tests;

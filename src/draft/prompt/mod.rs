@@ -359,44 +359,6 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-/// Hides anything that could pass for our delimiters, so a message cannot "close" the thread
-/// block and speak outside it: `<thread`, `</thread`, `<message`, `</message`, `<related`,
-/// `</related` lose their `<`,
-/// in any case and with any spacing a model reads the same way (`< /thread>`, `</ Thread>`,
-/// a fullwidth `＜`, zero-width characters between).
-fn defang(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find(['<', '\u{ff1c}']) {
-        out.push_str(&rest[..i]);
-        let open = rest[i..].chars().next().map_or(1, char::len_utf8);
-        let after = rest[i + open..]
-            .trim_start_matches(|c: char| c == '/' || c.is_whitespace() || is_invisible(c));
-        let lower: String = after
-            .chars()
-            .filter(|c| !is_invisible(*c))
-            .take(7)
-            .collect::<String>()
-            .to_lowercase();
-        if lower.starts_with("thread")
-            || lower.starts_with("message")
-            || lower.starts_with("related")
-        {
-            out.push('\u{2039}'); // single left-pointing angle quotation mark
-        } else {
-            out.push_str(&rest[i..i + open]);
-        }
-        rest = &rest[i + open..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Zero-width and formatting characters that render as nothing.
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{00ad}')
-}
-
 /// The first `max` characters.
 fn cut(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
@@ -405,7 +367,9 @@ fn cut(s: &str, max: usize) -> &str {
     }
 }
 
+mod fence;
 mod parts;
+use fence::defang;
 pub use parts::{parts, Part};
 
 #[cfg(test)]

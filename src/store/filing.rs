@@ -1,7 +1,7 @@
 //! Filing messages: the one sled transaction that stores a batch of messages under their
 //! threads for a mailbox (messages, Message-ID and subject indexes, per-mailbox thread dates,
-//! contact counts, each thread's [`Facts`], the relationship index), and records the merges a new message proves (the
-//! alias; `merge` moves the members). Storing a message twice (same Message-ID) changes
+//! contact counts, each thread's [`Facts`], the relationship index of `related`), and records
+//! the merges a new message proves (the alias; `merge` moves the members). Storing a message twice (same Message-ID) changes
 //! nothing, except that a copy which did not come through a mailing list replaces one that
 //! did (our own reply reaches INBOX as a list copy before Sent is read).
 //!

@@ -47,6 +47,18 @@ fn another_companys_canary_never_appears() {
                 ),
                 T0 + 2 * DAY,
             ),
+            // Our bare forward of Olga's mail to Anna: no words of ours, only hers quoted.
+            at(
+                mail(
+                    "fwd@shop",
+                    "alice@shop.example",
+                    &["anna@buyer.example"],
+                    "Fwd: Offer",
+                    "",
+                    "CANARY-FORWARDED-OLGA we pay EUR 3 less elsewhere",
+                ),
+                T0 + 2 * DAY + 3_600,
+            ),
             at(
                 mail(
                     "anna1@buyer",

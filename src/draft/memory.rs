@@ -250,9 +250,14 @@ fn day(unix: Option<i64>, tz: chrono_tz::Tz) -> String {
     )
 }
 
-/// Words on one line, whitespace collapsed, at most `max` characters (then "...").
+/// Words on one line, whitespace and control characters (a terminal escape in a subject)
+/// collapsed, at most `max` characters (then "...").
 fn one_line(s: &str, max: usize) -> String {
-    let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = s
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     match flat.char_indices().nth(max) {
         Some((i, _)) => format!("{}...", &flat[..i]),
         None => flat,

@@ -364,3 +364,26 @@ fn explain_lists_the_parts_with_sources_and_sizes() {
     let related: usize = parts[1..3].iter().map(|p| p.chars).sum();
     assert_eq!(related_part(&user).chars().count(), related);
 }
+
+#[test]
+fn a_related_summary_is_one_line_per_fact_without_control_characters() {
+    let mut m = mail(
+        "c1@buyer",
+        "carl@buyer.example",
+        &["alice@shop.example"],
+        "Order\u{1b}]0;evil\u{7}\r\n 12",
+        "Line one.\r\n\r\nLine\ttwo.",
+        "",
+    );
+    m.date = Some(T0);
+    let msgs = build_with(
+        &current(),
+        &finding("pvc@buyer", Kind::Reply),
+        &mailbox(),
+        &grounded(vec![thread("c@buyer", vec![m])]),
+    );
+    let rel = related_part(&msgs[1].content);
+    assert!(!rel.chars().any(|c| c.is_control() && c != '\n'), "{rel:?}");
+    assert!(rel.contains("\"Order ]0;evil 12\""), "{rel}");
+    assert!(rel.contains("): Line one. Line two.\n"), "{rel}");
+}

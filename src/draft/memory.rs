@@ -94,17 +94,20 @@ fn org(address: &str) -> Option<String> {
 pub fn shown_text<'a>(m: &'a Email, party: &Party, mailbox: &MailboxConfig) -> Option<&'a str> {
     let new = m.new_text.trim();
     let whole = if new.is_empty() { m.text.trim() } else { new };
-    if party.is_empty() || party.trigger.as_deref() == Some(m.message_id.as_str()) {
+    if party.is_empty() {
         return Some(whole);
     }
-    let from = m.from.as_ref()?;
+    let trigger = party.trigger.as_deref() == Some(m.message_id.as_str());
+    let Some(from) = m.from.as_ref() else {
+        return trigger.then_some(whole);
+    };
     if mailbox.identity.is_internal(&from.email) {
         // Ours: only when they saw it, and only our new words (a quote may be anyone's).
         let to_them = m.to.iter().chain(&m.cc).any(|a| party.includes(&a.email));
-        return to_them.then_some(new);
+        return (to_them || trigger).then_some(new);
     }
     // Theirs: whole when they quoted nothing new (a forward), which is their own mail to us.
-    party.includes(&from.email).then_some(whole)
+    (trigger || party.includes(&from.email)).then_some(whole)
 }
 
 /// The related threads' summaries as shown, and which threads they are.

@@ -217,3 +217,28 @@ fn a_contact_forms_lead_sees_the_form_but_never_another_lead() {
     );
     assert!(!text.contains("CANARY"), "{text}");
 }
+
+#[test]
+fn a_follow_ups_own_message_never_shows_what_it_quotes() {
+    // We forwarded Olga's figures to Anna without a word of ours; the follow-up is for Anna.
+    let t = thread(
+        "q@shop",
+        vec![mail(
+            "q@shop",
+            "alice@shop.example",
+            &["anna@buyer.example"],
+            "Fwd: Quote",
+            "",
+            "CANARY-QUOTED-OLGA EUR 3 less",
+        )],
+    );
+    let msgs = build_with(
+        &t,
+        &finding("q@shop", Kind::FollowUp { nudge: 1 }),
+        &mailbox(),
+        &grounded(vec![]),
+    );
+    let text = all(&msgs);
+    assert!(text.contains("(no new words: only quoted text)"), "{text}");
+    assert!(!text.contains("CANARY"), "{text}");
+}

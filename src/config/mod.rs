@@ -103,9 +103,41 @@ pub struct MailboxConfig {
     pub display_name: Option<String>,
     pub timezone: chrono_tz::Tz,
     pub signature: Option<String>,
+    /// What the user tells tend about their offer (`knowledge_file`), read at load.
+    pub knowledge: Option<Knowledge>,
     pub imap: ImapConfig,
     pub folders: Folders,
     pub rules: Rules,
+}
+
+/// The text of a `knowledge_file`: what the user sells, prices, their calendar link. Given to
+/// the model whole, so its size is capped at [`KNOWLEDGE_MAX`] when the configuration loads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Knowledge {
+    pub file: PathBuf,
+    pub text: String,
+}
+
+/// Largest `knowledge_file`, in bytes (16 KiB: about 4,000 tokens, beside a 12,000-character
+/// thread); a bigger one is a config error rather than a silently cut offer.
+pub const KNOWLEDGE_MAX: usize = 16 * 1024;
+
+/// Reads a knowledge file for `key`: an error naming the key when it is unreadable, not UTF-8
+/// or over [`KNOWLEDGE_MAX`].
+fn read_knowledge(key: &str, file: PathBuf) -> Result<Knowledge, String> {
+    let bytes = std::fs::read(&file)
+        .map_err(|e| format!("key `{key}`: cannot read {}: {e}", file.display()))?;
+    if bytes.len() > KNOWLEDGE_MAX {
+        return Err(format!(
+            "key `{key}`: {} has {} bytes; at most {KNOWLEDGE_MAX} (16 KiB) are given to the \
+             model, whole: shorten it",
+            file.display(),
+            bytes.len()
+        ));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("key `{key}`: {} is not UTF-8 text", file.display()))?;
+    Ok(Knowledge { file, text })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,7 +264,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     if poll == 0 {
         return Err(bad("key `poll_interval_seconds`: must be at least 1".into()));
     }
-    let mailboxes = load_mailboxes(&dir.join("mailboxes"))?;
+    let knowledge = raw
+        .knowledge_file
+        .map(|f| read_knowledge("knowledge_file", dir.join(f)))
+        .transpose()
+        .map_err(bad)?;
+    let mut mailboxes = load_mailboxes(&dir.join("mailboxes"))?;
+    // A mailbox's own knowledge_file replaces the shared one (it can say everything the shared
+    // one says; two files that disagree on a price would leave the model to pick).
+    for mb in mailboxes.iter_mut().filter(|mb| mb.knowledge.is_none()) {
+        mb.knowledge.clone_from(&knowledge);
+    }
     Ok(Config {
         path: path.to_path_buf(),
         state_dir: dir.join(raw.state_dir.unwrap_or_else(|| "/var/lib/tend".into())),
@@ -299,6 +341,11 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
     })?;
     let imap = check_imap(raw.imap, dir).map_err(bad)?;
     let rules = rules::check(raw.rules).map_err(bad)?;
+    let knowledge = raw
+        .knowledge_file
+        .map(|f| read_knowledge("knowledge_file", dir.join(f)))
+        .transpose()
+        .map_err(bad)?;
     Ok(MailboxConfig {
         name,
         file: file.to_path_buf(),
@@ -309,6 +356,7 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
         display_name: raw.name,
         timezone,
         signature: raw.signature,
+        knowledge,
         imap,
         folders: Folders {
             inbox: raw.folders.inbox,

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 pub(super) struct RawTend {
     pub(super) state_dir: Option<PathBuf>,
     pub(super) poll_interval_seconds: Option<u64>,
+    pub(super) knowledge_file: Option<PathBuf>,
     pub(super) llm: RawLlm,
 }
 
@@ -41,6 +42,7 @@ pub(super) struct RawMailbox {
     pub(super) timezone: String,
     pub(super) name: Option<String>,
     pub(super) signature: Option<String>,
+    pub(super) knowledge_file: Option<PathBuf>,
     pub(super) imap: RawImap,
     #[serde(default)]
     pub(super) folders: RawFolders,

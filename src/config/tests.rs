@@ -326,3 +326,55 @@ fn provider_defaults_to_openai_and_anthropic_has_its_own_url_and_limits() {
         assert!(err.message.contains(key), "{llm}: {err}");
     }
 }
+
+#[test]
+fn knowledge_file_is_read_whole_and_the_mailbox_one_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let tend = write(dir.path(), "", "");
+    let shared = dir.path().join("offer.txt");
+    std::fs::write(&shared, "Cable ties: EUR 4 per 100.\n").unwrap();
+    let text = std::fs::read_to_string(&tend).unwrap();
+    std::fs::write(&tend, format!("knowledge_file = \"offer.txt\"\n{text}")).unwrap();
+    let config = load(&tend).unwrap();
+    let k = config.mailboxes[0]
+        .knowledge
+        .as_ref()
+        .expect("shared knowledge");
+    assert_eq!(k.text, "Cable ties: EUR 4 per 100.\n");
+    assert_eq!(k.file, shared);
+    // The mailbox's own file replaces the shared one.
+    std::fs::write(dir.path().join("mailboxes/mine.txt"), "PVC fittings only.").unwrap();
+    let mb = dir.path().join("mailboxes/a.toml");
+    let text = std::fs::read_to_string(&mb).unwrap();
+    std::fs::write(&mb, format!("knowledge_file = \"mine.txt\"\n{text}")).unwrap();
+    let config = load(&tend).unwrap();
+    assert_eq!(
+        config.mailboxes[0].knowledge.as_ref().unwrap().text,
+        "PVC fittings only."
+    );
+}
+
+#[test]
+fn knowledge_file_too_big_or_unreadable_names_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let tend = write(dir.path(), "", "");
+    let mb = dir.path().join("mailboxes/a.toml");
+    let text = std::fs::read_to_string(&mb).unwrap();
+    std::fs::write(&mb, format!("knowledge_file = \"big.txt\"\n{text}")).unwrap();
+    std::fs::write(
+        dir.path().join("mailboxes/big.txt"),
+        "x".repeat(KNOWLEDGE_MAX + 1),
+    )
+    .unwrap();
+    let err = load(&tend).unwrap_err();
+    assert!(err.file.ends_with("a.toml"), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("key `knowledge_file`"), "{msg}");
+    assert!(msg.contains("16 KiB") && msg.contains("(line 1)"), "{msg}");
+    std::fs::remove_file(dir.path().join("mailboxes/big.txt")).unwrap();
+    let err = load(&tend).unwrap_err().to_string();
+    assert!(
+        err.contains("key `knowledge_file`") && err.contains("cannot read"),
+        "{err}"
+    );
+}

@@ -165,8 +165,9 @@ pub async fn attend<M: LanguageModel>(
         // The model may take minutes; shutdown does not wait for it. Nothing is recorded yet,
         // so the draft is written on the next start.
         super::health::beat(model.time_limit() * 2 + mb.imap.timeout * 8);
+        let grounding = draft::memory::grounding(store, mb, &review.thread, finding, voice)?;
         let (written, used) = tokio::select! {
-            r = crate::llm::counting(draft::write_voiced(model, mb, &review.thread, finding, &voice, now)) => r,
+            r = crate::llm::counting(draft::write_with(model, mb, &review.thread, finding, &grounding, now)) => r,
             _ = shutdown.cancelled() => break,
         };
         if !dry_run {

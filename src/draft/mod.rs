@@ -5,6 +5,7 @@
 //! the thread; the next pass tries again.
 
 pub mod compose;
+pub mod memory;
 pub mod prompt;
 
 use crate::config::MailboxConfig;
@@ -12,7 +13,6 @@ use crate::detect::{Finding, Kind};
 use crate::llm::{LanguageModel, LlmError};
 use crate::parse::Addr;
 use crate::thread::Thread;
-use crate::voice::Voice;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
@@ -71,8 +71,7 @@ const SIGNATURE_LINES: usize = 4;
 /// Model calls per draft: the first, and one retry after an unusable answer.
 const ATTEMPTS: u32 = 2;
 
-/// Asks the model for a draft answering `finding` and composes it. Model errors keep their
-/// [`LlmError`] kind for `downcast_ref`.
+/// Asks the model for a draft answering `finding` from the thread alone and composes it.
 pub async fn write<M: LanguageModel>(
     model: &M,
     mailbox: &MailboxConfig,
@@ -80,24 +79,33 @@ pub async fn write<M: LanguageModel>(
     finding: &Finding,
     now: DateTime<Utc>,
 ) -> Result<Outcome> {
-    write_voiced(model, mailbox, thread, finding, &Voice::default(), now).await
+    write_with(
+        model,
+        mailbox,
+        thread,
+        finding,
+        &prompt::Grounding::default(),
+        now,
+    )
+    .await
 }
 
-/// [`write`] in the user's voice learned from Sent (`crate::voice`): the prompt states it, and
-/// the learned signature is appended when none is configured.
-pub async fn write_voiced<M: LanguageModel>(
+/// Asks the model for a draft answering `finding`, grounded in what the store knows besides
+/// the thread (`grounding`, see [`memory::gather`]), and composes it. Model errors keep their
+/// [`LlmError`] kind for `downcast_ref`.
+pub async fn write_with<M: LanguageModel>(
     model: &M,
     mailbox: &MailboxConfig,
     thread: &Thread,
     finding: &Finding,
-    voice: &Voice,
+    grounding: &prompt::Grounding,
     now: DateTime<Utc>,
 ) -> Result<Outcome> {
     // Nobody to write to is known before the model is paid.
     compose::addressees(thread, finding, mailbox)?;
-    let first = prompt::build_with(thread, finding, mailbox, voice);
+    let first = prompt::build_with(thread, finding, mailbox, grounding);
     // The configured signature wins; else the one learned from Sent.
-    let signature = crate::voice::signature(mailbox, voice);
+    let signature = crate::voice::signature(mailbox, &grounding.voice);
     let schema = prompt::answer_schema();
     let may_veto = mailbox.rules.model_may_veto;
     let mut messages = first.clone();
@@ -294,6 +302,7 @@ pub(crate) mod test_support {
             display_name: Some("Alice Seller".into()),
             timezone: "Europe/Berlin".parse().unwrap(),
             signature: Some("Alice Seller\nShop GmbH".into()),
+            knowledge: None,
             imap: ImapConfig {
                 host: "imap.shop.example".into(),
                 port: 993,

@@ -1,7 +1,7 @@
 //! Filing messages: the one sled transaction that stores a batch of messages under their
 //! threads for a mailbox (messages, Message-ID and subject indexes, per-mailbox thread dates,
-//! contact counts, each thread's [`Facts`]), and records the merges a new message proves (the
-//! alias; `merge` moves the members). Storing a message twice (same Message-ID) changes
+//! contact counts, each thread's [`Facts`], the relationship index of `related`), and records
+//! the merges a new message proves (the alias; `merge` moves the members). Storing a message twice (same Message-ID) changes
 //! nothing, except that a copy which did not come through a mailing list replaces one that
 //! did (our own reply reaches INBOX as a list copy before Sent is read).
 //!
@@ -96,7 +96,9 @@ impl Store {
         me: &Identity,
         emails: &[Email],
     ) -> Result<(Vec<Saved>, Vec<String>)> {
-        let trees = (
+        // Ten trees: past the largest tuple sled makes transactional, so a slice, in the
+        // order of `Tx`'s fields.
+        let trees = [
             &self.messages,
             &self.msg_thread,
             &self.thread_msgs,
@@ -106,38 +108,28 @@ impl Store {
             &self.contacts,
             &self.aliases,
             &self.facts,
-        );
-        let result = trees.transaction(
-            |(
-                messages,
-                msg_thread,
-                thread_msgs,
-                subjects,
-                mailbox_msgs,
-                mailbox_threads,
-                contacts,
-                aliases,
-                facts,
-            )| {
-                let tx = Tx {
-                    messages,
-                    msg_thread,
-                    thread_msgs,
-                    subjects,
-                    mailbox_msgs,
-                    mailbox_threads,
-                    contacts,
-                    aliases,
-                    facts,
-                };
-                let mut out = Vec::with_capacity(emails.len());
-                let mut absorbed = Vec::new();
-                for email in emails {
-                    out.push(tx.file(mailbox, me, email, &mut absorbed)?);
-                }
-                Ok((out, absorbed))
-            },
-        );
+            &self.related,
+        ];
+        let result = trees[..].transaction(|t| {
+            let tx = Tx {
+                messages: &t[0],
+                msg_thread: &t[1],
+                thread_msgs: &t[2],
+                subjects: &t[3],
+                mailbox_msgs: &t[4],
+                mailbox_threads: &t[5],
+                contacts: &t[6],
+                aliases: &t[7],
+                facts: &t[8],
+                related: &t[9],
+            };
+            let mut out = Vec::with_capacity(emails.len());
+            let mut absorbed = Vec::new();
+            for email in emails {
+                out.push(tx.file(mailbox, me, email, &mut absorbed)?);
+            }
+            Ok((out, absorbed))
+        });
         result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => anyhow::Error::new(e),
@@ -156,6 +148,7 @@ struct Tx<'a> {
     contacts: &'a TransactionalTree,
     aliases: &'a TransactionalTree,
     facts: &'a TransactionalTree,
+    related: &'a TransactionalTree,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<anyhow::Error>>;
@@ -235,6 +228,9 @@ impl Tx<'_> {
             }
             None => self.place(me, email, via_list, absorbed)?,
         };
+        // Before the re-fetch check: the copy without list signs that replaced a list copy
+        // (not indexed, being automated) is indexed now. Indexing again changes nothing.
+        super::related::index_message(self.related, mailbox, email, &thread_id)?;
         if self.mailbox_msgs.insert(key(mailbox, id), &[])?.is_some() {
             return Ok(Saved {
                 thread_id,

@@ -3,17 +3,20 @@
 //! open is moved aside and rebuilt by a fresh sync. This file owns the `Store` handle and its
 //! trees, opening (moving a damaged store aside, refusing a locked one), the reads, cursors and
 //! flushing; filing a message under its thread in one transaction is `filing`, the draft ledger
-//! and the draft failures are `ledger`, the learned voice and its index of our messages `voice`.
+//! and the draft failures are `ledger`, the learned voice and its index of our messages `voice`,
+//! the index of each person's and company's threads `related`.
 //!
 //! It does not decide anything about threads (that is `thread::resolve`) or about attention.
 
 mod filing;
 mod ledger;
 mod merge;
+mod related;
 mod usage;
 mod voice;
 
 pub use ledger::{DraftRecord, DraftState, FailureRecord};
+pub use related::party_keys;
 pub use usage::UsageDay;
 
 use crate::parse::Email;
@@ -96,6 +99,8 @@ pub struct Store {
     voice: sled::Tree,
     /// mailbox \0 date (8 bytes) Message-ID -> (): our own messages, for the voice.
     voice_own: sled::Tree,
+    /// mailbox \0 person or "@company" \0 thread id -> latest date (see `related`).
+    related: sled::Tree,
 }
 
 fn key(a: &str, b: &str) -> Vec<u8> {
@@ -187,10 +192,12 @@ impl Store {
             usage: tree("usage")?,
             voice: tree("voice")?,
             voice_own: tree("voice_own")?,
+            related: tree("related")?,
             db,
         };
         store.repair_threads()?;
         store.index_ledger()?;
+        store.index_related()?;
         Ok(store)
     }
 

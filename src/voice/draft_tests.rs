@@ -52,7 +52,10 @@ fn the_prompt_names_the_threads_language_and_the_users_habits() {
         &german_thread(),
         &finding("q@buyer", Kind::Reply),
         &mailbox(),
-        &voice,
+        &prompt::Grounding {
+            voice,
+            ..Default::default()
+        },
     );
     let user = &msgs[1].content;
     let after_thread = &user[user.find("</thread>").unwrap()..];

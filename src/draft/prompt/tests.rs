@@ -5,12 +5,25 @@ use super::*;
 use crate::draft::test_support::{finding, mailbox};
 use crate::parse::Addr;
 
+/// A message between the buyer bob@buyer.example and us: ours are addressed to him, anyone
+/// else's to us.
 fn email(id: &str, from: &str, text: &str, date: i64) -> Email {
-    let from = Addr {
-        name: None,
-        email: from.into(),
+    let to = if from.ends_with("@shop.example") {
+        "bob@buyer.example"
+    } else {
+        "alice@shop.example"
     };
-    crate::draft::test_support::email(id, from, text, date)
+    mail(id, from, &[to], text, date)
+}
+
+fn mail(id: &str, from: &str, to: &[&str], text: &str, date: i64) -> Email {
+    let addr = |a: &str| Addr {
+        name: None,
+        email: a.into(),
+    };
+    let mut e = crate::draft::test_support::email(id, addr(from), text, date);
+    e.to = to.iter().map(|a| addr(a)).collect();
+    e
 }
 
 fn user_text(msgs: &[ChatMessage]) -> &str {
@@ -107,7 +120,7 @@ fn budget_keeps_the_newest_whole() {
 
 #[test]
 fn one_huge_message_is_cut_not_dropped() {
-    let text = format!("START {}", "y".repeat(50_000));
+    let text = format!("START {}", "y".repeat(NEWEST_MAX * 2));
     let t = Thread {
         id: "root@x".into(),
         messages: vec![email("a@x", "bob@buyer.example", &text, 1_717_000_000)],
@@ -115,7 +128,8 @@ fn one_huge_message_is_cut_not_dropped() {
     let user = user_text(&build(&t, &finding("a@x", Kind::Reply), &mailbox())).to_string();
     let inner = inside(&user);
     assert!(inner.contains("START"));
-    assert!(inner.chars().count() <= THREAD_BUDGET + 100);
+    assert!(inner.contains("rest of this message cut"));
+    assert!(inner.chars().count() <= NEWEST_MAX + 100);
 }
 
 #[test]

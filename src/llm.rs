@@ -61,7 +61,7 @@ pub const RESPONSE_CAP: usize = 1024 * 1024;
 const ERROR_BODY_CAP: usize = 64 * 1024;
 
 /// Longest server error message kept in [`LlmError::Rejected`].
-const MESSAGE_CAP: usize = 300;
+pub const MESSAGE_CAP: usize = 300;
 
 /// Longest Retry-After honoured; a server asking for more gets this.
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(3600);
@@ -372,7 +372,7 @@ fn status_error(
 }
 
 /// The server's own words: `error.message` of an OpenAI error body, else the text, truncated.
-fn server_message(body: &[u8]) -> String {
+pub fn server_message(body: &[u8]) -> String {
     let from_json = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
@@ -419,7 +419,7 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// `choices[0].message.content` of a chat completion.
-fn parse_completion(bytes: &[u8]) -> Result<String, LlmError> {
+pub fn parse_completion(bytes: &[u8]) -> Result<String, LlmError> {
     #[derive(serde::Deserialize)]
     struct Completion {
         choices: Vec<Choice>,

@@ -16,7 +16,7 @@ mod quote;
 mod text;
 
 pub use quote::new_text;
-pub use text::TEXT_CAP;
+pub use text::{html_to_text, unflow, TEXT_CAP};
 
 use auto::automation;
 use text::body_text;

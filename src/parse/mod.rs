@@ -322,6 +322,8 @@ fn addrs(a: Option<&Address<'_>>) -> Vec<Addr> {
                 .as_deref()?
                 .trim()
                 .trim_matches(|c| c == '<' || c == '>')
+                // "From:<@ <>" leaves "@ " once the brackets go (found by fuzzing).
+                .trim()
                 .to_lowercase();
             if !email.contains('@') {
                 return None;

@@ -174,8 +174,9 @@ fn check_reason(r: &str) {
 /// through [`thread::resolve`] the way the store does (id -> thread, subject key -> thread,
 /// merged threads followed as aliases), and checks every placement.
 ///
-/// Input: messages separated by an empty line; in each, one field per line: Message-ID,
-/// In-Reply-To, References (space separated), From, To (comma separated), Subject.
+/// Input: messages separated by a line "--"; in each, one field per line (an empty line for
+/// none): Message-ID, In-Reply-To, References (space separated), From, To (comma separated),
+/// Subject.
 pub fn thread_resolve(data: &[u8]) {
     let me = Identity {
         addresses: vec!["me@shop.example".into(), "sales@shop.example".into()],
@@ -183,7 +184,7 @@ pub fn thread_resolve(data: &[u8]) {
     };
     let text = String::from_utf8_lossy(data);
     let store = Store::default();
-    for (n, block) in text.split("\n\n").take(16).enumerate() {
+    for (n, block) in text.split("\n--\n").take(16).enumerate() {
         let email = email_from(block, n);
         let asked = RefCell::new(Vec::<String>::new());
         let placement = thread::resolve(

@@ -97,12 +97,14 @@ pub fn subject_key(email: &Email, me: &Identity) -> Option<String> {
 /// from the newest back to the root.
 pub fn ancestors(email: &Email) -> Vec<&str> {
     let mut ids: Vec<&str> = Vec::with_capacity(email.references.len() + 1);
+    // A set, not `ids.contains`: 65,536 References took 16 s that way (found by fuzzing).
+    let mut seen = std::collections::HashSet::with_capacity(email.references.len() + 1);
     for id in email
         .in_reply_to
         .iter()
         .chain(email.references.iter().rev())
     {
-        if !id.is_empty() && id != &email.message_id && !ids.contains(&id.as_str()) {
+        if !id.is_empty() && id != &email.message_id && seen.insert(id.as_str()) {
             ids.push(id);
         }
     }

@@ -185,7 +185,9 @@ pub fn thread_resolve(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let store = Store::default();
     for (n, block) in text.split("\n--\n").take(16).enumerate() {
-        let email = email_from(block, n);
+        let Some(email) = email_from(block, n) else {
+            continue;
+        };
         let asked = RefCell::new(Vec::<String>::new());
         let placement = thread::resolve(
             &email,
@@ -275,34 +277,32 @@ impl Store {
     }
 }
 
-/// One message from its block of lines, with ids as `parse` makes them (one non-empty token).
-fn email_from(block: &str, n: usize) -> Email {
+/// One message from its block of lines, written as RFC 5322 headers and read by `parse`, so the
+/// ids and addresses are what `resolve` gets in the daemon (and this file needs no change when
+/// `Email` gains a field). `None` when `parse` refuses the message.
+fn email_from(block: &str, n: usize) -> Option<Email> {
     let mut lines = block.lines();
     let mut field = || lines.next().unwrap_or_default();
-    let id = |s: &str| s.split_whitespace().next().map(str::to_string);
-    let message_id = id(field()).unwrap_or_else(|| format!("{n}@tend.invalid"));
-    let in_reply_to = id(field());
-    let references: Vec<String> = field().split_whitespace().map(str::to_string).collect();
-    let addr = |s: &str| {
-        let email = s.trim().to_lowercase();
-        email.contains('@').then_some(Addr { name: None, email })
+    let bracketed = |s: &str| {
+        s.split_whitespace()
+            .map(|id| format!("<{id}>"))
+            .collect::<Vec<_>>()
+            .join(" ")
     };
-    let from = addr(field());
-    let to = field().split(',').filter_map(addr).collect();
-    let subject = field().split_whitespace().collect::<Vec<_>>().join(" ");
-    Email {
-        message_id,
-        in_reply_to,
-        references,
-        from,
-        reply_to: Vec::new(),
-        to,
-        cc: Vec::new(),
-        date: Some(n as i64),
-        subject,
-        new_text: String::new(),
-        text: String::new(),
-        automated: None,
-        out_of_office: false,
+    let mut raw = String::new();
+    for (name, value) in [
+        ("Message-ID", bracketed(field())),
+        ("In-Reply-To", bracketed(field())),
+        ("References", bracketed(field())),
+        ("From", field().to_string()),
+        ("To", field().to_string()),
+        ("Subject", field().to_string()),
+    ] {
+        if !value.trim().is_empty() {
+            raw.push_str(&format!("{name}: {value}\r\n"));
+        }
     }
+    // Messages without any field still differ (their synthetic Message-IDs come from the bytes).
+    raw.push_str(&format!("X-Fuzz-Message: {n}\r\n\r\n"));
+    parse_email(raw.as_bytes()).ok()
 }

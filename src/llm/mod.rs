@@ -27,6 +27,28 @@ mod usage;
 use usage::add_usage;
 pub use usage::{counting, Usage};
 
+/// The servers' answers as the clients read them, pure: for the fuzz targets (`fuzz/`) and
+/// their regression tests, which feed them arbitrary bytes.
+pub mod readers {
+    pub use super::reply::MESSAGE_CAP;
+    use super::LlmError;
+
+    /// The text of an OpenAI chat completion, or why it is none.
+    pub fn openai(bytes: &[u8]) -> Result<String, LlmError> {
+        super::openai::read(bytes).text
+    }
+
+    /// The tool input of an Anthropic Messages answer, or why it is none.
+    pub fn anthropic(bytes: &[u8]) -> Result<String, LlmError> {
+        super::anthropic::read(bytes).text
+    }
+
+    /// An error body as a log line: capped, without control characters.
+    pub fn server_message(bytes: &[u8]) -> String {
+        super::reply::server_message(bytes)
+    }
+}
+
 /// Who speaks in a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -8,7 +8,7 @@ use super::LlmError;
 use std::time::Duration;
 
 /// Longest server error message kept in [`LlmError::Rejected`].
-const MESSAGE_CAP: usize = 300;
+pub const MESSAGE_CAP: usize = 300;
 
 /// Longest Retry-After honoured; a server asking for more gets this.
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(3600);
@@ -108,7 +108,7 @@ pub(super) fn status_error(
 }
 
 /// The server's own words: `error.message` of an OpenAI error body, else the text, truncated.
-fn server_message(body: &[u8]) -> String {
+pub(super) fn server_message(body: &[u8]) -> String {
     let from_json = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {

@@ -18,7 +18,7 @@ mod text;
 
 pub use auto::{is_hard_sign, is_list_sign};
 pub use quote::new_text;
-pub use text::TEXT_CAP;
+pub use text::{html_to_text, unflow, TEXT_CAP};
 
 use auto::automation;
 use text::body_text;
@@ -365,6 +365,8 @@ fn addrs(a: Option<&Address<'_>>) -> Vec<Addr> {
                 .as_deref()?
                 .trim()
                 .trim_matches(|c| c == '<' || c == '>')
+                // "From:<@ <>" leaves "@ " once the brackets go (found by fuzzing).
+                .trim()
                 .to_lowercase();
             if !email.contains('@') {
                 return None;

@@ -73,7 +73,7 @@ fn normalize_newlines(s: &str) -> String {
 
 /// RFC 3676 format=flowed: joins soft-broken lines (trailing space) of equal quote depth and
 /// removes space-stuffing. The signature separator "-- " is never a soft break.
-fn unflow(text: &str, delsp: bool) -> String {
+pub fn unflow(text: &str, delsp: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut open: Option<usize> = None; // quote depth of an unfinished flowed line
     for line in text.split('\n') {
@@ -171,7 +171,7 @@ const HIDDEN_TAGS: &[&str] = &["head", "style", "script", "title", "template"];
 /// at <br> and block tags, whitespace collapsed, entities decoded, <blockquote> content prefixed
 /// with "> " per level. (mail-parser's own converter breaks lines only at <br> and </p> and
 /// drops the space after a tag that follows a <br>, e.g. "<br><b>Sent:</b> Mon" -> "Sent:Mon".)
-fn html_to_text(html: &str) -> String {
+pub fn html_to_text(html: &str) -> String {
     struct Out {
         lines: Vec<String>,
         cur: String,

@@ -306,6 +306,7 @@ pub(crate) mod test_support {
             text: text.into(),
             automated: None,
             out_of_office: false,
+            ooo_until: None,
         }
     }
 

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 
 mod auto;
+pub mod dates;
 mod quote;
 mod text;
 
@@ -20,7 +21,7 @@ pub use auto::{is_hard_sign, is_list_sign};
 pub use quote::new_text;
 pub use text::TEXT_CAP;
 
-use auto::automation;
+use auto::{automation, return_date};
 use text::body_text;
 
 /// An address as written in a header; `email` is lower-cased for comparison.
@@ -53,6 +54,10 @@ pub struct Email {
     pub automated: Option<String>,
     /// True when the automation is an out-of-office / vacation auto-reply.
     pub out_of_office: bool,
+    /// The return date an out-of-office reply states, as Unix seconds of that day's 00:00 UTC:
+    /// in the future of the reply's own date and at most [`auto::OOO_HORIZON_DAYS`] ahead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ooo_until: Option<i64>,
 }
 
 /// Nested message/rfc822 parts beyond this make mail-parser build (and drop) a recursion as
@@ -121,6 +126,9 @@ pub fn parse(raw: &[u8]) -> Result<Email, ParseError> {
     let text = body_text(&msg);
     let new_text = new_text(&text);
     let (automated, out_of_office) = automation(&msg, &headers, from.as_ref(), &subject, &new_text);
+    let ooo_until = out_of_office
+        .then(|| return_date(&subject, &new_text, date))
+        .flatten();
 
     Ok(Email {
         message_id,
@@ -136,6 +144,7 @@ pub fn parse(raw: &[u8]) -> Result<Email, ParseError> {
         text,
         automated,
         out_of_office,
+        ooo_until,
     })
 }
 

@@ -68,6 +68,7 @@ fn mail(from: &str, to: &[&str], when: &str) -> Email {
         text: "text".into(),
         automated: None,
         out_of_office: false,
+        ooo_until: None,
     }
 }
 

@@ -1,16 +1,18 @@
 //! The three rules `assess` dispatches to, by who wrote the latest human message: a buyer (does
 //! it need a reply, or does a filter say no), a colleague (they answered for us), or we (is a
-//! follow-up due, or did their side speak elsewhere, or have we nudged enough). Each returns a
+//! follow-up due, or did their side speak elsewhere, or have we nudged enough; an out-of-office
+//! reply's return date moves the due date to the first business day after it). Each returns a
 //! [`Verdict`] with its one-line reason. They read only the thread, the rules and the contact
 //! lookup; sorting messages into sides is `assess`'s job, and counting business days is
 //! `calendar`'s.
 
-use super::calendar::{age_secs, ago, usable_time, DAY_SECS};
+use super::calendar::{age_secs, ago, first_business_day_after, usable_time, DAY_SECS};
 use super::ONE_WAY_SENDER_MIN;
 use super::{domain, followup_due, quiet, who, Ctx, Finding, Kind, Msg, Side, Verdict};
 use crate::config::StopsOn;
 use crate::parse::Addr;
 use crate::thread::Thread;
+use chrono::NaiveDate;
 
 /// The latest human message is from an external person: answer it, unless a filter says no.
 pub(super) fn needs_reply(thread: &Thread, msgs: &[Msg], last: usize, cx: &Ctx) -> Verdict {
@@ -184,10 +186,23 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
         ));
     }
     let n = cx.rules.followup_business_days;
-    let due = followup_due(at, n, cx.tz);
+    let mut due = followup_due(at, n, cx.tz);
+    // An out-of-office on their side that names a return date: not before they are back.
+    let mut away = String::new();
+    if let Some((back, from)) = return_date(&msgs[b + 1..]) {
+        let after = first_business_day_after(back, cx.tz);
+        if after > due {
+            due = after;
+            away = format!(
+                " because the out-of-office reply from {} says they are back {}",
+                who(from),
+                back.format("%Y-%m-%d")
+            );
+        }
+    }
     if cx.now < due {
         return quiet(format!(
-            "{said}; waiting: follow-up due {}",
+            "{said}; waiting: follow-up due {}{away}",
             cx.when_day(due)
         ));
     }
@@ -198,10 +213,22 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
         trigger: ours.email.message_id.clone(),
         since: at.timestamp(),
         reason: format!(
-            "{said} and heard nothing for {n} business days (due {}); follow-up {nudge} of {max}",
+            "{said} and heard nothing for {n} business days (due {}{away}); follow-up {nudge} of {max}",
             cx.when_day(due)
         ),
     })
+}
+
+/// The latest return date an out-of-office reply from their side states among `msgs`, and who
+/// sent it (`parse` read and checked it: after the reply's date, at most 60 days ahead).
+fn return_date<'a>(msgs: &[Msg<'a>]) -> Option<(NaiveDate, &'a Addr)> {
+    msgs.iter()
+        .filter(|m| m.side == Side::External && m.email.out_of_office)
+        .filter_map(|m| {
+            let day = usable_time(m.email.ooo_until?)?.date_naive();
+            Some((day, m.from))
+        })
+        .max_by_key(|(day, _)| *day)
 }
 
 /// Under `followup_stops_on = "person"` or `"company"`: did the buyer (or anyone at their

@@ -1,15 +1,18 @@
 //! A [`Draft`] for a [`Finding`]: the prompt (pure), the model call, and
 //! the composed message (pure). It never talks to IMAP; `deliver` puts the result in Drafts.
 //! The model supplies only the body text (or a veto); everything else is computed by code.
-//! An unusable answer (malformed, empty) is asked for once more before this pass gives up on
-//! the thread; the next pass tries again.
+//! An unusable answer (malformed, empty, or no draft at all by [`check`]: an echo of the prompt,
+//! a copy of the thread, written as the buyer) is asked for once more; twice unusable is the
+//! model's failure for that finding, which `daemon::attend` records. Figures in an accepted body
+//! that nothing in the prompt grounds become placeholders, noted on the [`Draft`].
 
+pub mod check;
 pub mod compose;
 pub mod prompt;
 
 use crate::config::MailboxConfig;
 use crate::detect::{Finding, Kind};
-use crate::llm::{LanguageModel, LlmError};
+use crate::llm::{ChatMessage, LanguageModel, LlmError};
 use crate::parse::Addr;
 use crate::thread::Thread;
 use anyhow::Result;
@@ -38,6 +41,8 @@ pub struct Draft {
     pub subject: String,
     /// The model's part only (no signature, no quote).
     pub body: String,
+    /// What [`check`] replaced in the model's body: one note per invented figure.
+    pub placeholders: Vec<String>,
     /// The whole RFC 5322 message with CRLF line endings.
     pub raw: Vec<u8>,
 }
@@ -81,7 +86,7 @@ pub async fn write<M: LanguageModel>(
 ) -> Result<Outcome> {
     // Nobody to write to is known before the model is paid.
     compose::addressees(thread, finding, mailbox)?;
-    let first = prompt::build(thread, finding, mailbox);
+    let first = request(thread, finding, mailbox);
     let schema = prompt::answer_schema();
     let may_veto = mailbox.rules.model_may_veto;
     let mut messages = first.clone();
@@ -95,7 +100,16 @@ pub async fn write<M: LanguageModel>(
                     "interpreting the model's answer"
                 );
                 match interpret_with(&answer, mailbox.signature.as_deref(), may_veto) {
-                    Ok(answer) => break answer,
+                    Ok(Answer::Body { body, .. }) => {
+                        match check::check(&body, &first, thread, mailbox) {
+                            Ok(checked) => break checked,
+                            Err(bad) => {
+                                tracing::info!(attempt, body = %body, "refused: {bad}");
+                                anyhow::Error::new(bad)
+                            }
+                        }
+                    }
+                    Ok(Answer::Veto { reason }) => return Ok(Outcome::Veto { reason }),
                     Err(err) => err,
                 }
             }
@@ -116,12 +130,19 @@ pub async fn write<M: LanguageModel>(
         messages = prompt::retry(&first, &format!("{unusable:#}"));
         attempt += 1;
     };
-    match answer {
-        Answer::Veto { reason } => Ok(Outcome::Veto { reason }),
-        Answer::Body { body, .. } => Ok(Outcome::Draft(Box::new(compose::compose(
-            thread, finding, mailbox, &body, now,
-        )?))),
+    let checked = answer;
+    for note in &checked.placeholders {
+        tracing::info!(thread = %thread.id, "{note}");
     }
+    let mut draft = compose::compose(thread, finding, mailbox, &checked.body, now)?;
+    draft.placeholders = checked.placeholders;
+    Ok(Outcome::Draft(Box::new(draft)))
+}
+
+/// The exact messages a draft for `finding` sends the model first: `write` uses it, and so does
+/// `tend explain --prompt`, so what it prints is what would be sent.
+pub fn request(thread: &Thread, finding: &Finding, mailbox: &MailboxConfig) -> Vec<ChatMessage> {
+    prompt::build(thread, finding, mailbox)
 }
 
 /// Reads the model's answer: the JSON object `{needs_reply, reason, body}` (code fences and

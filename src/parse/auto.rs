@@ -248,7 +248,7 @@ pub(super) fn return_date(subject: &str, text: &str, sent: Option<i64>) -> Optio
         };
         let Some(date) = date else { continue };
         let ahead = (date - sent).num_days();
-        if ahead >= 1 && ahead <= OOO_HORIZON_DAYS && best.is_none_or(|b| date > b) {
+        if (1..=OOO_HORIZON_DAYS).contains(&ahead) && best.is_none_or(|b| date > b) {
             best = Some(date);
         }
     }

@@ -261,7 +261,9 @@ fn date_at(t: &[T], i: usize) -> Option<(DateMention, usize)> {
 mod tests {
     use super::*;
 
-    fn found(text: &str) -> Vec<(u32, u32, Option<i32>, &str)> {
+    type Found<'a> = Vec<(u32, u32, Option<i32>, &'a str)>;
+
+    fn found(text: &str) -> Found<'_> {
         find_dates(text)
             .into_iter()
             .map(|m| (m.day, m.month, m.year, &text[m.start..m.end]))
@@ -270,7 +272,7 @@ mod tests {
 
     #[test]
     fn dates_in_three_languages_and_numeric_forms() {
-        let cases: Vec<(&str, Vec<(u32, u32, Option<i32>, &str)>)> = vec![
+        let cases: Vec<(&str, Found)> = vec![
             (
                 "I am back on 12 December.",
                 vec![(12, 12, None, "12 December")],

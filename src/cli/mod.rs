@@ -5,7 +5,8 @@
 use crate::config::{self, Config, MailboxConfig};
 use crate::daemon::health::Health;
 use crate::daemon::{self, Action, Review};
-use crate::detect::{Kind, Verdict};
+use crate::detect::{self, Kind, Verdict};
+use crate::draft;
 use crate::llm::OpenAi;
 use crate::store::{self, DraftState, Store};
 use anyhow::{Context, Result};
@@ -66,11 +67,16 @@ pub enum Command {
         #[arg(long)]
         mailbox: Option<String>,
     },
-    /// Why a thread was or was not flagged. Give any Message-ID of the thread.
+    /// Why a thread was or was not flagged: every check the rules made, the parts of the prompt
+    /// a draft would send, what became of the draft. Give any Message-ID of the thread.
     Explain {
         message_id: String,
         #[arg(long)]
         mailbox: Option<String>,
+        /// Print the exact prompt (system and user messages) a draft for this thread would send
+        /// the model now, built as a real draft builds it; nothing is sent.
+        #[arg(long)]
+        prompt: bool,
     },
 }
 
@@ -186,6 +192,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
         Command::Explain {
             message_id,
             mailbox,
+            prompt,
         } => {
             let store = Store::open(&config.state_dir, now.timestamp())?;
             let id = message_id
@@ -198,8 +205,25 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             let thread = store
                 .thread(&thread_id)?
                 .context("the thread has no stored messages")?;
+            let mut failed = false;
             for mb in select(config, mailbox.as_deref())? {
                 let review = daemon::judge(mb, &store, thread.clone(), now)?;
+                if prompt {
+                    match &review.verdict {
+                        Verdict::Attention(f) => {
+                            print!("{}", prompt_text(&draft::request(&review.thread, f, mb)))
+                        }
+                        Verdict::Quiet { reason } => {
+                            failed = true;
+                            eprintln!(
+                                "{}: no draft would be asked for: {}",
+                                mb.name,
+                                shown(reason)
+                            );
+                        }
+                    }
+                    continue;
+                }
                 println!(
                     "{}: thread <{}> ({} messages)",
                     mb.name,
@@ -210,8 +234,24 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                     println!("{}", message_line(mb, m));
                 }
                 print!("{}", review_text(mb, &review, now));
+                let contact = |a: &str| daemon::contact(mb, &store, a);
+                let (_, checks) = detect::assess_traced(
+                    &thread,
+                    &mb.identity,
+                    &mb.rules,
+                    mb.timezone,
+                    &contact,
+                    now,
+                );
+                print!("{}", checks_text(&checks));
+                if let Verdict::Attention(f) = &review.verdict {
+                    print!(
+                        "{}",
+                        prompt_parts_text(&draft::request(&review.thread, f, mb))
+                    );
+                }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(exit(failed))
         }
     }
 }

@@ -25,6 +25,13 @@ pub(super) fn needs_reply(thread: &Thread, msgs: &[Msg], last: usize, cx: &Ctx) 
         ));
     };
     let window = i64::from(cx.rules.reply_window_days);
+    cx.note(
+        "reply window",
+        format!(
+            "{sender} wrote {}; the window is {window} days",
+            ago(age_secs(cx.now, at).max(0) / DAY_SECS)
+        ),
+    );
     if age_secs(cx.now, at) > window.saturating_mul(DAY_SECS) {
         return quiet(format!(
             "buyer message from {sender} on {} is older than the {window}-day reply window",
@@ -38,6 +45,15 @@ pub(super) fn needs_reply(thread: &Thread, msgs: &[Msg], last: usize, cx: &Ctx) 
         .iter()
         .chain(&m.email.cc)
         .any(|a| cx.me.is_own(&a.email));
+    cx.note(
+        "addressed to us",
+        if addressed {
+            "one of our addresses is in To or Cc"
+        } else {
+            "none of our addresses is in To or Cc"
+        }
+        .to_string(),
+    );
     if !addressed {
         return quiet(format!(
             "{sender} wrote on {}, but none of our addresses is in To or Cc (we got it by Bcc or through a list)",
@@ -56,6 +72,20 @@ pub(super) fn needs_reply(thread: &Thread, msgs: &[Msg], last: usize, cx: &Ctx) 
                 .chain(&o.email.cc)
                 .any(|a| a.email.eq_ignore_ascii_case(&m.from.email))
     });
+    cx.note(
+        "a conversation",
+        format!(
+            "{} messages from them and {} from us in all threads{}; one-way senders are those \
+             with {ONE_WAY_SENDER_MIN} or more and none from us",
+            c.received,
+            c.sent,
+            if we_wrote_here {
+                ", and we wrote to them in this thread"
+            } else {
+                ""
+            }
+        ),
+    );
     if c.received >= ONE_WAY_SENDER_MIN && c.sent == 0 && !we_wrote_here {
         return quiet(format!(
             "{sender} sent us {} messages and we never wrote to them: not a conversation",
@@ -108,6 +138,14 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
         .chain(&ours.email.cc)
         .filter(|a| !cx.me.is_internal(&a.email))
         .collect();
+    cx.note(
+        "our latest message",
+        format!(
+            "on {}, to {} outside the company",
+            cx.when(ours.at),
+            external.len()
+        ),
+    );
     if external.is_empty() {
         let anyone_outside = msgs.iter().any(|o| {
             o.side == Side::External
@@ -144,6 +182,10 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
     };
     let buyer = &msgs[b];
     let buyer_who = who(buyer.from);
+    cx.note(
+        "their side wrote first",
+        format!("{buyer_who} on {}", cx.when(buyer.at)),
+    );
     // Every human message after the buyer's is ours or a colleague's; the first answers, the
     // rest are follow-ups already sent.
     let run = msgs[b + 1..=last].iter().filter(|o| o.human()).count();
@@ -164,10 +206,23 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
     // A silence ends in its own thread: repeat buyers write several threads at once, and a new
     // RFQ is no answer to last week's quote (a company-wide stop silenced every follow-up of a
     // busy account). Sellers who want the stricter rule choose it with `followup_stops_on`.
+    cx.note(
+        "silence ends with",
+        match cx.rules.followup_stops_on {
+            StopsOn::Thread => "a message in this thread (followup_stops_on = \"thread\")",
+            StopsOn::Person => "any message from them (followup_stops_on = \"person\")",
+            StopsOn::Company => "any message from their company (followup_stops_on = \"company\")",
+        }
+        .to_string(),
+    );
     if let Some(reason) = spoke_elsewhere(buyer.from, &external, at.timestamp(), &said, cx) {
         return quiet(reason);
     }
     let max = cx.rules.max_followups;
+    cx.note(
+        "follow-ups sent",
+        format!("{sent} since their message (maximum {max})"),
+    );
     if max == 0 {
         return quiet(format!(
             "{said}; follow-ups are turned off (max_followups = 0)"
@@ -180,6 +235,13 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
         ));
     }
     let window = i64::from(cx.rules.followup_window_days);
+    cx.note(
+        "follow-up window",
+        format!(
+            "our message is from {}; the window is {window} days",
+            ago(age_secs(cx.now, at).max(0) / DAY_SECS)
+        ),
+    );
     if age_secs(cx.now, at) > window.saturating_mul(DAY_SECS) {
         return quiet(format!(
             "{said}; that is older than the {window}-day follow-up window"
@@ -200,6 +262,13 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
             );
         }
     }
+    cx.note(
+        "due",
+        format!(
+            "{} ({n} business days after our message{away})",
+            cx.when_day(due)
+        ),
+    );
     if cx.now < due {
         return quiet(format!(
             "{said}; waiting: follow-up due {}{away}",

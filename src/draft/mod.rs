@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod compose;
+pub mod parts;
 pub mod prompt;
 
 use crate::config::MailboxConfig;

@@ -360,3 +360,46 @@ fn out_of_office_return_date_moves_the_follow_up() {
         "we answered anna@buyer.example on 2026-11-16 10:00 UTC and heard nothing for 3 business days (due Mon 2026-11-30 00:00 UTC because the out-of-office reply from anna@buyer.example says they are back 2026-11-27); follow-up 1 of 2; the later out-of-office reply (Auto-Submitted: auto-replied) from anna@buyer.example on 2026-11-16 10:01 UTC is not an answer"
     );
 }
+
+#[test]
+fn explain_sees_every_check_that_led_to_a_follow_up() {
+    let msgs = vec![
+        mail(ANNA, &[ME], "2026-11-13 09:00"),
+        mail(ME, &[ANNA], "2026-11-16 10:00"),
+        mail(ANNA, &[ME], "2026-11-16 10:01").back("2026-11-27"),
+    ];
+    let (verdict, checks) = assess_traced(
+        &thread(msgs),
+        &me(),
+        &Rules::default(),
+        UTC,
+        &|_: &str| Contact::default(),
+        utc("2026-11-20 10:00"),
+    );
+    let rules: Vec<&str> = checks.iter().map(|c| c.rule).collect();
+    assert_eq!(
+        rules,
+        [
+            "sorting",
+            "sorting",
+            "sorting",
+            "latest human message",
+            "our latest message",
+            "their side wrote first",
+            "silence ends with",
+            "follow-ups sent",
+            "follow-up window",
+            "due"
+        ]
+    );
+    assert!(
+        checks[2].outcome.contains("out-of-office reply"),
+        "{checks:?}"
+    );
+    assert!(
+        checks[9].outcome.contains("Mon 2026-11-30 00:00 UTC")
+            && checks[9].outcome.contains("back 2026-11-27"),
+        "{checks:?}"
+    );
+    assert!(verdict.reason().contains("waiting"), "{verdict:?}");
+}

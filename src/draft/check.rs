@@ -228,6 +228,8 @@ const BUYER_PHRASES: &[&str] = &[
     "can you send us a quote",
     "send us your quote",
     "send us your best price",
+    "send your proposal",
+    "send us your proposal",
     "thank you for your quote",
     "thanks for your quote",
     "thank you for your proposal",
@@ -359,6 +361,8 @@ enum Kind {
     Percentage,
     Quantity,
     Date,
+    /// "the 20th": a day of the month without one.
+    Day,
 }
 
 impl Kind {
@@ -367,7 +371,7 @@ impl Kind {
             Kind::Price => "[price?]",
             Kind::Percentage => "[percentage?]",
             Kind::Quantity => "[quantity?]",
-            Kind::Date => "[date?]",
+            Kind::Date | Kind::Day => "[date?]",
         }
     }
     fn name(self) -> &'static str {
@@ -376,6 +380,7 @@ impl Kind {
             Kind::Percentage => "percentage",
             Kind::Quantity => "number",
             Kind::Date => "date",
+            Kind::Day => "day",
         }
     }
 }
@@ -511,6 +516,12 @@ fn figures(text: &str) -> Vec<Figure> {
         } else if after.starts_with(",-") || after.starts_with(".-") {
             kind = Kind::Price;
             fe = end + 2;
+        } else if let Some(suffix) = ["st", "nd", "rd", "th", "er"]
+            .iter()
+            .find(|x| after.starts_with(**x) && !after[2..].starts_with(char::is_alphabetic))
+        {
+            kind = Kind::Day;
+            fe = end + suffix.len();
         }
         // The end must stay on a char boundary of the original text.
         if !text.is_char_boundary(fe) {
@@ -561,9 +572,28 @@ fn values(raw: &str) -> Vec<f64> {
 /// The body with every ungrounded figure replaced, and the notes saying so.
 fn ground(body: &str, grounding: &str) -> Checked {
     let known = figures(grounding);
-    let mut numbers: Vec<f64> = known.iter().flat_map(|f| f.values.clone()).collect();
+    let values_of = |kinds: &[Kind]| -> Vec<f64> {
+        known
+            .iter()
+            .filter(|f| kinds.contains(&f.kind))
+            .flat_map(|f| f.values.clone())
+            .collect()
+    };
     let dates: Vec<DateMention> = known.iter().filter_map(|f| f.date).collect();
+    // A price is grounded only by a price, a percentage only by a percentage: "25 named users"
+    // grounds no "discount of EUR 25" (SmolLM2 wrote exactly that). Any number grounds a
+    // quantity; a day of the month is grounded by a date on that day too.
+    let prices = values_of(&[Kind::Price]);
+    let percentages = values_of(&[Kind::Percentage]);
+    let mut numbers = values_of(&[Kind::Price, Kind::Percentage, Kind::Quantity, Kind::Day]);
     numbers.extend(dates.iter().filter_map(|d| d.year.map(f64::from)));
+    let mut days = values_of(&[Kind::Day, Kind::Quantity]);
+    days.extend(dates.iter().map(|d| f64::from(d.day)));
+    let any = |pool: &[f64], f: &Figure| {
+        f.values
+            .iter()
+            .any(|v| pool.iter().any(|n| (n - v).abs() < 1e-9))
+    };
     let same_day = |a: &DateMention, b: &DateMention| {
         let days = |d: &DateMention| {
             std::iter::once((d.day, d.month))
@@ -576,12 +606,12 @@ fn ground(body: &str, grounding: &str) -> Checked {
     let mut out = body.to_string();
     let mut notes = Vec::new();
     for f in figures(body).into_iter().rev() {
-        let grounded = match &f.date {
-            Some(d) => dates.iter().any(|g| same_day(d, g)),
-            None => f
-                .values
-                .iter()
-                .any(|v| numbers.iter().any(|n| (n - v).abs() < 1e-9)),
+        let grounded = match (&f.date, f.kind) {
+            (Some(d), _) => dates.iter().any(|g| same_day(d, g)),
+            (None, Kind::Price) => any(&prices, &f),
+            (None, Kind::Percentage) => any(&percentages, &f),
+            (None, Kind::Day) => any(&days, &f),
+            (None, _) => any(&numbers, &f),
         };
         if grounded {
             continue;

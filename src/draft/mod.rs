@@ -114,8 +114,11 @@ pub async fn write<M: LanguageModel>(
                     Err(err) => err,
                 }
             }
-            // A 200 that is no usable completion (no content, cut, garbage): worth one more try.
-            Err(err) if matches!(err.downcast_ref(), Some(LlmError::BadAnswer(_))) => err,
+            // A 200 that is no usable completion (no content, cut, garbage, a refusal or a
+            // length stop): worth one more try. Whatever is about the server or this request
+            // (down, rate limited, rejected, timed out) is not, so any other kind of answer
+            // problem a provider reports is retried like BadAnswer.
+            Err(err) if answer_problem(err.downcast_ref()) => err,
             // Down, rate limiting, refusing us: the daemon decides; asking again now won't help.
             Err(err) => return Err(err.context("asking the model for a draft")),
         };
@@ -138,6 +141,15 @@ pub async fn write<M: LanguageModel>(
     let mut draft = compose::compose(thread, finding, mailbox, &checked.body, now)?;
     draft.placeholders = checked.placeholders;
     Ok(Outcome::Draft(Box::new(draft)))
+}
+
+/// Is this model error about the answer itself (so asking again may help)?
+fn answer_problem(err: Option<&LlmError>) -> bool {
+    match err {
+        Some(LlmError::Rejected(_) | LlmError::Failed(_)) => false,
+        Some(e) => !e.for_everyone(),
+        None => false,
+    }
 }
 
 /// The exact messages a draft for `finding` sends the model first: `write` uses it, and so does

@@ -204,3 +204,80 @@ fn numbers_read_in_both_conventions() {
     assert_eq!(values("1'000"), vec![1000.0]);
     assert_eq!(values("7"), vec![7.0]);
 }
+
+/// A prompt as `tend explain --prompt` printed it in a run of scripts/demo.
+fn printed_prompt(text: &str) -> Vec<ChatMessage> {
+    let rest = text.strip_prefix("===== system =====\n").unwrap();
+    let (system, user) = rest.split_once("\n===== user =====\n").unwrap();
+    vec![
+        ChatMessage {
+            role: Role::System,
+            content: system.into(),
+        },
+        ChatMessage {
+            role: Role::User,
+            content: user.trim_end_matches('\n').into(),
+        },
+    ]
+}
+
+fn from(name: &str, address: &str) -> Thread {
+    let who = Addr {
+        name: Some(name.into()),
+        email: address.into(),
+    };
+    Thread {
+        id: "t".into(),
+        messages: vec![email("m@x", who, "text", 1_795_000_000)],
+    }
+}
+
+#[test]
+fn real_smollm2_answers_from_the_demo() {
+    let mut mb = mailbox();
+    mb.display_name = Some("Alice Example".into());
+    let a = printed_prompt(include_str!("demo_prompt_a.txt"));
+    let jonas = from("Jonas Weber", "jonas.weber@nordwind-logistik.example");
+    // Its answer to the pilot question in the service run, twice: the prompt's first line.
+    for echo in [
+        "The conversation, oldest message first.",
+        "The conversation oldest message first.",
+    ] {
+        assert!(matches!(
+            check(echo, &a, &jonas, &mb),
+            Err(Unusable::EchoesInstructions(_))
+        ));
+    }
+    // A draft in our voice, with invented figures: those become placeholders, the grounded
+    // ones ("3-4 weeks", "25 named users") stay.
+    let c = check(
+        "Hi Jonas, I hope you're doing well. In fact, we're planning to have a demo on Tuesday on \
+         20th of next month. We have a standard connector, which allows for 3-4 weeks of training. \
+         The price for the 25 named users is EUR 150, and the invoice is in EUR. We're also \
+         offering a discount of EUR 25 for signing up before the end of the quarter.",
+        &a,
+        &jonas,
+        &mb,
+    )
+    .unwrap();
+    assert_eq!(
+        c.body,
+        "Hi Jonas, I hope you're doing well. In fact, we're planning to have a demo on Tuesday on \
+         [date?] of next month. We have a standard connector, which allows for 3-4 weeks of training. \
+         The price for the 25 named users is [price?], and the invoice is in EUR. We're also \
+         offering a discount of [price?] for signing up before the end of the quarter."
+    );
+    assert_eq!(c.placeholders.len(), 3, "{:?}", c.placeholders);
+    // The follow-up to our proposal, written as if Priya were to send us one.
+    let b = printed_prompt(include_str!("demo_prompt_b.txt"));
+    let priya = from("Priya Raman", "priya.raman@brightfield-retail.example");
+    let reversed = "This message is for the request to send a proposal to a store analytics \
+        partner, which we will use to improve our BI platform for retail analytics. We will \
+        provide you with a detailed proposal that includes details about our business, including \
+        our pricing, billing, and data residency options. We will also provide you with an email \
+        address that you can use to send your proposal to us.";
+    assert!(matches!(
+        check(reversed, &b, &priya, &mb),
+        Err(Unusable::SpeaksAsOtherSide(_))
+    ));
+}

@@ -19,6 +19,7 @@ PROMPT_DIR/THREAD.txt is what `tend explain --prompt` printed for that thread. E
 failure.
 `refused` exits 0 when STATUS_FILE shows a recorded refusal for the thread with SUBJECT.
 """
+import difflib
 import json
 import os
 import re
@@ -133,6 +134,15 @@ def content_problems(label, body, prompt_path):
     for i in range(len(bw) - 7):
         if tuple(bw[i:i + 8]) in grams:
             problems.append(f"{label}: the body echoes the instructions: {' '.join(bw[i:i + 8])!r}")
+            break
+    # A sentence of the instructions with a word or two changed ("The conversation, latest
+    # message first." for the prompt's "..., oldest message first.").
+    sentences = lambda t: [w for w in (words(x) for x in re.split(r"[.!?;:\n]", t)) if len(w) >= 4]
+    theirs = sentences(re.sub(r"<(\w+)[^>]*>.*?</\1>", " ", system, flags=re.S))
+    theirs += sentences(next((line for line in user.splitlines() if line.strip()), ""))
+    for b in sentences(body):
+        if any(difflib.SequenceMatcher(None, b, t, autojunk=False).ratio() >= 0.75 for t in theirs):
+            problems.append(f"{label}: the body is a sentence of the instructions: {' '.join(b)!r}")
             break
     # Grounding: every number of the user content, whole and in its parts (05.01.2027 grounds
     # 5, 1 and 2027): looser than tend's own check, so a failure here is a real invention.

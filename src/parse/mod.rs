@@ -4,7 +4,8 @@
 //! Hostile input never panics: mail-parser is best-effort, and everything here works on
 //! bounded slices (the text body is capped at [`TEXT_CAP`] before any line processing).
 //! The parts live beside this file: `text` (choosing and converting the text body), `quote`
-//! (the sender's new words) and `auto` (signs of machine-sent mail); this file owns the types,
+//! (the sender's new words), `auto` (signs of machine-sent mail), `ooo` (an out-of-office's
+//! return date) and `dates` (dates in running text); this file owns the types,
 //! [`parse`] itself, message ids, addresses and dates.
 
 use mail_parser::{Address, Message, MessageParser};
@@ -14,6 +15,7 @@ use std::collections::HashSet;
 
 mod auto;
 pub mod dates;
+mod ooo;
 mod quote;
 mod text;
 
@@ -21,7 +23,8 @@ pub use auto::{is_hard_sign, is_list_sign};
 pub use quote::new_text;
 pub use text::TEXT_CAP;
 
-use auto::{automation, return_date};
+use auto::automation;
+use ooo::return_date;
 use text::body_text;
 
 /// An address as written in a header; `email` is lower-cased for comparison.
@@ -55,7 +58,7 @@ pub struct Email {
     /// True when the automation is an out-of-office / vacation auto-reply.
     pub out_of_office: bool,
     /// The return date an out-of-office reply states, as Unix seconds of that day's 00:00 UTC:
-    /// in the future of the reply's own date and at most [`auto::OOO_HORIZON_DAYS`] ahead.
+    /// in the future of the reply's own date and at most [`ooo::OOO_HORIZON_DAYS`] ahead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ooo_until: Option<i64>,
 }

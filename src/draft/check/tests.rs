@@ -2,6 +2,7 @@
 //! demo), copies of the thread, drafts written as the buyer, empty ones, and figures kept or
 //! replaced, against the prompt `prompt::build` really writes.
 
+use super::figures::values;
 use super::*;
 use crate::detect::Kind as Finding;
 use crate::draft::prompt;
@@ -238,10 +239,12 @@ fn real_smollm2_answers_from_the_demo() {
     mb.display_name = Some("Alice Example".into());
     let a = printed_prompt(include_str!("demo_prompt_a.txt"));
     let jonas = from("Jonas Weber", "jonas.weber@nordwind-logistik.example");
-    // Its answer to the pilot question in the service run, twice: the prompt's first line.
+    // Its answer to the pilot question in the service run, twice: the prompt's first line;
+    // and in another run, to the dispatch question, with one word changed.
     for echo in [
         "The conversation, oldest message first.",
         "The conversation oldest message first.",
+        "The conversation, latest message first.",
     ] {
         assert!(matches!(
             check(echo, &a, &jonas, &mb),
@@ -268,9 +271,17 @@ fn real_smollm2_answers_from_the_demo() {
          offering a discount of [price?] for signing up before the end of the quarter."
     );
     assert_eq!(c.placeholders.len(), 3, "{:?}", c.placeholders);
-    // The follow-up to our proposal, written as if Priya were to send us one.
+    // The follow-up to our proposal from the second run: short, but a follow-up.
     let b = printed_prompt(include_str!("demo_prompt_b.txt"));
     let priya = from("Priya Raman", "priya.raman@brightfield-retail.example");
+    let ok = check(
+        "This is a follow-up message to our proposal.",
+        &b,
+        &priya,
+        &mb,
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+    // The follow-up to our proposal, written as if Priya were to send us one.
     let reversed = "This message is for the request to send a proposal to a store analytics \
         partner, which we will use to improve our BI platform for retail analytics. We will \
         provide you with a detailed proposal that includes details about our business, including \

@@ -41,10 +41,12 @@ const COPY_MIN_WORDS: usize = 20;
 pub enum Unusable {
     #[error("the body is empty once cleaned")]
     Empty,
-    #[error("the body repeats the instructions (\"{0}\")")]
+    #[error("the body repeats the instructions ({0})")]
     EchoesInstructions(String),
-    #[error("the body copies the conversation instead of answering it (\"{0}\")")]
+    /// Says how much was copied, never what: the message ends up in logs, mail text must not.
+    #[error("the body copies the conversation instead of answering it ({0})")]
     EchoesThread(String),
+    /// Names the sign, never the mail's words (the message ends up in logs).
     #[error("the body is written as the other side ({0}); write as the user, to them")]
     SpeaksAsOtherSide(String),
 }
@@ -80,22 +82,33 @@ pub fn check(
     // message's frame (its first line and its closing request).
     let frame_first = user.lines().next().unwrap_or_default();
     let frame_last = user.rsplit("\n\n").next().unwrap_or_default();
-    let instructions = format!("{}\n{frame_first}\n{frame_last}", strip_blocks(&system));
-    if let Some(run) = shared_run(&body_words, &words(&instructions), INSTRUCTION_RUN) {
-        return Err(Unusable::EchoesInstructions(run));
+    // The closing request names the buyer: an echo of it is refused but not quoted (logs).
+    let fixed = format!("{}\n{frame_first}", strip_blocks(&system));
+    let quoted = |s: String| format!("\"{s}\"");
+    if let Some(run) = shared_run(&body_words, &words(&fixed), INSTRUCTION_RUN) {
+        return Err(Unusable::EchoesInstructions(quoted(run)));
     }
     for opening in [system.lines().next().unwrap_or_default(), frame_first] {
         let w = words(opening);
         if w.len() >= 5 && body_words.starts_with(&w[..5]) {
-            return Err(Unusable::EchoesInstructions(w[..5].join(" ")));
+            return Err(Unusable::EchoesInstructions(quoted(w[..5].join(" "))));
         }
     }
-    if let Some(sentence) = near_echo(body, &instructions) {
-        return Err(Unusable::EchoesInstructions(sentence));
+    if let Some(sentence) = near_echo(body, &fixed) {
+        return Err(Unusable::EchoesInstructions(quoted(sentence)));
+    }
+    let closing = words(frame_last);
+    if shared_run(&body_words, &closing, INSTRUCTION_RUN).is_some()
+        || near_echo(body, frame_last).is_some()
+    {
+        return Err(Unusable::EchoesInstructions("the closing request".into()));
     }
     let thread_words = words(between(&user, "<thread>", "</thread>"));
     if let Some(run) = shared_run(&body_words, &thread_words, THREAD_RUN) {
-        return Err(Unusable::EchoesThread(run));
+        return Err(Unusable::EchoesThread(format!(
+            "{} words in a row from it",
+            run.split(' ').count()
+        )));
     }
     if body_words.len() >= COPY_MIN_WORDS {
         let share =
@@ -158,14 +171,15 @@ fn near_echo(body: &str, instructions: &str) -> Option<String> {
             .collect()
     };
     let theirs = sentences(instructions);
+    // The instructions' sentence is quoted, not the body's: the body may hold mail text.
     sentences(body).into_iter().find_map(|b| {
         theirs
             .iter()
-            .any(|t| {
+            .find(|t| {
                 let longer = b.len().max(t.len()) as f64;
                 lcs(&b, t) as f64 >= NEAR_ECHO_SHARE * longer
             })
-            .then(|| b.join(" "))
+            .map(|t| t.join(" "))
     })
 }
 
@@ -359,7 +373,7 @@ fn other_side(body: &str, thread: &Thread, mailbox: &MailboxConfig) -> Option<St
         for name in &theirs {
             let first = &name[..1];
             if (w == *name || w == first) && !shared(&name[0]) {
-                return Some(format!("it is signed \"{}\"", line.trim()));
+                return Some("it is signed with their name".into());
             }
         }
     }
@@ -377,7 +391,7 @@ fn other_side(body: &str, thread: &Thread, mailbox: &MailboxConfig) -> Option<St
                 .count();
             if let Some(name) = rest.get(t) {
                 if ours.contains(name) && !shared(name) {
-                    return Some(format!("it greets the user: \"{}\"", first.trim()));
+                    return Some("it greets the user by name, as if writing to them".into());
                 }
             }
         }

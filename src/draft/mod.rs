@@ -105,7 +105,8 @@ pub async fn write<M: LanguageModel>(
                         match check::check(&body, &first, thread, mailbox) {
                             Ok(checked) => break checked,
                             Err(bad) => {
-                                tracing::info!(attempt, body = %body, "refused: {bad}");
+                                // The reason only: the body may quote mail, which no log holds.
+                                tracing::info!(attempt, "refused: {bad}");
                                 anyhow::Error::new(bad)
                             }
                         }
@@ -135,8 +136,12 @@ pub async fn write<M: LanguageModel>(
         attempt += 1;
     };
     let checked = answer;
-    for note in &checked.placeholders {
-        tracing::info!(thread = %thread.id, "{note}");
+    if !checked.placeholders.is_empty() {
+        tracing::info!(
+            thread = %thread.id,
+            placeholders = checked.placeholders.len(),
+            "figures the prompt does not state were replaced by placeholders"
+        );
     }
     let mut draft = compose::compose(thread, finding, mailbox, &checked.body, now)?;
     draft.placeholders = checked.placeholders;

@@ -292,3 +292,18 @@ fn real_smollm2_answers_from_the_demo() {
         Err(Unusable::SpeaksAsOtherSide(_))
     ));
 }
+
+#[test]
+fn a_refusal_names_its_reason_but_no_mail_text() {
+    // The reason goes to the log and the failure record: mail text must not.
+    for body in [
+        NADIA_ASKS.to_string(),
+        "Hello,\n\nthat sounds good.\n\nBest regards,\nNadia Okafor".to_string(),
+        "Dear Alice,\n\nthanks, we will get back to you next week.".to_string(),
+    ] {
+        let why = checked(&body).unwrap_err().to_string();
+        for mail_words in ["Nadia", "pilot", "Alice", "Logistics"] {
+            assert!(!why.contains(mail_words), "{why}");
+        }
+    }
+}

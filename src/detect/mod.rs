@@ -6,8 +6,9 @@
 //! signs of machine-sent mail are overruled here: list signs from an address we wrote to, the
 //! `always_human` list, and a contact form's lead in Reply-To (`form_senders`). This
 //! file owns the public types and `assess`, which sorts each message onto a side and hands the
-//! thread to one rule; the rules themselves are in `rules`, and weekday and time-zone arithmetic
-//! with the dates a reason shows is in `calendar`.
+//! thread to one rule (`assess_traced` also returns each check made on the way, for `explain`);
+//! the rules themselves are in `rules`, and weekday and time-zone arithmetic with the dates a
+//! reason shows is in `calendar`.
 
 mod calendar;
 mod rules;

@@ -92,7 +92,7 @@ pub async fn write<M: LanguageModel>(
     let may_veto = mailbox.rules.model_may_veto;
     let mut messages = first.clone();
     let mut attempt = 1;
-    let answer = loop {
+    let checked = loop {
         let unusable = match model.complete(&messages, Some(&schema)).await {
             Ok(answer) => {
                 tracing::debug!(
@@ -135,7 +135,6 @@ pub async fn write<M: LanguageModel>(
         messages = prompt::retry(&first, &format!("{unusable:#}"));
         attempt += 1;
     };
-    let checked = answer;
     if !checked.placeholders.is_empty() {
         tracing::info!(
             thread = %thread.id,

@@ -1265,3 +1265,46 @@ fn a_thread_merge_changing_the_thread_id_writes_no_second_draft() {
     assert_eq!(w.drafts().len(), 1, "the same draft identity");
     assert_eq!(w.llm.requests().len(), 1, "and no second model bill");
 }
+
+#[test]
+fn explain_prompt_prints_exactly_what_the_draft_then_sends() {
+    let w = World::new();
+    seed_pricing_thread(&w);
+    assert!(w.tend(&["sync"]).status.success());
+    let out = w.tend(&["explain", "--prompt", "q1@buyer.test"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        w.llm.requests().is_empty(),
+        "explain --prompt calls no model"
+    );
+    // The explanation names every check and the prompt's parts.
+    let out = w.tend(&["explain", "q1@buyer.test"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "how the rules got there:",
+        "reply window: Bob Buyer <bob@buyer.test> wrote today; the window is 14 days",
+        "addressed to us: one of our addresses is in To or Cc",
+        "the prompt a draft would send now",
+        "<thread>: ",
+        "2 message(s)",
+    ] {
+        assert!(text.contains(want), "explain lacks {want:?}:\n{text}");
+    }
+    w.once();
+    let reqs = w.llm.requests();
+    assert_eq!(reqs.len(), 1);
+    let mut sent = String::new();
+    for m in reqs[0]["messages"].as_array().unwrap() {
+        sent.push_str(&format!(
+            "===== {} =====\n{}\n",
+            m["role"].as_str().unwrap(),
+            m["content"].as_str().unwrap()
+        ));
+    }
+    assert_eq!(printed, sent);
+}

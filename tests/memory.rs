@@ -208,7 +208,7 @@ fn related_threads_reach_the_model_and_another_companys_canary_does_not() {
     assert!(related.contains("EUR 0.40 per clamp"));
     assert!(related.contains("\"Joint delivery\"") && related.contains("one truck on Friday"));
     assert!(
-        system.contains("PVC elbows 32 mm: EUR 1.20 each"),
+        user.contains("PVC elbows 32 mm: EUR 1.20 each"),
         "the knowledge file"
     );
     let all = format!("{system}\n{user}");

@@ -5,7 +5,8 @@
 use crate::config::{self, Config, MailboxConfig};
 use crate::daemon::health::Health;
 use crate::daemon::{self, Action, Review};
-use crate::detect::{Kind, Verdict};
+use crate::detect::{self, Kind, Verdict};
+use crate::draft;
 use crate::llm::Client;
 use crate::store::{self, DraftState, Store};
 use anyhow::{Context, Result};
@@ -76,11 +77,16 @@ pub enum Command {
         #[arg(long)]
         mailbox: Option<String>,
     },
-    /// Why a thread was or was not flagged. Give any Message-ID of the thread.
+    /// Why a thread was or was not flagged: every check the rules made, the parts of the prompt
+    /// a draft would send, what became of the draft. Give any Message-ID of the thread.
     Explain {
         message_id: String,
         #[arg(long)]
         mailbox: Option<String>,
+        /// Print the exact prompt (system and user messages) a draft for this thread would send
+        /// the model now, built as a real draft builds it; nothing is sent.
+        #[arg(long)]
+        prompt: bool,
     },
 }
 
@@ -206,6 +212,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
         Command::Explain {
             message_id,
             mailbox,
+            prompt,
         } => {
             let store = Store::open(&config.state_dir, now.timestamp())?;
             let id = message_id
@@ -218,8 +225,29 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             let thread = store
                 .thread(&thread_id)?
                 .context("the thread has no stored messages")?;
+            let mut failed = false;
             for mb in select(config, mailbox.as_deref())? {
                 let review = daemon::judge(mb, &store, thread.clone(), now)?;
+                if prompt {
+                    match &review.verdict {
+                        Verdict::Attention(f) => {
+                            let grounding = grounding(&store, mb, &review.thread, f)?;
+                            print!(
+                                "{}",
+                                prompt_text(&draft::request(&review.thread, f, mb, &grounding))
+                            )
+                        }
+                        Verdict::Quiet { reason } => {
+                            failed = true;
+                            eprintln!(
+                                "{}: no draft would be asked for: {}",
+                                mb.name,
+                                shown(reason)
+                            );
+                        }
+                    }
+                    continue;
+                }
                 println!(
                     "{}: thread <{}> ({} messages)",
                     mb.name,
@@ -230,10 +258,40 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                     println!("{}", message_line(mb, m));
                 }
                 print!("{}", review_text(mb, &review, now));
+                let contact = |a: &str| daemon::contact(mb, &store, a);
+                let (_, checks) = detect::assess_traced(
+                    &thread,
+                    &mb.identity,
+                    &mb.rules,
+                    mb.timezone,
+                    &contact,
+                    now,
+                );
+                print!("{}", checks_text(&checks));
+                if let Verdict::Attention(f) = &review.verdict {
+                    let grounding = grounding(&store, mb, &review.thread, f)?;
+                    let sources = draft::prompt::parts(&review.thread, f, mb, &grounding);
+                    let sent = draft::request(&review.thread, f, mb, &grounding);
+                    print!("{}", prompt_parts_text(&sources, &sent));
+                }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(exit(failed))
         }
     }
+}
+
+/// What a draft for `finding` would be grounded in now: the related threads and the voice, as
+/// the daemon gathers them, so `explain` shows the prompt a draft would really send.
+fn grounding(
+    store: &Store,
+    mb: &MailboxConfig,
+    thread: &crate::thread::Thread,
+    finding: &crate::detect::Finding,
+) -> Result<draft::prompt::Grounding> {
+    // A pass relearns the voice after its sync; `explain` must see the voice that pass would.
+    store.refresh_voice(&mb.name, &mb.identity)?;
+    let voice = store.voice(&mb.name)?.unwrap_or_default();
+    draft::memory::grounding(store, mb, thread, finding, voice)
 }
 
 fn exit(failed: bool) -> ExitCode {

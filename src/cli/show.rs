@@ -121,6 +121,56 @@ pub(super) fn review_text(mb: &MailboxConfig, r: &Review, now: DateTime<Utc>) ->
     }
 }
 
+/// The checks that led to a verdict, for `explain`.
+pub(super) fn checks_text(checks: &[crate::detect::Check]) -> String {
+    let mut out = String::from("    how the rules got there:\n");
+    for c in checks {
+        out.push_str(&format!("      {}: {}\n", c.rule, shown(&c.outcome)));
+    }
+    out
+}
+
+/// The parts of the prompt a draft would send now, for `explain`: where each comes from (the
+/// thread, which related threads, the knowledge file, the voice), then the blocks as written
+/// with their sizes.
+pub(super) fn prompt_parts_text(
+    sources: &[crate::draft::prompt::Part],
+    messages: &[crate::llm::ChatMessage],
+) -> String {
+    let mut out = String::from(
+        "    the prompt a draft would send now (`tend explain --prompt ID` prints it whole):\n",
+    );
+    for p in sources {
+        out.push_str(&format!(
+            "      {} from {}: {} chars\n",
+            p.part,
+            shown(&p.source),
+            p.chars
+        ));
+    }
+    for line in crate::draft::parts::describe(messages) {
+        out.push_str(&format!("      {}\n", shown(&line)));
+    }
+    out
+}
+
+/// The exact prompt, for `explain --prompt`: each message under a header line. Line breaks are
+/// kept; every other control character from mail is shown escaped.
+pub(super) fn prompt_text(messages: &[crate::llm::ChatMessage]) -> String {
+    let mut out = String::new();
+    for m in messages {
+        let role = match m.role {
+            crate::llm::Role::System => "system",
+            crate::llm::Role::User => "user",
+        };
+        out.push_str(&format!("===== {role} =====\n"));
+        let lines: Vec<String> = m.content.lines().map(shown).collect();
+        out.push_str(&lines.join("\n"));
+        out.push('\n');
+    }
+    out
+}
+
 /// What `tend status` prints: per mailbox, the threads that need attention.
 pub(super) fn status_text(
     mailboxes: &[&MailboxConfig],
@@ -220,6 +270,9 @@ pub(super) fn print_action(mb: &MailboxConfig, a: &Action, dry_run: bool) {
             }
             for note in &draft.notes {
                 println!("Note: {}", shown(note));
+            }
+            for note in &draft.placeholders {
+                println!("Placeholder: {}", shown(note));
             }
             println!("Subject: {}", shown(&draft.subject));
             println!("Message-ID: <{}>", draft.message_id);

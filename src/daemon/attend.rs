@@ -66,7 +66,8 @@ pub fn judge(
     })
 }
 
-fn contact(mb: &MailboxConfig, store: &Store, address: &str) -> Contact {
+/// What the store knows about `address` across threads, as `detect` asks it (also for `explain`).
+pub fn contact(mb: &MailboxConfig, store: &Store, address: &str) -> Contact {
     let person = store.contact(&mb.name, address).unwrap_or_default();
     // On a free-mail domain (gmail.com, ...) everyone else at the domain is a stranger.
     let org = address

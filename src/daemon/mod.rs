@@ -11,7 +11,7 @@ mod mailbox;
 mod service;
 mod sync;
 
-pub use attend::{attend, draft_id, judge, review};
+pub use attend::{attend, contact, draft_id, judge, review};
 pub use service::run;
 pub use sync::sync;
 

@@ -37,6 +37,19 @@ pub fn followup_due(sent: DateTime<Utc>, days: u32, tz: Tz) -> DateTime<Utc> {
     local_to_utc(date.and_time(time), tz)
 }
 
+/// 00:00 in `tz` of the first weekday after `day` (an out-of-office's return date).
+pub(super) fn first_business_day_after(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let mut next = add_days(day, 1);
+    while matches!(next.weekday(), Weekday::Sat | Weekday::Sun) {
+        let later = add_days(next, 1);
+        if later == next {
+            break;
+        }
+        next = later;
+    }
+    local_to_utc(next.and_time(NaiveTime::MIN), tz)
+}
+
 /// Latest Date header we take at face value (9999-12-31 23:59:59 UTC); later ones, and ones
 /// before 1970, are garbage and count as missing. Keeps every local-time conversion in range.
 const LATEST_USABLE: i64 = 253_402_300_799;

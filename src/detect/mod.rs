@@ -6,8 +6,9 @@
 //! signs of machine-sent mail are overruled here: list signs from an address we wrote to, the
 //! `always_human` list, and a contact form's lead in Reply-To (`form_senders`). This
 //! file owns the public types and `assess`, which sorts each message onto a side and hands the
-//! thread to one rule; the rules themselves are in `rules`, and weekday and time-zone arithmetic
-//! with the dates a reason shows is in `calendar`.
+//! thread to one rule (`assess_traced` also returns each check made on the way, for `explain`);
+//! the rules themselves are in `rules`, and weekday and time-zone arithmetic with the dates a
+//! reason shows is in `calendar`.
 
 mod calendar;
 mod rules;
@@ -133,6 +134,14 @@ fn overruled(
         || (crate::parse::is_list_sign(why) && we_wrote_to(&from.email))
 }
 
+/// One check a rule made on the way to its verdict, for `explain`: what it looked at and what
+/// it found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub rule: &'static str,
+    pub outcome: String,
+}
+
 /// Everything `assess` needs besides the thread, bundled to keep helper signatures short.
 struct Ctx<'a> {
     me: &'a Identity,
@@ -140,6 +149,14 @@ struct Ctx<'a> {
     tz: Tz,
     contact: &'a dyn Fn(&str) -> Contact,
     now: DateTime<Utc>,
+    /// The checks made so far, in order (see [`assess_traced`]).
+    trace: std::cell::RefCell<Vec<Check>>,
+}
+
+impl Ctx<'_> {
+    fn note(&self, rule: &'static str, outcome: String) {
+        self.trace.borrow_mut().push(Check { rule, outcome });
+    }
 }
 
 /// Judges one thread.
@@ -154,13 +171,34 @@ pub fn assess(
     contact: &dyn Fn(&str) -> Contact,
     now: DateTime<Utc>,
 ) -> Verdict {
+    assess_traced(thread, me, rules, tz, contact, now).0
+}
+
+/// [`assess`], with every check the rules made on the way, in order: how each message was
+/// sorted, which rule applied, and what each of its tests found. The verdict's reason is the
+/// last word; the checks are what led to it (`explain` prints both).
+pub fn assess_traced(
+    thread: &Thread,
+    me: &Identity,
+    rules: &Rules,
+    tz: Tz,
+    contact: &dyn Fn(&str) -> Contact,
+    now: DateTime<Utc>,
+) -> (Verdict, Vec<Check>) {
     let cx = Ctx {
         me,
         rules,
         tz,
         contact,
         now,
+        trace: Default::default(),
     };
+    let verdict = judge(thread, &cx);
+    (verdict, cx.trace.into_inner())
+}
+
+fn judge(thread: &Thread, cx: &Ctx) -> Verdict {
+    let (me, rules) = (cx.me, cx.rules);
     // "We exchanged mail with them": the store's count, or our side's To/Cc in this thread.
     let we_wrote_to = |address: &str| {
         (cx.contact)(address).sent > 0
@@ -205,6 +243,27 @@ pub fn assess(
             })
         })
         .collect();
+    for (i, m) in msgs.iter().enumerate() {
+        let side = match m.side {
+            Side::Own => "ours",
+            Side::Colleague => "a colleague's",
+            Side::External => "their side",
+        };
+        let kind = match (&m.email.automated, m.human) {
+            (None, _) => "written by a person".to_string(),
+            (Some(_), true) => format!("a person's despite {} (overruled)", automated_why(m.email)),
+            (Some(_), false) => automated_what(m.email),
+        };
+        cx.note(
+            "sorting",
+            format!(
+                "message {} from {} on {}: {side}, {kind}",
+                i + 1,
+                who(m.from),
+                cx.when(m.at)
+            ),
+        );
+    }
     if msgs.is_empty() {
         return quiet(if thread.messages.is_empty() {
             "the thread has no messages".to_string()
@@ -236,10 +295,19 @@ pub fn assess(
         ),
         None => String::new(),
     };
+    let rule = match msgs[last].side {
+        Side::External => "theirs: does it need a reply?",
+        Side::Colleague => "a colleague's: did they answer for us?",
+        Side::Own => "ours: is a follow-up due?",
+    };
+    cx.note(
+        "latest human message",
+        format!("message {} from {}, {rule}", last + 1, who(msgs[last].from)),
+    );
     let verdict = match msgs[last].side {
-        Side::External => needs_reply(thread, &msgs, last, &cx),
-        Side::Colleague => colleague_latest(&msgs, last, &cx),
-        Side::Own => needs_follow_up(thread, &msgs, last, &cx),
+        Side::External => needs_reply(thread, &msgs, last, cx),
+        Side::Colleague => colleague_latest(&msgs, last, cx),
+        Side::Own => needs_follow_up(thread, &msgs, last, cx),
     };
     match verdict {
         Verdict::Attention(mut f) => {

@@ -1,16 +1,18 @@
 //! The three rules `assess` dispatches to, by who wrote the latest human message: a buyer (does
 //! it need a reply, or does a filter say no), a colleague (they answered for us), or we (is a
-//! follow-up due, or did their side speak elsewhere, or have we nudged enough). Each returns a
+//! follow-up due, or did their side speak elsewhere, or have we nudged enough; an out-of-office
+//! reply's return date moves the due date to the first business day after it). Each returns a
 //! [`Verdict`] with its one-line reason. They read only the thread, the rules and the contact
 //! lookup; sorting messages into sides is `assess`'s job, and counting business days is
 //! `calendar`'s.
 
-use super::calendar::{age_secs, ago, usable_time, DAY_SECS};
+use super::calendar::{age_secs, ago, first_business_day_after, usable_time, DAY_SECS};
 use super::ONE_WAY_SENDER_MIN;
 use super::{domain, followup_due, quiet, who, Ctx, Finding, Kind, Msg, Side, Verdict};
 use crate::config::StopsOn;
 use crate::parse::Addr;
 use crate::thread::Thread;
+use chrono::NaiveDate;
 
 /// The latest human message is from an external person: answer it, unless a filter says no.
 pub(super) fn needs_reply(thread: &Thread, msgs: &[Msg], last: usize, cx: &Ctx) -> Verdict {
@@ -23,6 +25,13 @@ pub(super) fn needs_reply(thread: &Thread, msgs: &[Msg], last: usize, cx: &Ctx) 
         ));
     };
     let window = i64::from(cx.rules.reply_window_days);
+    cx.note(
+        "reply window",
+        format!(
+            "{sender} wrote {}; the window is {window} days",
+            ago(age_secs(cx.now, at).max(0) / DAY_SECS)
+        ),
+    );
     if age_secs(cx.now, at) > window.saturating_mul(DAY_SECS) {
         return quiet(format!(
             "buyer message from {sender} on {} is older than the {window}-day reply window",
@@ -36,6 +45,15 @@ pub(super) fn needs_reply(thread: &Thread, msgs: &[Msg], last: usize, cx: &Ctx) 
         .iter()
         .chain(&m.email.cc)
         .any(|a| cx.me.is_own(&a.email));
+    cx.note(
+        "addressed to us",
+        if addressed {
+            "one of our addresses is in To or Cc"
+        } else {
+            "none of our addresses is in To or Cc"
+        }
+        .to_string(),
+    );
     if !addressed {
         return quiet(format!(
             "{sender} wrote on {}, but none of our addresses is in To or Cc (we got it by Bcc or through a list)",
@@ -54,6 +72,20 @@ pub(super) fn needs_reply(thread: &Thread, msgs: &[Msg], last: usize, cx: &Ctx) 
                 .chain(&o.email.cc)
                 .any(|a| a.email.eq_ignore_ascii_case(&m.from.email))
     });
+    cx.note(
+        "a conversation",
+        format!(
+            "{} messages from them and {} from us in all threads{}; one-way senders are those \
+             with {ONE_WAY_SENDER_MIN} or more and none from us",
+            c.received,
+            c.sent,
+            if we_wrote_here {
+                ", and we wrote to them in this thread"
+            } else {
+                ""
+            }
+        ),
+    );
     if c.received >= ONE_WAY_SENDER_MIN && c.sent == 0 && !we_wrote_here {
         return quiet(format!(
             "{sender} sent us {} messages and we never wrote to them: not a conversation",
@@ -106,6 +138,14 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
         .chain(&ours.email.cc)
         .filter(|a| !cx.me.is_internal(&a.email))
         .collect();
+    cx.note(
+        "our latest message",
+        format!(
+            "on {}, to {} outside the company",
+            cx.when(ours.at),
+            external.len()
+        ),
+    );
     if external.is_empty() {
         let anyone_outside = msgs.iter().any(|o| {
             o.side == Side::External
@@ -142,6 +182,10 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
     };
     let buyer = &msgs[b];
     let buyer_who = who(buyer.from);
+    cx.note(
+        "their side wrote first",
+        format!("{buyer_who} on {}", cx.when(buyer.at)),
+    );
     // Every human message after the buyer's is ours or a colleague's; the first answers, the
     // rest are follow-ups already sent.
     let run = msgs[b + 1..=last].iter().filter(|o| o.human()).count();
@@ -162,10 +206,23 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
     // A silence ends in its own thread: repeat buyers write several threads at once, and a new
     // RFQ is no answer to last week's quote (a company-wide stop silenced every follow-up of a
     // busy account). Sellers who want the stricter rule choose it with `followup_stops_on`.
+    cx.note(
+        "silence ends with",
+        match cx.rules.followup_stops_on {
+            StopsOn::Thread => "a message in this thread (followup_stops_on = \"thread\")",
+            StopsOn::Person => "any message from them (followup_stops_on = \"person\")",
+            StopsOn::Company => "any message from their company (followup_stops_on = \"company\")",
+        }
+        .to_string(),
+    );
     if let Some(reason) = spoke_elsewhere(buyer.from, &external, at.timestamp(), &said, cx) {
         return quiet(reason);
     }
     let max = cx.rules.max_followups;
+    cx.note(
+        "follow-ups sent",
+        format!("{sent} since their message (maximum {max})"),
+    );
     if max == 0 {
         return quiet(format!(
             "{said}; follow-ups are turned off (max_followups = 0)"
@@ -178,16 +235,43 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
         ));
     }
     let window = i64::from(cx.rules.followup_window_days);
+    cx.note(
+        "follow-up window",
+        format!(
+            "our message is from {}; the window is {window} days",
+            ago(age_secs(cx.now, at).max(0) / DAY_SECS)
+        ),
+    );
     if age_secs(cx.now, at) > window.saturating_mul(DAY_SECS) {
         return quiet(format!(
             "{said}; that is older than the {window}-day follow-up window"
         ));
     }
     let n = cx.rules.followup_business_days;
-    let due = followup_due(at, n, cx.tz);
+    let mut due = followup_due(at, n, cx.tz);
+    // An out-of-office on their side that names a return date: not before they are back.
+    let mut away = String::new();
+    if let Some((back, from)) = return_date(&msgs[b + 1..]) {
+        let after = first_business_day_after(back, cx.tz);
+        if after > due {
+            due = after;
+            away = format!(
+                " because the out-of-office reply from {} says they are back {}",
+                who(from),
+                back.format("%Y-%m-%d")
+            );
+        }
+    }
+    cx.note(
+        "due",
+        format!(
+            "{} ({n} business days after our message{away})",
+            cx.when_day(due)
+        ),
+    );
     if cx.now < due {
         return quiet(format!(
-            "{said}; waiting: follow-up due {}",
+            "{said}; waiting: follow-up due {}{away}",
             cx.when_day(due)
         ));
     }
@@ -198,10 +282,22 @@ pub(super) fn needs_follow_up(thread: &Thread, msgs: &[Msg], last: usize, cx: &C
         trigger: ours.email.message_id.clone(),
         since: at.timestamp(),
         reason: format!(
-            "{said} and heard nothing for {n} business days (due {}); follow-up {nudge} of {max}",
+            "{said} and heard nothing for {n} business days (due {}{away}); follow-up {nudge} of {max}",
             cx.when_day(due)
         ),
     })
+}
+
+/// The latest return date an out-of-office reply from their side states among `msgs`, and who
+/// sent it (`parse` read and checked it: after the reply's date, at most 60 days ahead).
+fn return_date<'a>(msgs: &[Msg<'a>]) -> Option<(NaiveDate, &'a Addr)> {
+    msgs.iter()
+        .filter(|m| m.side == Side::External && m.email.out_of_office)
+        .filter_map(|m| {
+            let day = usable_time(m.email.ooo_until?)?.date_naive();
+            Some((day, m.from))
+        })
+        .max_by_key(|(day, _)| *day)
 }
 
 /// Under `followup_stops_on = "person"` or `"company"`: did the buyer (or anyone at their

@@ -1,16 +1,20 @@
 //! A [`Draft`] for a [`Finding`]: the prompt (pure), the model call, and
 //! the composed message (pure). It never talks to IMAP; `deliver` puts the result in Drafts.
 //! The model supplies only the body text (or a veto); everything else is computed by code.
-//! An unusable answer (malformed, empty) is asked for once more before this pass gives up on
-//! the thread; the next pass tries again.
+//! An unusable answer (malformed, empty, or no draft at all by [`check`]: an echo of the prompt,
+//! a copy of the thread, written as the buyer) is asked for once more; twice unusable is the
+//! model's failure for that finding, which `daemon::attend` records. Figures in an accepted body
+//! that nothing in the prompt grounds become placeholders, noted on the [`Draft`].
 
+pub mod check;
 pub mod compose;
 pub mod memory;
+pub mod parts;
 pub mod prompt;
 
 use crate::config::MailboxConfig;
 use crate::detect::{Finding, Kind};
-use crate::llm::{LanguageModel, LlmError};
+use crate::llm::{ChatMessage, LanguageModel, LlmError};
 use crate::parse::Addr;
 use crate::thread::Thread;
 use anyhow::Result;
@@ -39,6 +43,8 @@ pub struct Draft {
     pub subject: String,
     /// The model's part only (no signature, no quote).
     pub body: String,
+    /// What [`check`] replaced in the model's body: one note per invented figure.
+    pub placeholders: Vec<String>,
     /// The whole RFC 5322 message with CRLF line endings.
     pub raw: Vec<u8>,
 }
@@ -103,14 +109,14 @@ pub async fn write_with<M: LanguageModel>(
 ) -> Result<Outcome> {
     // Nobody to write to is known before the model is paid.
     compose::addressees(thread, finding, mailbox)?;
-    let first = prompt::build_with(thread, finding, mailbox, grounding);
+    let first = request(thread, finding, mailbox, grounding);
     // The configured signature wins; else the one learned from Sent.
     let signature = crate::voice::signature(mailbox, &grounding.voice);
     let schema = prompt::answer_schema();
     let may_veto = mailbox.rules.model_may_veto;
     let mut messages = first.clone();
     let mut attempt = 1;
-    let answer = loop {
+    let checked = loop {
         let unusable = match model.complete(&messages, Some(&schema)).await {
             Ok(answer) => {
                 tracing::debug!(
@@ -119,13 +125,25 @@ pub async fn write_with<M: LanguageModel>(
                     "interpreting the model's answer"
                 );
                 match interpret_with(&answer, signature, may_veto) {
-                    Ok(answer) => break answer,
+                    Ok(Answer::Body { body, .. }) => {
+                        match check::check(&body, &first, thread, mailbox) {
+                            Ok(checked) => break checked,
+                            Err(bad) => {
+                                // The reason only: the body may quote mail, which no log holds.
+                                tracing::info!(attempt, "refused: {bad}");
+                                anyhow::Error::new(bad)
+                            }
+                        }
+                    }
+                    Ok(Answer::Veto { reason }) => return Ok(Outcome::Veto { reason }),
                     Err(err) => err,
                 }
             }
-            // A 200 that is no usable completion (no content, cut, refused, garbage): worth one
-            // more try.
-            Err(err) if err.downcast_ref().is_some_and(LlmError::is_unusable_answer) => err,
+            // A 200 that is no usable completion (no content, cut, garbage, a refusal or a
+            // length stop): worth one more try. Whatever is about the server or this request
+            // (down, rate limited, rejected, timed out) is not, so any other kind of answer
+            // problem a provider reports is retried like BadAnswer.
+            Err(err) if answer_problem(err.downcast_ref()) => err,
             // Down, rate limiting, refusing us: the daemon decides; asking again now won't help.
             Err(err) => return Err(err.context("asking the model for a draft")),
         };
@@ -141,12 +159,37 @@ pub async fn write_with<M: LanguageModel>(
         messages = prompt::retry(&first, &format!("{unusable:#}"));
         attempt += 1;
     };
-    match answer {
-        Answer::Veto { reason } => Ok(Outcome::Veto { reason }),
-        Answer::Body { body, .. } => Ok(Outcome::Draft(Box::new(compose::compose_signed(
-            thread, finding, mailbox, &body, signature, now,
-        )?))),
+    if !checked.placeholders.is_empty() {
+        tracing::info!(
+            thread = %thread.id,
+            placeholders = checked.placeholders.len(),
+            "figures the prompt does not state were replaced by placeholders"
+        );
     }
+    let mut draft =
+        compose::compose_signed(thread, finding, mailbox, &checked.body, signature, now)?;
+    draft.placeholders = checked.placeholders;
+    Ok(Outcome::Draft(Box::new(draft)))
+}
+
+/// Is this model error about the answer itself (so asking again may help)?
+fn answer_problem(err: Option<&LlmError>) -> bool {
+    match err {
+        Some(LlmError::Rejected(_) | LlmError::Failed(_)) => false,
+        Some(e) => !e.for_everyone(),
+        None => false,
+    }
+}
+
+/// The exact messages a draft for `finding` sends the model first: `write` uses it, and so does
+/// `tend explain --prompt`, so what it prints is what would be sent.
+pub fn request(
+    thread: &Thread,
+    finding: &Finding,
+    mailbox: &MailboxConfig,
+    grounding: &prompt::Grounding,
+) -> Vec<ChatMessage> {
+    prompt::build_with(thread, finding, mailbox, grounding)
 }
 
 /// Reads the model's answer: the JSON object `{needs_reply, reason, body}` (code fences and
@@ -332,6 +375,7 @@ pub(crate) mod test_support {
             text: text.into(),
             automated: None,
             out_of_office: false,
+            ooo_until: None,
         }
     }
 

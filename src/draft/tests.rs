@@ -335,3 +335,56 @@ fn model_may_veto_false_overrules_a_veto_with_a_body() {
     assert!(run(write(&model, &mb, &thread(), &f, Utc::now())).is_err());
     assert_eq!(model.calls(), 2);
 }
+
+#[test]
+fn an_echo_of_the_prompt_is_retried_and_twice_is_the_models_failure() {
+    let f = finding("q@buyer.example", Kind::Reply);
+    // SmolLM2-135M in the demo: the first line of the system prompt as the body.
+    let echo = serde_json::json!({"needs_reply": true, "reason": "r", "body":
+        "You draft an email for Alice Seller <alice@shop.example>. The user reviews, edits and sends it; you send nothing."})
+    .to_string();
+    let as_buyer = serde_json::json!({"needs_reply": true, "reason": "r", "body":
+        "Hi Alice,\n\nwe would like to order 10 units.\n\nThanks,\nBob"})
+    .to_string();
+    let good =
+        r#"{"needs_reply": true, "reason": "r", "body": "Hi Bob,\n\nthe price is [price]."}"#;
+    let model = Scripted::new(vec![Ok(&echo), Ok(good)]);
+    let Ok(Outcome::Draft(d)) = run(write(&model, &mailbox(), &thread(), &f, Utc::now())) else {
+        panic!("no draft after one echo")
+    };
+    assert_eq!(d.body, "Hi Bob,\n\nthe price is [price].");
+    let asked = model.asked.lock().unwrap();
+    assert!(
+        asked[1][1].content.contains("repeats the instructions"),
+        "{}",
+        asked[1][1].content
+    );
+    drop(asked);
+    let model = Scripted::new(vec![Ok(&echo), Ok(&as_buyer)]);
+    let err = run(write(&model, &mailbox(), &thread(), &f, Utc::now())).unwrap_err();
+    let text = format!("{err:#}");
+    assert!(text.contains("unusable 2 times"), "{text}");
+    assert!(text.contains("written as the other side"), "{text}");
+    // Not an LlmError: the daemon records it on the finding and does not pay again.
+    assert!(err.downcast_ref::<LlmError>().is_none());
+}
+
+#[test]
+fn an_invented_price_becomes_a_placeholder_noted_on_the_draft() {
+    let f = finding("q@buyer.example", Kind::Reply);
+    let answer =
+        r#"{"needs_reply": true, "reason": "r", "body": "Hi Bob,\n\nit is 45 EUR per unit."}"#;
+    let model = Scripted::new(vec![Ok(answer)]);
+    let Ok(Outcome::Draft(d)) = run(write(&model, &mailbox(), &thread(), &f, Utc::now())) else {
+        panic!("no draft")
+    };
+    assert_eq!(d.body, "Hi Bob,\n\nit is [price?] per unit.");
+    assert_eq!(d.placeholders.len(), 1);
+    assert!(
+        d.placeholders[0].contains("\"45 EUR\""),
+        "{:?}",
+        d.placeholders
+    );
+    let raw = String::from_utf8_lossy(&d.raw);
+    assert!(raw.contains("[price?]") && !raw.contains("45 EUR"), "{raw}");
+}

@@ -4,7 +4,8 @@
 //! Hostile input never panics: mail-parser is best-effort, and everything here works on
 //! bounded slices (the text body is capped at [`TEXT_CAP`] before any line processing).
 //! The parts live beside this file: `text` (choosing and converting the text body), `quote`
-//! (the sender's new words) and `auto` (signs of machine-sent mail); this file owns the types,
+//! (the sender's new words), `auto` (signs of machine-sent mail), `ooo` (an out-of-office's
+//! return date) and `dates` (dates in running text); this file owns the types,
 //! [`parse`] itself, message ids, addresses and dates.
 
 use mail_parser::{Address, Message, MessageParser};
@@ -13,6 +14,8 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 
 mod auto;
+pub mod dates;
+mod ooo;
 mod quote;
 mod text;
 
@@ -21,6 +24,7 @@ pub use quote::new_text;
 pub use text::{html_to_text, unflow, TEXT_CAP};
 
 use auto::automation;
+use ooo::return_date;
 use text::body_text;
 
 /// An address as written in a header; `email` is lower-cased for comparison.
@@ -53,6 +57,10 @@ pub struct Email {
     pub automated: Option<String>,
     /// True when the automation is an out-of-office / vacation auto-reply.
     pub out_of_office: bool,
+    /// The return date an out-of-office reply states, as Unix seconds of that day's 00:00 UTC:
+    /// in the future of the reply's own date and at most [`ooo::OOO_HORIZON_DAYS`] ahead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ooo_until: Option<i64>,
 }
 
 /// Nested message/rfc822 parts beyond this make mail-parser build (and drop) a recursion as
@@ -121,6 +129,9 @@ pub fn parse(raw: &[u8]) -> Result<Email, ParseError> {
     let text = body_text(&msg);
     let new_text = new_text(&text);
     let (automated, out_of_office) = automation(&msg, &headers, from.as_ref(), &subject, &new_text);
+    let ooo_until = out_of_office
+        .then(|| return_date(&subject, &new_text, date))
+        .flatten();
 
     Ok(Email {
         message_id,
@@ -136,6 +147,7 @@ pub fn parse(raw: &[u8]) -> Result<Email, ParseError> {
         text,
         automated,
         out_of_office,
+        ooo_until,
     })
 }
 

@@ -155,6 +155,7 @@ mod tests {
             text: text.into(),
             automated: None,
             out_of_office: false,
+            ooo_until: None,
         }
     }
 

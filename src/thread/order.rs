@@ -87,6 +87,7 @@ mod tests {
             text: String::new(),
             automated: None,
             out_of_office: false,
+            ooo_until: None,
         }
     }
 

@@ -36,6 +36,7 @@ fn mail(id: &str, irt: Option<&str>, refs: &[&str], from: &str, to: &str, subjec
         text: String::new(),
         automated: None,
         out_of_office: false,
+        ooo_until: None,
     }
 }
 

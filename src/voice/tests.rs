@@ -33,6 +33,7 @@ pub(super) fn ours(id: &str, from: &str, to: Addr, text: &str, date: i64) -> Ema
         text: text.into(),
         automated: None,
         out_of_office: false,
+        ooo_until: None,
     }
 }
 

@@ -316,3 +316,90 @@ fn reply_and_follow_up_reasons_in_full() {
         "we answered anna@buyer.example on 2026-11-16 10:00 UTC and heard nothing for 3 business days (due Thu 2026-11-19 10:00 UTC); follow-up 1 of 2"
     );
 }
+
+#[test]
+fn out_of_office_return_date_moves_the_follow_up() {
+    use Want::*;
+    // Our proposal on Mon 16 Nov is normally due a follow-up on Thu 19 Nov 10:00.
+    let away = |back: &str| {
+        vec![
+            mail(ANNA, &[ME], "2026-11-13 09:00"),
+            mail(ME, &[ANNA], "2026-11-16 10:00"),
+            mail(ANNA, &[ME], "2026-11-16 10:01").back(back),
+        ]
+    };
+    check(vec![
+        case("back Fri 27 Nov: not before Mon 30 Nov",
+            away("2026-11-27"), "2026-11-20 10:00",
+            Quiet("waiting: follow-up due Mon 2026-11-30 00:00 UTC because the out-of-office reply from anna@buyer.example says they are back 2026-11-27")),
+        case("back Fri 27 Nov: due on Monday's first minute",
+            away("2026-11-27"), "2026-11-30 00:00", FollowUp(1, 1)),
+        case("back Fri 27 Nov: Sunday night is still the weekend",
+            away("2026-11-27"), "2026-11-29 23:59", Quiet("due Mon 2026-11-30 00:00 UTC")),
+        case("back Wed 18 Nov, before the usual due date: the usual date holds",
+            away("2026-11-18"), "2026-11-19 10:00", FollowUp(1, 1)),
+        case("back Wed 18 Nov: the usual wait still applies",
+            away("2026-11-18"), "2026-11-19 09:59", Quiet("follow-up due Thu 2026-11-19 10:00 UTC")),
+        case("back Thu 19 Nov: the next business day, Fri 20 Nov",
+            away("2026-11-19"), "2026-11-19 23:00", Quiet("due Fri 2026-11-20 00:00 UTC because")),
+        case("in Berlin, Monday 00:00 CET is Sunday 23:00 UTC",
+            away("2026-11-27"), "2026-11-29 23:00", FollowUp(1, 1)).tz(BERLIN),
+        case("an out-of-office without a return date changes nothing",
+            vec![mail(ANNA, &[ME], "2026-11-13 09:00"), mail(ME, &[ANNA], "2026-11-16 10:00"),
+                 mail(ANNA, &[ME], "2026-11-16 10:01").ooo()],
+            "2026-11-19 10:00", FollowUp(1, 1)),
+        case("the latest of two return dates counts",
+            vec![mail(ANNA, &[ME], "2026-11-13 09:00"), mail(ME, &[ANNA], "2026-11-16 10:00"),
+                 mail(ANNA, &[ME], "2026-11-16 10:01").back("2026-11-24"),
+                 mail(CARL, &[ME], "2026-11-16 10:02").back("2026-11-26")],
+            "2026-11-26 12:00", Quiet("due Fri 2026-11-27 00:00 UTC")),
+    ]);
+    let c = case("", away("2026-11-27"), "2026-11-30 09:00", FollowUp(1, 1));
+    assert_eq!(
+        run(&c).reason(),
+        "we answered anna@buyer.example on 2026-11-16 10:00 UTC and heard nothing for 3 business days (due Mon 2026-11-30 00:00 UTC because the out-of-office reply from anna@buyer.example says they are back 2026-11-27); follow-up 1 of 2; the later out-of-office reply (Auto-Submitted: auto-replied) from anna@buyer.example on 2026-11-16 10:01 UTC is not an answer"
+    );
+}
+
+#[test]
+fn explain_sees_every_check_that_led_to_a_follow_up() {
+    let msgs = vec![
+        mail(ANNA, &[ME], "2026-11-13 09:00"),
+        mail(ME, &[ANNA], "2026-11-16 10:00"),
+        mail(ANNA, &[ME], "2026-11-16 10:01").back("2026-11-27"),
+    ];
+    let (verdict, checks) = assess_traced(
+        &thread(msgs),
+        &me(),
+        &Rules::default(),
+        UTC,
+        &|_: &str| Contact::default(),
+        utc("2026-11-20 10:00"),
+    );
+    let rules: Vec<&str> = checks.iter().map(|c| c.rule).collect();
+    assert_eq!(
+        rules,
+        [
+            "sorting",
+            "sorting",
+            "sorting",
+            "latest human message",
+            "our latest message",
+            "their side wrote first",
+            "silence ends with",
+            "follow-ups sent",
+            "follow-up window",
+            "due"
+        ]
+    );
+    assert!(
+        checks[2].outcome.contains("out-of-office reply"),
+        "{checks:?}"
+    );
+    assert!(
+        checks[9].outcome.contains("Mon 2026-11-30 00:00 UTC")
+            && checks[9].outcome.contains("back 2026-11-27"),
+        "{checks:?}"
+    );
+    assert!(verdict.reason().contains("waiting"), "{verdict:?}");
+}

@@ -68,6 +68,7 @@ fn mail(from: &str, to: &[&str], when: &str) -> Email {
         text: "text".into(),
         automated: None,
         out_of_office: false,
+        ooo_until: None,
     }
 }
 
@@ -75,6 +76,7 @@ trait With {
     fn cc(self, cc: &[&str]) -> Self;
     fn auto(self, why: &str) -> Self;
     fn ooo(self) -> Self;
+    fn back(self, day: &str) -> Self;
     fn undated(self) -> Self;
     fn answers(self, i: usize) -> Self;
     fn no_from(self) -> Self;
@@ -93,6 +95,12 @@ impl With for Email {
     fn ooo(self) -> Self {
         let mut e = self.auto("Auto-Submitted: auto-replied");
         e.out_of_office = true;
+        e
+    }
+    /// An out-of-office reply that states this return date ("2026-11-27").
+    fn back(self, day: &str) -> Self {
+        let mut e = self.ooo();
+        e.ooo_until = Some(ts(&format!("{day} 00:00")));
         e
     }
     fn undated(mut self) -> Self {

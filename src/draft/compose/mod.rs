@@ -124,6 +124,7 @@ pub fn compose_signed(
         cc: who.cc,
         left_out: who.left_out,
         notes: who.notes,
+        placeholders: Vec::new(),
         subject,
         body: model_body,
         raw: message.formatted(),

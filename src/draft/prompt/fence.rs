@@ -4,7 +4,7 @@
 
 /// Hides anything that could pass for our delimiters, so a message cannot "close" the thread
 /// block and speak outside it: `<thread`, `</thread`, `<message`, `</message`, `<related`,
-/// `</related` lose their `<`,
+/// `</related`, `<offer`, `<example` lose their `<`,
 /// in any case and with any spacing a model reads the same way (`< /thread>`, `</ Thread>`,
 /// a fullwidth `＜`, zero-width characters between).
 pub(super) fn defang(s: &str) -> String {
@@ -24,6 +24,8 @@ pub(super) fn defang(s: &str) -> String {
         if lower.starts_with("thread")
             || lower.starts_with("message")
             || lower.starts_with("related")
+            || lower.starts_with("offer")
+            || lower.starts_with("example")
         {
             out.push('\u{2039}'); // single left-pointing angle quotation mark
         } else {

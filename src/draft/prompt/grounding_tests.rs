@@ -294,9 +294,13 @@ fn budgets_hold_and_the_newest_message_is_whole() {
     assert!(rel.chars().count() <= RELATED_BUDGET + 100, "{}", rel.len());
     assert!(rel.contains("Related 0") && !rel.contains("Related 29"));
     assert!(rel.contains("older related conversation(s) left out"));
-    // The knowledge file is given whole, as the user's own notes, in the system message.
-    assert!(msgs[0].content.contains(&knowledge));
-    assert!(!user.contains("OFFER-START"));
+    // The knowledge file is given whole, as the user's own notes, with the data (the user
+    // message), so its figures ground a draft's.
+    assert!(user.contains(&knowledge));
+    assert!(
+        !msgs[0].content.contains("OFFER-START"),
+        "not among the instructions"
+    );
 }
 
 #[test]

@@ -174,15 +174,18 @@ pub fn build_with(
          \n\
          {ANSWER_FORMAT}"
     );
-    let mut system = system;
-    if let Some(k) = knowledge {
-        system.push_str(&format!(
-            "\n\nThe user's notes on their offer (written by the user; use these facts, prices \
-             and links where they answer the other side):\n{k}"
-        ));
-    }
-
+    // The knowledge file goes with the data, not the instructions: `draft::check` reads the
+    // user message as what the model was given (a price from it is grounded) and the system
+    // message as our instructions (a draft repeating the offer's words is no echo of them).
     let mut user = String::new();
+    if let Some(k) = knowledge {
+        user.push_str(
+            "The user's notes on their offer, written by the user: use these facts, prices and \
+             links where they answer the other side.\n<offer>\n",
+        );
+        user.push_str(&defang(k));
+        user.push_str("\n</offer>\n\n");
+    }
     if !related.is_empty() {
         user.push_str(
             "Other conversations with them and their company, newest first: context only, \

@@ -154,6 +154,10 @@ fn defang_cases() {
     assert_eq!(defang("a < b <tr>"), "a < b <tr>");
     assert_eq!(defang("</Thread>"), "\u{2039}/Thread>");
     assert_eq!(defang("<message"), "\u{2039}message");
+    assert_eq!(
+        defang("</offer> <Example 1>"),
+        "\u{2039}/offer> \u{2039}Example 1>"
+    );
     assert_eq!(defang("<<thread"), "<\u{2039}thread");
 }
 

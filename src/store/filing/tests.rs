@@ -30,6 +30,7 @@ fn mail(id: &str, irt: Option<&str>, from: &str, to: &str, date: i64) -> Email {
         text: "hi".into(),
         automated: None,
         out_of_office: false,
+        ooo_until: None,
     }
 }
 

@@ -116,3 +116,38 @@ fn a_draft_carries_the_learned_signature_only_when_none_is_configured() {
     );
     assert_eq!(signature(&unsigned, &Voice::default()), None);
 }
+
+#[test]
+fn our_messages_in_this_thread_are_no_style_examples() {
+    let voice = learned();
+    let mut thread = german_thread();
+    let before = section_for(
+        &voice,
+        &thread,
+        "q@buyer",
+        &mailbox().identity,
+        VOICE_BUDGET,
+    );
+    assert!(before.contains("<example 1"), "{before}");
+    // The same three messages of ours, now part of the thread being answered: already in
+    // the prompt, so never shown again as style.
+    for i in 0..3 {
+        let mut ours = email(
+            &format!("o{i}@shop"),
+            addr("Alice Seller", "alice@shop.example"),
+            "Hallo Anna, die Ware geht morgen raus.",
+            100 + i,
+        );
+        ours.to = vec![addr("Bernd Buyer", "bernd@buyer.example")];
+        thread.messages.insert(0, ours);
+    }
+    let after = section_for(
+        &voice,
+        &thread,
+        "q@buyer",
+        &mailbox().identity,
+        VOICE_BUDGET,
+    );
+    assert!(!after.contains("<example"), "{after}");
+    assert!(after.contains("Write in German."), "{after}");
+}

@@ -23,6 +23,22 @@ pub fn section_for(
 ) -> String {
     let language = thread_language(&thread.messages, me);
     let other = counterpart(&thread.messages, trigger, me);
+    // Our messages in this very thread are in the prompt already; as "style" they would invite
+    // the model to repeat our last nudge word for word (seen in scripts/bench-drafts).
+    let in_thread =
+        |s: &super::Sample| thread.messages.iter().any(|m| m.message_id == s.message_id);
+    if voice.samples.iter().any(in_thread) {
+        let others = Voice {
+            samples: voice
+                .samples
+                .iter()
+                .filter(|s| !in_thread(s))
+                .cloned()
+                .collect(),
+            ..voice.clone()
+        };
+        return prompt_section(&others, language, other.as_deref(), budget);
+    }
     prompt_section(voice, language, other.as_deref(), budget)
 }
 

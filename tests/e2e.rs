@@ -1307,4 +1307,11 @@ fn explain_prompt_prints_exactly_what_the_draft_then_sends() {
         ));
     }
     assert_eq!(printed, sent);
+    // What the model cost for this draft, from the usage the pass recorded.
+    let out = w.tend(&["explain", "q1@buyer.test"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("the model so far: 1 answer(s),"),
+        "explain shows the draft's tokens:\n{text}"
+    );
 }

@@ -273,6 +273,16 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                     let sources = draft::prompt::parts(&review.thread, f, mb, &grounding);
                     let sent = draft::request(&review.thread, f, mb, &grounding);
                     print!("{}", prompt_parts_text(&sources, &sent));
+                    let used = store.draft_usage(&daemon::draft_id(mb, f))?;
+                    if used.calls > 0 {
+                        println!(
+                            "    the model so far: {} answer(s), {} tokens ({} in, {} out)",
+                            used.calls,
+                            used.input_tokens + used.output_tokens,
+                            used.input_tokens,
+                            used.output_tokens
+                        );
+                    }
                 }
             }
             Ok(exit(failed))

@@ -5,7 +5,7 @@
 //! backoff (or for good, when it cannot heal) and the others go on. It does not fetch on its
 //! own: it calls `sync` only to look again before delivering.
 
-use super::{sync, Action, Review};
+use super::{lifecycle, sync, Action, Review};
 use crate::config::MailboxConfig;
 use crate::deliver;
 use crate::detect::{self, Contact, Finding, Verdict};
@@ -58,11 +58,15 @@ pub fn judge(
         }
         Verdict::Quiet { .. } => (None, None),
     };
+    let hands_off = store.drafts_view(&mb.name)?.holds_other(&thread.id);
+    let lifecycle = lifecycle::describe_thread(mb, store, &thread)?;
     Ok(Review {
         thread,
         verdict,
         draft,
         failure,
+        lifecycle,
+        hands_off,
     })
 }
 
@@ -107,7 +111,19 @@ pub async fn attend<M: LanguageModel>(
     now: DateTime<Utc>,
     shutdown: &CancellationToken,
 ) -> Result<Vec<Action>> {
-    let mut actions = Vec::new();
+    // Ours and no longer wanted (replaced, or answered by hand) goes first, so a thread
+    // answered while tend was down loses our draft before anything else happens.
+    let mut actions = lifecycle::tidy(
+        mb,
+        store,
+        session.as_mut().map(|(s, _)| &mut **s),
+        now.timestamp(),
+    )
+    .await?;
+    let mut budget = mb
+        .rules
+        .max_drafts_per_day
+        .saturating_sub(lifecycle::drafted_today(mb, store, now)?);
     for review in review(mb, store, now)? {
         if shutdown.is_cancelled() {
             break;
@@ -123,6 +139,19 @@ pub async fn attend<M: LanguageModel>(
             if f.retry_at.is_none_or(|at| at > ts) {
                 continue;
             }
+        }
+        // A draft of the user's (or ours, edited) in the thread is theirs: none of ours beside it.
+        if store.drafts_view(&mb.name)?.holds_other(&review.thread.id) {
+            actions.push(Action::HandsOff {
+                thread_id: review.thread.id.clone(),
+            });
+            continue;
+        }
+        if budget == 0 {
+            actions.push(Action::Waiting {
+                thread_id: review.thread.id.clone(),
+            });
+            continue;
         }
         let id = draft_id(mb, finding);
         let record = |state| DraftRecord {
@@ -227,9 +256,26 @@ pub async fn attend<M: LanguageModel>(
                             actions.push(Action::Superseded { thread_id });
                             continue;
                         }
+                        if store.drafts_view(&mb.name)?.holds_other(&review.thread.id) {
+                            tracing::info!(thread = %thread_id, "a draft of the user's appeared while drafting; ours dropped");
+                            actions.push(Action::HandsOff { thread_id });
+                            continue;
+                        }
                         let rec = record(DraftState::Appended);
                         let drafts = drafts_folder(folders)?;
-                        Some(deliver::deliver(s, drafts, store, &rec, &ids, &d.raw).await?)
+                        let delivery =
+                            deliver::deliver(s, drafts, store, &rec, &ids, &d.raw, &d.body).await?;
+                        if delivery == deliver::Delivery::Appended {
+                            budget = budget.saturating_sub(1);
+                            // Test hook: die between the new draft and the old one's removal.
+                            #[cfg(debug_assertions)]
+                            if std::env::var_os("TEND_TEST_CRASH_BEFORE_REMOVAL").is_some() {
+                                std::process::abort();
+                            }
+                            // The new draft is in: now the older one of ours in the thread goes.
+                            actions.extend(lifecycle::tidy(mb, store, Some(&mut **s), ts).await?);
+                        }
+                        Some(delivery)
                     }
                 };
                 tracing::info!(thread = %thread_id, message_id = %d.message_id, ?delivery, "draft ready");

@@ -3,7 +3,8 @@
 //! reopened after a jittered backoff (reset by a good pass); a refused login waits long and says
 //! so loudly. Sent is checked on every pass, and a pass also runs every poll interval even
 //! without new INBOX mail: our own replies in Sent and the passing of time (follow-ups) change
-//! what needs a draft.
+//! what needs a draft. Between IDLEs, a `STATUS` of Sent's UIDNEXT starts a pass as soon as a
+//! reply sent by hand lands there, so our draft in that thread goes within a minute.
 //!
 //! It does not know about other mailboxes, signals or systemd; `service` runs these tasks.
 
@@ -230,6 +231,17 @@ impl<M: LanguageModel + 'static> Watch<M> {
                 }
                 (changed, last_pass, last_report) = (false, Instant::now(), report);
                 continue;
+            }
+            // A reply the user sent by hand lands in Sent, which IDLE on INBOX does not see: a
+            // cheap STATUS after every IDLE (which ends at the latest every `timeout / 2`, its
+            // liveness probe) notices it, and the pass removes our draft from that thread.
+            if let Some(sent) = &folders.sent {
+                let next = session.uid_next(sent).await?;
+                if super::sync::grew(mb, &self.store, sent, next, &last_report)? {
+                    tracing::debug!(folder = %sent, "Sent grew");
+                    changed = true;
+                    continue;
+                }
             }
             // Mail that came in after the pass fetched INBOX would not wake an IDLE started
             // now: look first.

@@ -1,12 +1,13 @@
 //! Sync: fetch what is new in INBOX and Sent, parse it and store it, moving a folder's cursor
-//! only after its messages are stored. A worker thread parses and stores one batch while the
+//! only after its messages are stored; then look at Drafts (headers only, read-only) and thread
+//! every draft there, whoever wrote it, into the store's [`DraftsView`]. A worker thread parses and stores one batch while the
 //! next is fetched. It does not judge threads or draft; that is `attend`.
 
 use super::SyncReport;
 use crate::config::MailboxConfig;
 use crate::imap::{self, Fetched, FolderNames, FolderState, Session};
 use crate::parse::{self, Email};
-use crate::store::{Cursor, Store};
+use crate::store::{CopyStatus, Cursor, DraftsView, SeenDraft, Store};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -40,8 +41,65 @@ pub async fn sync(
             .await
             .with_context(|| format!("syncing {folder:?}"))?;
     }
+    if let Some(drafts) = folders.drafts.as_ref().filter(|_| !shutdown.is_cancelled()) {
+        look_at_drafts(mb, store, session, drafts, Utc::now().timestamp())
+            .await
+            .with_context(|| format!("looking at {drafts:?}"))?;
+    }
     store.flush()?;
     Ok(report)
+}
+
+/// Reads the threading headers of every draft in `folder` and records which stored thread each
+/// belongs to, and whether it is ours unmodified (a recorded UID under the same UIDVALIDITY:
+/// IMAP messages never change, so the fingerprint is checked only when removing). A draft of ours
+/// whose UID is gone was sent or deleted by the user.
+async fn look_at_drafts(
+    mb: &MailboxConfig,
+    store: &Store,
+    session: &mut Session,
+    folder: &str,
+    now: i64,
+) -> Result<()> {
+    let listing = session.draft_headers(folder).await?;
+    let present: BTreeSet<u32> = listing.drafts.iter().map(|d| d.uid).collect();
+    let mut ours = HashMap::new();
+    for (id, mut copy) in store.copies(&mb.name)? {
+        if !copy.status.in_drafts()
+            || copy.placed.folder() != folder
+            || copy.placed.uidvalidity() != listing.uidvalidity
+        {
+            continue;
+        }
+        if present.contains(&copy.placed.uid()) {
+            ours.insert(copy.placed.uid(), id);
+        } else {
+            tracing::info!(draft = %id, "our draft left Drafts by the user's hand");
+            copy.status = CopyStatus::GoneByUser { at: now };
+            store.record_copy(&id, &copy)?;
+        }
+    }
+    let mut view = DraftsView {
+        uidvalidity: listing.uidvalidity,
+        ..DraftsView::default()
+    };
+    for draft in &listing.drafts {
+        let Ok(email) = parse::parse(&draft.raw) else {
+            continue;
+        };
+        let mut parents = email
+            .in_reply_to
+            .iter()
+            .chain(email.references.iter().rev());
+        let thread = parents.find_map(|id| store.thread_of(id).ok().flatten());
+        if let Some(thread) = thread {
+            view.threads.entry(thread).or_default().push(SeenDraft {
+                uid: draft.uid,
+                ours: ours.get(&draft.uid).cloned(),
+            });
+        }
+    }
+    store.set_drafts_view(&mb.name, &view)
 }
 
 async fn sync_folder(
@@ -319,6 +377,27 @@ pub(super) fn behind(
         Some(c) => state
             .uid_next
             .is_some_and(|n| n > c.last_uid.saturating_add(1)),
+    })
+}
+
+/// Has `folder` grown past what the store holds, by the UIDNEXT a `STATUS` gave? Like
+/// [`behind`], but without opening the folder (a UIDVALIDITY change is found by the next pass).
+pub(super) fn grew(
+    mb: &MailboxConfig,
+    store: &Store,
+    folder: &str,
+    uid_next: Option<u32>,
+    last: &SyncReport,
+) -> Result<bool> {
+    let Some(next) = uid_next else {
+        return Ok(false);
+    };
+    if let Some(&held) = last.held.get(folder) {
+        return Ok(next > held);
+    }
+    Ok(match store.cursor(&mb.name, folder)? {
+        None => true,
+        Some(c) => next > c.last_uid.saturating_add(1),
     })
 }
 

@@ -77,8 +77,8 @@ fn copy(record: &DraftRecord, placed: crate::imap::Placed, body: String) -> Draf
     }
 }
 
-/// Appends `raw` (whose Message-ID is `ids[0]`, whose words are `body`) to `drafts` unless it
-/// is, or was, there under any of `ids`.
+/// Appends `raw` (whose Message-ID is `ids[0]`) to `drafts` unless it is, or was, there under
+/// any of `ids`.
 pub async fn deliver(
     session: &mut Session,
     drafts: &str,
@@ -86,7 +86,6 @@ pub async fn deliver(
     record: &DraftRecord,
     ids: &[String],
     raw: &[u8],
-    body: &str,
 ) -> Result<Delivery> {
     let draft_id = ids.first().map(String::as_str).unwrap_or_default();
     if already_handled(store, &record.mailbox, draft_id, &record.trigger)?.is_some() {
@@ -106,7 +105,9 @@ pub async fn deliver(
     }
     // A crash here leaves the draft unrecorded; the search above finds it on the next pass.
     // The copy first: a ledger entry without one would make the draft unremovable.
-    store.record_copy(draft_id, &copy(record, placed, body.to_string()))?;
+    // Our words as the parser reads them, so they compare with a reply read the same way.
+    let body = crate::parse::parse(raw).map_or_else(|_| String::new(), |e| e.new_text);
+    store.record_copy(draft_id, &copy(record, placed, body))?;
     store.record_draft(draft_id, record)?;
     Ok(Delivery::Appended)
 }

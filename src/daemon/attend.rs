@@ -264,7 +264,7 @@ pub async fn attend<M: LanguageModel>(
                         let rec = record(DraftState::Appended);
                         let drafts = drafts_folder(folders)?;
                         let delivery =
-                            deliver::deliver(s, drafts, store, &rec, &ids, &d.raw, &d.body).await?;
+                            deliver::deliver(s, drafts, store, &rec, &ids, &d.raw).await?;
                         if delivery == deliver::Delivery::Appended {
                             budget = budget.saturating_sub(1);
                             // Test hook: die between the new draft and the old one's removal.

@@ -51,9 +51,9 @@ pub async fn recover(
             if let Some(first) = ids.first() {
                 // Ours to remove later only if it is one UID carrying our marker; otherwise it
                 // stays recorded as written and is never touched.
-                if let Some(placed) = session.adopt_draft(drafts, &found).await? {
+                if let Some((placed, bytes)) = session.adopt_draft(drafts, &found).await? {
                     if store.copy(&record.mailbox, first)?.is_none() {
-                        store.record_copy(first, &copy(record, placed, String::new()))?;
+                        store.record_copy(first, &copy(record, placed, words(&bytes)))?;
                     }
                 }
                 store.record_draft(first, record)?;
@@ -62,6 +62,11 @@ pub async fn recover(
         }
     }
     Ok(false)
+}
+
+/// Our words in a draft as the parser reads them, so they compare with a reply read the same way.
+fn words(raw: &[u8]) -> String {
+    crate::parse::parse(raw).map_or_else(|_| String::new(), |e| e.new_text)
 }
 
 fn copy(record: &DraftRecord, placed: crate::imap::Placed, body: String) -> DraftCopy {
@@ -105,9 +110,7 @@ pub async fn deliver(
     }
     // A crash here leaves the draft unrecorded; the search above finds it on the next pass.
     // The copy first: a ledger entry without one would make the draft unremovable.
-    // Our words as the parser reads them, so they compare with a reply read the same way.
-    let body = crate::parse::parse(raw).map_or_else(|_| String::new(), |e| e.new_text);
-    store.record_copy(draft_id, &copy(record, placed, body))?;
+    store.record_copy(draft_id, &copy(record, placed, words(raw)))?;
     store.record_draft(draft_id, record)?;
     Ok(Delivery::Appended)
 }

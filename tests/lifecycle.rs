@@ -441,7 +441,9 @@ fn a_message_the_client_marked_deleted_survives_our_removal() {
 #[test]
 fn without_uidplus_our_draft_is_only_flagged_and_nothing_is_expunged() {
     let dovecot = Dovecot::start();
-    dovecot.configure("imap_capability = IMAP4rev1 LITERAL+ IDLE");
+    // Neither UIDPLUS nor LITERAL+: the APPEND waits for its continuation and finds its UID
+    // by searching for our Message-ID.
+    dovecot.configure("imap_capability = IMAP4rev1 IDLE");
     let mut w = World::with_dovecot(dovecot);
     w.dovecot.restart();
     let check = w.tend_env(&["check"], &[]);
@@ -451,14 +453,22 @@ fn without_uidplus_our_draft_is_only_flagged_and_nothing_is_expunged() {
     );
     w.seed();
     w.once();
-    let ours = w.drafts().remove(0);
+    let first = w.drafts().remove(0);
     let uid = users_deleted_draft(&w);
-    w.reply_by_hand("ans@acme.test", "q1@buyer.test");
+    // Replaced: the old one only flagged, and it does not stop the next draft in its thread.
+    w.buyer(
+        "q2@buyer.test",
+        "q1@buyer.test",
+        Utc::now() - Duration::hours(1),
+    );
+    w.once();
+    let second = answering(&w.drafts(), "q2@buyer.test")[0].uid.unwrap();
+    w.reply_by_hand("ans@acme.test", "q2@buyer.test");
     w.once();
     w.once();
     let drafts = w.drafts();
-    assert_eq!(drafts.len(), 2, "nothing expunged: {drafts:?}");
-    let flagged = |u| {
+    assert_eq!(drafts.len(), 3, "nothing expunged: {drafts:?}");
+    let flags = |u| {
         drafts
             .iter()
             .find(|d| d.uid == Some(u))
@@ -467,10 +477,12 @@ fn without_uidplus_our_draft_is_only_flagged_and_nothing_is_expunged() {
             .clone()
     };
     assert!(
-        flagged(ours.uid.unwrap()).contains('T'),
-        "ours only flagged"
+        flags(first.uid.unwrap()).contains('T'),
+        "replaced: only flagged"
     );
-    assert!(flagged(uid).contains('T'), "theirs as it was");
+    assert!(flags(second).contains('T'), "answered: only flagged");
+    assert!(flags(uid).contains('T'), "theirs as it was");
+    assert_eq!(w.llm.requests().len(), 2);
 }
 
 #[test]

@@ -207,15 +207,28 @@ pub fn search_hits(resp: &Response<'_>) -> Option<Vec<u32>> {
     }
 }
 
-/// From `UID FETCH set (UID BODY.PEEK[HEADER.FIELDS (...)])`: the UID and the header bytes.
-pub fn fetched_header(resp: &Response<'_>) -> Option<(u32, Vec<u8>)> {
+/// One answer to `UID FETCH set (UID FLAGS BODY.PEEK[HEADER.FIELDS (...)])`.
+#[derive(Debug, PartialEq)]
+pub struct Header {
+    pub uid: u32,
+    pub raw: Vec<u8>,
+    /// Flagged `\Deleted` (on its way out, by the user's client or ours).
+    pub deleted: bool,
+}
+
+/// From `UID FETCH set (UID FLAGS BODY.PEEK[HEADER.FIELDS (...)])`: the UID, the header bytes
+/// and whether it is flagged `\Deleted`.
+pub fn fetched_header(resp: &Response<'_>) -> Option<Header> {
     let Response::Fetch(_, attrs) = resp else {
         return None;
     };
-    let (mut uid, mut header) = (None, None);
+    let (mut uid, mut header, mut deleted) = (None, None, false);
     for a in attrs {
         match a {
             AttributeValue::Uid(u) => uid = Some(*u),
+            AttributeValue::Flags(flags) => {
+                deleted |= flags.iter().any(|f| f.eq_ignore_ascii_case("\\Deleted"))
+            }
             AttributeValue::BodySection {
                 section: Some(_),
                 data,
@@ -224,7 +237,11 @@ pub fn fetched_header(resp: &Response<'_>) -> Option<(u32, Vec<u8>)> {
             _ => {}
         }
     }
-    Some((uid?, header?))
+    Some(Header {
+        uid: uid?,
+        raw: header?,
+        deleted,
+    })
 }
 
 /// From `STATUS folder (UIDNEXT)`: the UIDNEXT.
@@ -367,9 +384,11 @@ mod tests {
             Some(44)
         );
         let header = fetched_header(&parse(
-            b"* 2 FETCH (UID 9 BODY[HEADER.FIELDS (MESSAGE-ID)] {8}\r\nA: b\r\n\r\n)\r\n",
+            b"* 2 FETCH (UID 9 FLAGS (\\Seen \\Deleted) BODY[HEADER.FIELDS (MESSAGE-ID)] {8}\r\nA: b\r\n\r\n)\r\n",
         ));
-        assert_eq!(header, Some((9, b"A: b\r\n\r\n".to_vec())));
+        let header = header.expect("a header");
+        assert_eq!((header.uid, header.deleted), (9, true));
+        assert_eq!(header.raw, b"A: b\r\n\r\n");
     }
 
     #[test]

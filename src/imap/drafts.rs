@@ -60,7 +60,7 @@ pub struct DraftHeader {
     pub raw: Vec<u8>,
 }
 
-/// All of Drafts' headers at one moment.
+/// All of Drafts' headers at one moment, without the messages flagged `\Deleted`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DraftsListing {
     pub uidvalidity: u32,
@@ -165,19 +165,28 @@ impl Session {
     }
 
     /// Adopts a draft found in `folder` under our own Message-ID (a crash between APPEND and the
-    /// ledger write): only one UID, carrying our marker. `None`: not adoptable, so never removed.
-    pub async fn adopt_draft(&mut self, folder: &str, uids: &[u32]) -> Result<Option<Placed>> {
+    /// ledger write): only one UID, carrying our marker; with its bytes. `None`: not adoptable,
+    /// so never removed.
+    pub async fn adopt_draft(
+        &mut self,
+        folder: &str,
+        uids: &[u32],
+    ) -> Result<Option<(Placed, Vec<u8>)>> {
         let [uid] = uids else { return Ok(None) };
         let state = self.examine(folder).await?;
         let Some(bytes) = self.fetch_whole(*uid).await? else {
             return Ok(None);
         };
-        Ok(has_marker(&bytes).then(|| Placed {
+        if !has_marker(&bytes) {
+            return Ok(None);
+        }
+        let placed = Placed {
             folder: folder.to_string(),
             uidvalidity: state.uidvalidity,
             uid: *uid,
             fingerprint: fingerprint(&bytes),
-        }))
+        };
+        Ok(Some((placed, bytes)))
     }
 
     /// The whole message at `uid` in the open folder, without setting \Seen; `None` when the
@@ -259,12 +268,17 @@ impl Session {
         let mut drafts = Vec::new();
         if state.exists > 0 {
             let cmd = format!(
-                "UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES {})])",
+                "UID FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES {})])",
                 crate::draft::compose::MARKER_HEADER.to_ascii_uppercase()
             );
             let fut = command::run(&mut self.inner, &cmd, &cmd, |r| {
-                if let Some((uid, raw)) = command::fetched_header(r) {
-                    drafts.push(DraftHeader { uid, raw });
+                // A message flagged \Deleted is on its way out (the user deleted it, or we did on
+                // a server without UIDPLUS): it holds no thread.
+                if let Some(h) = command::fetched_header(r).filter(|h| !h.deleted) {
+                    drafts.push(DraftHeader {
+                        uid: h.uid,
+                        raw: h.raw,
+                    });
                 }
             });
             within(

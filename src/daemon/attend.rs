@@ -140,19 +140,6 @@ pub async fn attend<M: LanguageModel>(
                 continue;
             }
         }
-        // A draft of the user's (or ours, edited) in the thread is theirs: none of ours beside it.
-        if store.drafts_view(&mb.name)?.holds_other(&review.thread.id) {
-            actions.push(Action::HandsOff {
-                thread_id: review.thread.id.clone(),
-            });
-            continue;
-        }
-        if budget == 0 {
-            actions.push(Action::Waiting {
-                thread_id: review.thread.id.clone(),
-            });
-            continue;
-        }
         let id = draft_id(mb, finding);
         let record = |state| DraftRecord {
             mailbox: mb.name.clone(),
@@ -189,6 +176,20 @@ pub async fn attend<M: LanguageModel>(
                 actions.push(Action::AlreadyThere { thread_id });
                 continue;
             }
+        }
+        // A draft of the user's (or ours, edited) in the thread is theirs: none of ours beside it.
+        // Looked at after the search above, which adopts our own draft after a lost state.
+        if store.drafts_view(&mb.name)?.holds_other(&review.thread.id) {
+            actions.push(Action::HandsOff {
+                thread_id: review.thread.id.clone(),
+            });
+            continue;
+        }
+        if budget == 0 {
+            actions.push(Action::Waiting {
+                thread_id: review.thread.id.clone(),
+            });
+            continue;
         }
         // The model may take minutes; shutdown does not wait for it. Nothing is recorded yet,
         // so the draft is written on the next start.

@@ -561,8 +561,16 @@ fn after_a_lost_state_directory_our_draft_is_adopted_and_still_replaced() {
     w.once();
     std::fs::remove_dir_all(w.dir.path().join("state")).unwrap();
     w.once();
-    assert_eq!(w.drafts().len(), 1, "found by its Message-ID, not written again");
-    w.buyer("q2@buyer.test", "q1@buyer.test", Utc::now() - Duration::hours(1));
+    assert_eq!(
+        w.drafts().len(),
+        1,
+        "found by its Message-ID, not written again"
+    );
+    w.buyer(
+        "q2@buyer.test",
+        "q1@buyer.test",
+        Utc::now() - Duration::hours(1),
+    );
     w.once();
     let drafts = w.drafts();
     assert_eq!(drafts.len(), 1, "the adopted draft was replaced");

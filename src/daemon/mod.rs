@@ -6,6 +6,7 @@
 //! threads and drafting for them in `attend`.
 
 mod attend;
+mod drafts;
 pub mod health;
 pub mod lifecycle;
 mod mailbox;

@@ -1,13 +1,12 @@
 //! Sync: fetch what is new in INBOX and Sent, parse it and store it, moving a folder's cursor
-//! only after its messages are stored; then look at Drafts (headers only, read-only) and thread
-//! every draft there, whoever wrote it, into the store's [`DraftsView`]. A worker thread parses and stores one batch while the
+//! only after its messages are stored; then look at Drafts (`drafts::look`). A worker thread parses and stores one batch while the
 //! next is fetched. It does not judge threads or draft; that is `attend`.
 
 use super::SyncReport;
 use crate::config::MailboxConfig;
 use crate::imap::{self, Fetched, FolderNames, FolderState, Session};
 use crate::parse::{self, Email};
-use crate::store::{CopyStatus, Cursor, DraftsView, SeenDraft, Store};
+use crate::store::{Cursor, Store};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -42,64 +41,12 @@ pub async fn sync(
             .with_context(|| format!("syncing {folder:?}"))?;
     }
     if let Some(drafts) = folders.drafts.as_ref().filter(|_| !shutdown.is_cancelled()) {
-        look_at_drafts(mb, store, session, drafts, Utc::now().timestamp())
+        super::drafts::look(mb, store, session, drafts, Utc::now().timestamp())
             .await
             .with_context(|| format!("looking at {drafts:?}"))?;
     }
     store.flush()?;
     Ok(report)
-}
-
-/// Reads the threading headers of every draft in `folder` and records which stored thread each
-/// belongs to, and whether it is ours unmodified (a recorded UID under the same UIDVALIDITY:
-/// IMAP messages never change, so the fingerprint is checked only when removing). A draft of ours
-/// whose UID is gone was sent or deleted by the user.
-async fn look_at_drafts(
-    mb: &MailboxConfig,
-    store: &Store,
-    session: &mut Session,
-    folder: &str,
-    now: i64,
-) -> Result<()> {
-    let listing = session.draft_headers(folder).await?;
-    let present: BTreeSet<u32> = listing.drafts.iter().map(|d| d.uid).collect();
-    let mut ours = HashMap::new();
-    for (id, mut copy) in store.copies(&mb.name)? {
-        if !copy.status.in_drafts()
-            || copy.placed.folder() != folder
-            || copy.placed.uidvalidity() != listing.uidvalidity
-        {
-            continue;
-        }
-        if present.contains(&copy.placed.uid()) {
-            ours.insert(copy.placed.uid(), id);
-        } else {
-            tracing::info!(draft = %id, "our draft left Drafts by the user's hand");
-            copy.status = CopyStatus::GoneByUser { at: now };
-            store.record_copy(&id, &copy)?;
-        }
-    }
-    let mut view = DraftsView {
-        uidvalidity: listing.uidvalidity,
-        ..DraftsView::default()
-    };
-    for draft in &listing.drafts {
-        let Ok(email) = parse::parse(&draft.raw) else {
-            continue;
-        };
-        let mut parents = email
-            .in_reply_to
-            .iter()
-            .chain(email.references.iter().rev());
-        let thread = parents.find_map(|id| store.thread_of(id).ok().flatten());
-        if let Some(thread) = thread {
-            view.threads.entry(thread).or_default().push(SeenDraft {
-                uid: draft.uid,
-                ours: ours.get(&draft.uid).cloned(),
-            });
-        }
-    }
-    store.set_drafts_view(&mb.name, &view)
 }
 
 async fn sync_folder(

@@ -576,3 +576,36 @@ fn after_a_lost_state_directory_our_draft_is_adopted_and_still_replaced() {
     assert_eq!(drafts.len(), 1, "the adopted draft was replaced");
     assert_eq!(answering(&drafts, "q2@buyer.test").len(), 1);
 }
+
+#[test]
+fn past_max_drafts_per_day_findings_wait_and_status_says_how_many() {
+    let w = World::new();
+    w.write_config("[rules]\nmax_drafts_per_day = 1\n");
+    w.seed();
+    // A second buyer, newer: drafted first.
+    let raw = mail(
+        "dan1@d.test",
+        "Dan <dan@d.test>",
+        "alice@acme.test",
+        "Demo next week?",
+        Utc::now() - Duration::hours(1),
+        None,
+        "Could we see a demo next week?",
+    );
+    w.dovecot.put("alice", "INBOX", raw.as_bytes(), "");
+    w.once();
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1);
+    assert_eq!(
+        answering(&drafts, "dan1@d.test").len(),
+        1,
+        "the newest first"
+    );
+    let status = w.status();
+    assert!(
+        status.contains("1 finding(s) wait for tomorrow"),
+        "{status}"
+    );
+    w.once();
+    assert_eq!(w.drafts().len(), 1, "still waiting today");
+}

@@ -116,7 +116,7 @@ pub async fn attend<M: LanguageModel>(
     let mut actions = lifecycle::tidy(
         mb,
         store,
-        session.as_mut().map(|(s, _)| &mut **s),
+        session.as_mut().map(|(s, f)| (&mut **s, *f)),
         now.timestamp(),
     )
     .await?;
@@ -274,7 +274,9 @@ pub async fn attend<M: LanguageModel>(
                                 std::process::abort();
                             }
                             // The new draft is in: now the older one of ours in the thread goes.
-                            actions.extend(lifecycle::tidy(mb, store, Some(&mut **s), ts).await?);
+                            actions.extend(
+                                lifecycle::tidy(mb, store, Some((&mut **s, *folders)), ts).await?,
+                            );
                         }
                         Some(delivery)
                     }

@@ -10,7 +10,7 @@
 
 use super::Action;
 use crate::config::MailboxConfig;
-use crate::imap::{Removal, Session};
+use crate::imap::{FolderNames, Removal, Session};
 use crate::parse::Email;
 use crate::store::{similarity, CopyStatus, DraftCopy, Fate, Store};
 use anyhow::Result;
@@ -21,7 +21,7 @@ use std::collections::HashMap;
 pub(super) async fn tidy(
     mb: &MailboxConfig,
     store: &Store,
-    mut session: Option<&mut Session>,
+    mut session: Option<(&mut Session, &FolderNames)>,
     now: i64,
 ) -> Result<Vec<Action>> {
     let dry_run = session.is_none();
@@ -59,8 +59,8 @@ pub(super) async fn tidy(
             .get(&thread_id)
             .is_some_and(|k| *k > (copy.at, copy.placed.uid()));
         if copy.status.in_drafts() && (reply.is_some() || replaced) {
-            if let Some(s) = session.as_deref_mut() {
-                let removal = s.remove_ours(&copy.placed).await?;
+            if let Some((s, folders)) = session.as_mut() {
+                let removal = s.remove_ours(&copy.placed, folders).await?;
                 tracing::info!(draft = %id, ?removal, answered = reply.is_some(),
                     "our draft is no longer wanted");
                 copy.status = match removal {

@@ -32,6 +32,11 @@ const MODEL_RETRY_FIRST: Duration = Duration::from_secs(10);
 const PANIC_PAUSE: Duration = Duration::from_secs(60);
 /// IDLE is re-issued at least this often: RFC 2177 lets a server drop an IDLE after 29 minutes.
 const IDLE_MAX: Duration = Duration::from_secs(25 * 60);
+/// With a Sent folder, IDLE on INBOX ends at least this often for a `STATUS` of Sent, so a reply
+/// sent by hand removes our draft within a minute. Not left to the IDLE's silence probe: a
+/// server's keep-alive ("* OK Still here", every 2 minutes on Dovecot) restarts that one, which
+/// stretched a wait to 57 s when measured.
+const SENT_CHECK: Duration = Duration::from_secs(25);
 
 /// What a mailbox task needs, owned, so it can run on its own.
 pub(super) struct Watch<M> {
@@ -252,10 +257,13 @@ impl<M: LanguageModel + 'static> Watch<M> {
             }
             let wait = due.saturating_duration_since(Instant::now());
             if session.can_idle() {
-                self.health
-                    .set(name, State::Idle, wait.min(IDLE_MAX) + timeout);
+                let limit = match folders.sent {
+                    Some(_) => wait.min(IDLE_MAX).min(SENT_CHECK),
+                    None => wait.min(IDLE_MAX),
+                };
+                self.health.set(name, State::Idle, limit + timeout);
                 tracing::debug!(folder = %folders.inbox, "waiting on IDLE");
-                let (s, wake) = session.idle(wait.min(IDLE_MAX), &self.stop).await?;
+                let (s, wake) = session.idle(limit, &self.stop).await?;
                 session = s;
                 if wake == Wake::Changed {
                     tracing::debug!("IDLE: the inbox changed");

@@ -7,7 +7,7 @@
 //! A [`Placed`] can only be made here (by an APPEND, or by adopting a draft found under our own
 //! Message-ID with our marker), or read back from the ledger: removal takes one, never a raw UID.
 
-use super::{command, within, Refused, Session};
+use super::{command, within, FolderNames, Refused, Session};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -213,8 +213,17 @@ impl Session {
     /// (\Deleted)` and `UID EXPUNGE` of that UID alone (RFC 4315; never a plain EXPUNGE, which
     /// would purge what the user's client marked deleted). Without UIDPLUS it only flags.
     /// Every step's tagged status is checked; the folder is left by EXAMINE (never CLOSE,
-    /// which would expunge).
-    pub async fn remove_ours(&mut self, placed: &Placed) -> Result<Removal> {
+    /// which would expunge). A draft recorded in any folder but today's Drafts (a changed
+    /// `[folders] drafts`), or in INBOX or Sent, is refused.
+    pub async fn remove_ours(&mut self, placed: &Placed, folders: &FolderNames) -> Result<Removal> {
+        let folder = placed.folder.as_str();
+        anyhow::ensure!(
+            folders.drafts.as_deref() == Some(folder)
+                && folder != folders.inbox
+                && folders.sent.as_deref() != Some(folder),
+            "refusing to remove a draft recorded in {folder:?}: not the Drafts folder {:?}",
+            folders.drafts
+        );
         let result = self.remove_selected(placed).await;
         // Back to read-only whatever happened, so nothing later runs on a writable folder.
         let reopened = self.examine(&placed.folder).await;

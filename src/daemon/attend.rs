@@ -31,9 +31,11 @@ pub fn review(mb: &MailboxConfig, store: &Store, now: DateTime<Utc>) -> Result<V
         .max(mb.rules.followup_window_days) as i64;
     let since = now.timestamp() - (window + 1) * 86_400;
     let mut out = Vec::new();
+    // Read once for every thread: the last look at Drafts and our drafts' lifecycles.
+    let drafts = lifecycle::Known::read(mb, store)?;
     for id in store.recent_threads(&mb.name, since)? {
         if let Some(thread) = store.thread(&id)? {
-            out.push(judge(mb, store, thread, now)?);
+            out.push(judge_with(mb, store, thread, now, &drafts)?);
         }
     }
     // Newest first: a thread the model cannot handle must not be first in line on every pass.
@@ -48,6 +50,16 @@ pub fn judge(
     thread: Thread,
     now: DateTime<Utc>,
 ) -> Result<Review> {
+    judge_with(mb, store, thread, now, &lifecycle::Known::read(mb, store)?)
+}
+
+fn judge_with(
+    mb: &MailboxConfig,
+    store: &Store,
+    thread: Thread,
+    now: DateTime<Utc>,
+    drafts: &lifecycle::Known,
+) -> Result<Review> {
     let contact = |address: &str| contact(mb, store, address);
     let verdict = detect::assess(&thread, &mb.identity, &mb.rules, mb.timezone, &contact, now);
     let (draft, failure) = match &verdict {
@@ -58,8 +70,8 @@ pub fn judge(
         }
         Verdict::Quiet { .. } => (None, None),
     };
-    let hands_off = store.drafts_view(&mb.name)?.holds_other(&thread.id);
-    let lifecycle = lifecycle::describe_thread(mb, store, &thread)?;
+    let hands_off = drafts.view.holds_other(&thread.id);
+    let lifecycle = drafts.describe_thread(&thread);
     Ok(Review {
         thread,
         verdict,

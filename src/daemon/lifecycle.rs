@@ -111,25 +111,35 @@ pub(super) fn drafted_today(
     Ok(copies.iter().filter(|(_, c)| c.at >= start).count() as u32)
 }
 
-/// What `status` and `explain` say about our drafts in `thread`, one line each.
-pub(super) fn describe_thread(
-    mb: &MailboxConfig,
-    store: &Store,
-    thread: &crate::thread::Thread,
-) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for (_, copy) in store.copies(&mb.name)? {
-        if copy.thread_id == thread.id
-            || thread.messages.iter().any(|m| m.message_id == copy.trigger)
-        {
-            out.push(format!(
-                "our draft for <{}>: {}",
-                copy.trigger,
-                describe(&copy)
-            ));
-        }
+/// What the store knows about Drafts, read once for a whole review.
+pub(super) struct Known {
+    pub view: crate::store::DraftsView,
+    copies: Vec<DraftCopy>,
+}
+
+impl Known {
+    pub fn read(mb: &MailboxConfig, store: &Store) -> Result<Known> {
+        Ok(Known {
+            view: store.drafts_view(&mb.name)?,
+            copies: store
+                .copies(&mb.name)?
+                .into_iter()
+                .map(|(_, c)| c)
+                .collect(),
+        })
     }
-    Ok(out)
+
+    /// What `status` and `explain` say about our drafts in `thread`, one line each.
+    pub fn describe_thread(&self, thread: &crate::thread::Thread) -> Vec<String> {
+        self.copies
+            .iter()
+            .filter(|c| {
+                c.thread_id == thread.id
+                    || thread.messages.iter().any(|m| m.message_id == c.trigger)
+            })
+            .map(|c| format!("our draft for <{}>: {}", c.trigger, describe(c)))
+            .collect()
+    }
 }
 
 /// How many findings wait for tomorrow under `[rules] max_drafts_per_day`.

@@ -3,7 +3,8 @@
 //! UID, search a folder for a Message-ID; append, thread and remove our drafts ([`drafts`]). FETCH, SEARCH, LIST and CAPABILITY
 //! are read by [`command`], which checks their tagged status; a NO or BAD is an error, never an
 //! empty answer. Folders are opened with EXAMINE (read-only) and bodies fetched with
-//! `BODY.PEEK`, so tend never marks buyer mail as read. It never calls the store: the daemon
+//! `BODY.PEEK`, so tend never marks buyer mail as read; the one SELECT is Drafts, to remove one
+//! draft of ours by its recorded UID (`drafts::remove_ours`), and it is EXAMINEd again after. It never calls the store: the daemon
 //! saves cursors after the messages are stored.
 
 mod command;

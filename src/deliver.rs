@@ -110,7 +110,9 @@ pub async fn deliver(
     }
     // A crash here leaves the draft unrecorded; the search above finds it on the next pass.
     // The copy first: a ledger entry without one would make the draft unremovable.
-    store.record_copy(draft_id, &copy(record, placed, words(raw)))?;
+    if let Some(placed) = placed {
+        store.record_copy(draft_id, &copy(record, placed, words(raw)))?;
+    }
     store.record_draft(draft_id, record)?;
     Ok(Delivery::Appended)
 }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::Output;
 use support::dovecot::{Dovecot, Stored};
 use support::llm::{FakeLlm, Reply};
+use support::proxy::{Fault, Proxy};
 use support::service::Tend;
 
 const BODY: &str =
@@ -46,6 +47,11 @@ impl World {
     }
 
     fn write_config(&self, rules: &str) {
+        self.write_config_at(rules, self.dovecot.port());
+    }
+
+    /// The config, with tend reaching the server on `port` (a fault proxy's).
+    fn write_config_at(&self, rules: &str, port: u16) {
         let d = self.dir.path();
         std::fs::create_dir_all(d.join("mailboxes")).unwrap();
         std::fs::write(
@@ -65,7 +71,7 @@ impl World {
                 "addresses = [\"alice@acme.test\"]\ninternal_domains = [\"acme.test\"]\ntimezone = \"UTC\"\n\
                  signature = \"Alice Seller\"\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\n\
                  username = \"alice\"\npassword_file = \"alice.password\"\ntimeout_seconds = 10\n{rules}",
-                self.dovecot.port()
+                port
             ),
         )
         .unwrap();
@@ -608,4 +614,25 @@ fn past_max_drafts_per_day_findings_wait_and_status_says_how_many() {
     );
     w.once();
     assert_eq!(w.drafts().len(), 1, "still waiting today");
+}
+
+#[test]
+fn a_draft_the_server_will_not_give_back_is_kept_and_never_removed() {
+    let w = World::new();
+    let proxy = Proxy::start(w.dovecot.port());
+    w.write_config_at("", proxy.port());
+    // Only the fetch-back of our own draft right after the APPEND is refused.
+    let refused = proxy.inject(
+        &["UID FETCH", "(UID BODY.PEEK[])"],
+        Fault::Refuse("NO"),
+        usize::MAX,
+    );
+    w.seed();
+    w.once();
+    assert!(refused.count() >= 1);
+    assert_eq!(w.drafts().len(), 1, "appended once, recorded as written");
+    w.reply_by_hand("ans@acme.test", "q1@buyer.test");
+    w.once();
+    assert_eq!(w.drafts().len(), 1, "not known exactly, so never removed");
+    assert_eq!(w.llm.requests().len(), 1);
 }

@@ -67,6 +67,20 @@ pub struct DraftsListing {
     pub drafts: Vec<DraftHeader>,
 }
 
+/// A NO or BAD becomes `None` (logged); a lost connection stays an error.
+fn refused_is_none<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(err) if err.downcast_ref::<Refused>().is_some() => {
+            tracing::warn!(
+                "cannot fingerprint a draft of ours, so tend will never remove it: {err:#}"
+            );
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
 fn fingerprint(raw: &[u8]) -> String {
     Sha256::digest(raw)
         .iter()
@@ -96,13 +110,14 @@ impl Session {
 
     /// Appends `raw` (whose Message-ID is `message_id`) to `folder` with `\Draft \Seen` set in
     /// the APPEND itself, then finds its UID (APPENDUID, else a search for the Message-ID right
-    /// after) and fetches it back to fingerprint what the server stored.
+    /// after) and fetches it back to fingerprint what the server stored. `Ok(None)`: appended,
+    /// but the server refused to locate or give it back, so it is not ours to remove ever.
     pub async fn append_draft(
         &mut self,
         folder: &str,
         raw: &[u8],
         message_id: &str,
-    ) -> Result<Placed> {
+    ) -> Result<Option<Placed>> {
         let wire = self.wire(folder);
         anyhow::ensure!(
             !wire.contains(['"', '\\', '\r', '\n']),
@@ -141,27 +156,43 @@ impl Session {
             .and_then(|status| Ok(status?))
             .with_context(|| format!("appending a draft to {folder:?}"))?;
         self.drain();
+        // Appended. If the server then refuses to say where or to give it back, the draft
+        // stays, unknown: tend will never remove it (`None`), which is the safe way to fail.
+        Ok(refused_is_none(self.identify(folder, message_id, done.append_uid).await)?.flatten())
+    }
+
+    /// Where the draft just appended sits and what its bytes hash to.
+    async fn identify(
+        &mut self,
+        folder: &str,
+        message_id: &str,
+        append_uid: Option<(u32, u32)>,
+    ) -> Result<Option<Placed>> {
         let state = self.examine(folder).await?;
-        let uid = match done.append_uid {
+        let uid = match append_uid {
             Some((validity, uid)) if validity == state.uidvalidity => uid,
             _ => {
                 let found = self.find_message_id(folder, message_id).await?;
                 // The highest: a copy appended just now gets a UID above every older one.
-                *found.last().with_context(|| {
-                    format!("the draft <{message_id}> is not in {folder:?} right after APPEND")
-                })?
+                let Some(&uid) = found.last() else {
+                    tracing::warn!("the draft <{message_id}> is not found in {folder:?} right after APPEND: tend will never remove it");
+                    return Ok(None);
+                };
+                uid
             }
         };
-        let bytes = self
-            .fetch_whole(uid)
-            .await?
-            .with_context(|| format!("the draft just appended (UID {uid}) cannot be fetched"))?;
-        Ok(Placed {
+        let Some(bytes) = self.fetch_whole(uid).await? else {
+            tracing::warn!(
+                "the draft just appended (UID {uid}) is gone: tend will never remove it"
+            );
+            return Ok(None);
+        };
+        Ok(Some(Placed {
             folder: folder.to_string(),
             uidvalidity: state.uidvalidity,
             uid,
             fingerprint: fingerprint(&bytes),
-        })
+        }))
     }
 
     /// Adopts a draft found in `folder` under our own Message-ID (a crash between APPEND and the
@@ -174,7 +205,7 @@ impl Session {
     ) -> Result<Option<(Placed, Vec<u8>)>> {
         let [uid] = uids else { return Ok(None) };
         let state = self.examine(folder).await?;
-        let Some(bytes) = self.fetch_whole(*uid).await? else {
+        let Some(bytes) = refused_is_none(self.fetch_whole(*uid).await)?.flatten() else {
             return Ok(None);
         };
         if !has_marker(&bytes) {

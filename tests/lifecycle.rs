@@ -357,6 +357,19 @@ fn an_edited_draft_is_left_alone(message_id: Option<&str>) {
     assert_eq!(w.llm.requests().len(), 1, "no second draft, not even asked");
     let status = w.status();
     assert!(status.contains("holds a draft of yours"), "{status}");
+    assert!(
+        !status.contains("deleted unanswered"),
+        "edited, not deleted: {status}"
+    );
+    // The user sends their edited draft: our draft's fate is told from what they sent.
+    let edited = w.drafts().remove(0);
+    let mut c = w.client();
+    c.append("Sent", "(\\Seen)", &text(&edited));
+    c.delete("Drafts", edited.uid.unwrap());
+    w.once();
+    let explain = w.tend_env(&["explain", "q1@buyer.test"], &[]);
+    let explain = String::from_utf8_lossy(&explain.stdout);
+    assert!(explain.contains("sent after edits"), "{explain}");
 }
 
 #[test]

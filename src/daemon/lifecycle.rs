@@ -26,6 +26,7 @@ pub(super) async fn tidy(
 ) -> Result<Vec<Action>> {
     let dry_run = session.is_none();
     let copies = store.copies(&mb.name)?;
+    let view = store.drafts_view(&mb.name)?;
     // The newest draft of ours still in Drafts, per thread: the one to keep.
     let mut newest: HashMap<String, (i64, u32)> = HashMap::new();
     let mut threads = HashMap::new();
@@ -52,7 +53,11 @@ pub(super) async fn tidy(
             if matches!(copy.fate, None | Some(Fate::DeletedUnanswered)) {
                 copy.fate = Some(Fate::of_reply(similarity(&copy.body, &reply.new_text)));
             }
-        } else if matches!(copy.status, CopyStatus::GoneByUser { .. }) && copy.fate.is_none() {
+        } else if matches!(copy.status, CopyStatus::GoneByUser { .. })
+            && copy.fate.is_none()
+            // A draft of the user's in the thread is ours edited (or their own): not deleted.
+            && !view.holds_other(&thread_id)
+        {
             copy.fate = Some(Fate::DeletedUnanswered);
         }
         let replaced = newest

@@ -2,10 +2,12 @@
 //! ledger in the store remembers every draft tend appended (so a draft the user deleted is not
 //! written again), and before every APPEND a search of Drafts for the draft's deterministic
 //! Message-ID catches what the ledger cannot know (a crash between APPEND and the ledger write,
-//! a deleted state directory). It never composes, and never touches a message it did not make.
+//! a deleted state directory). After the APPEND it records where the server stored the draft
+//! (UIDVALIDITY, UID, fingerprint of the bytes fetched back: a [`DraftCopy`]), which is all that
+//! ever allows tend to remove it. It never composes, and never touches a message it did not make.
 
 use crate::imap::Session;
-use crate::store::{DraftRecord, DraftState, Store};
+use crate::store::{CopyStatus, DraftCopy, DraftRecord, DraftState, Store};
 use anyhow::Result;
 
 /// What [`deliver`] did.
@@ -44,14 +46,40 @@ pub async fn recover(
     ids: &[String],
 ) -> Result<bool> {
     for id in ids {
-        if !session.find_message_id(drafts, id).await?.is_empty() {
+        let found = session.find_message_id(drafts, id).await?;
+        if !found.is_empty() {
             if let Some(first) = ids.first() {
+                // Ours to remove later only if it is one UID carrying our marker; otherwise it
+                // stays recorded as written and is never touched.
+                if let Some((placed, bytes)) = session.adopt_draft(drafts, &found).await? {
+                    if store.copy(&record.mailbox, first)?.is_none() {
+                        store.record_copy(first, &copy(record, placed, words(&bytes)))?;
+                    }
+                }
                 store.record_draft(first, record)?;
             }
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// Our words in a draft as the parser reads them, so they compare with a reply read the same way.
+fn words(raw: &[u8]) -> String {
+    crate::parse::parse(raw).map_or_else(|_| String::new(), |e| e.new_text)
+}
+
+fn copy(record: &DraftRecord, placed: crate::imap::Placed, body: String) -> DraftCopy {
+    DraftCopy {
+        mailbox: record.mailbox.clone(),
+        thread_id: record.thread_id.clone(),
+        trigger: record.trigger.clone(),
+        placed,
+        body,
+        at: record.at,
+        status: CopyStatus::InDrafts,
+        fate: None,
+    }
 }
 
 /// Appends `raw` (whose Message-ID is `ids[0]`) to `drafts` unless it is, or was, there under
@@ -73,7 +101,7 @@ pub async fn deliver(
     }
     // Everything the store learned this pass is on disk before the server changes.
     store.flush()?;
-    session.append_draft(drafts, raw).await?;
+    let placed = session.append_draft(drafts, raw, draft_id).await?;
     // Test hook: die the hardest way in the one window the server-side search exists for. Only
     // in debug builds (the e2e tests run one): a release binary has no way to abort here.
     #[cfg(debug_assertions)]
@@ -81,6 +109,10 @@ pub async fn deliver(
         std::process::abort();
     }
     // A crash here leaves the draft unrecorded; the search above finds it on the next pass.
+    // The copy first: a ledger entry without one would make the draft unremovable.
+    if let Some(placed) = placed {
+        store.record_copy(draft_id, &copy(record, placed, words(raw)))?;
+    }
     store.record_draft(draft_id, record)?;
     Ok(Delivery::Appended)
 }

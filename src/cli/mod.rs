@@ -340,12 +340,16 @@ async fn check(config: &Config) -> Result<ExitCode> {
     for mb in &config.mailboxes {
         let result = async {
             let (session, folders) = daemon::open(mb).await?;
+            let uidplus = session.has_uidplus();
             session.logout().await;
-            Ok::<_, anyhow::Error>(folders)
+            Ok::<_, anyhow::Error>((folders, uidplus))
         }
         .await;
         match result {
-            Ok(f) => {
+            Ok((f, uidplus)) => {
+                if !uidplus {
+                    println!("note {}: the server has no UIDPLUS (RFC 4315): drafts of ours that are no longer wanted are only flagged \\Deleted, never expunged (a plain EXPUNGE would also purge what your mail client marked deleted); your client's next expunge removes them", mb.name);
+                }
                 let sent = f
                     .sent
                     .as_deref()

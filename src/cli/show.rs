@@ -105,9 +105,14 @@ pub(super) fn review_text(mb: &MailboxConfig, r: &Review, now: DateTime<Utc>) ->
                             fail.error
                         )
                     }
+                    None if r.hands_off => "no draft: this thread holds a draft of yours (or ours, edited by you); tend leaves it alone".to_string(),
                     None => "no draft yet".to_string(),
                 },
             };
+            let draft = r
+                .lifecycle
+                .iter()
+                .fold(draft, |d, l| format!("{d}\n      {}", shown(l)));
             format!(
                 "  * {subject:?}: {kind}, waiting since {} ({days} days)\n      why: {}\n{}      {draft}\n",
                 when(mb, Some(f.since)),
@@ -116,7 +121,11 @@ pub(super) fn review_text(mb: &MailboxConfig, r: &Review, now: DateTime<Utc>) ->
             )
         }
         Verdict::Quiet { reason } => {
-            format!("  - {subject:?}: nothing to do: {}\n", shown(reason))
+            let mut out = format!("  - {subject:?}: nothing to do: {}\n", shown(reason));
+            for l in &r.lifecycle {
+                out.push_str(&format!("      {}\n", shown(l)));
+            }
+            out
         }
     }
 }
@@ -193,6 +202,13 @@ pub(super) fn status_text(
         out.push_str(&usage_line(mb, store, now)?);
         for r in attention {
             out.push_str(&review_text(mb, r, now));
+        }
+        let waiting = daemon::lifecycle::waiting(mb, store, &reviews, now)?;
+        if waiting > 0 {
+            out.push_str(&format!(
+                "  {waiting} finding(s) wait for tomorrow: max_drafts_per_day = {} reached\n",
+                mb.rules.max_drafts_per_day
+            ));
         }
     }
     Ok(out)
@@ -289,6 +305,15 @@ pub(super) fn print_action(mb: &MailboxConfig, a: &Action, dry_run: bool) {
             println!("no draft for <{thread_id}>: answered while drafting")
         }
         Action::AlreadyThere { thread_id } => println!("draft for <{thread_id}> already in Drafts"),
+        Action::HandsOff { thread_id } => {
+            println!("no draft for <{thread_id}>: it holds a draft of yours; left alone")
+        }
+        Action::Waiting { thread_id } => {
+            println!("no draft for <{thread_id}> today: max_drafts_per_day reached")
+        }
+        Action::Removed { thread_id, removal } => {
+            println!("our draft for <{thread_id}> left Drafts: {removal:?}")
+        }
         Action::Failed { thread_id, failure } => {
             eprintln!("no draft for <{thread_id}>: {}", failure.error)
         }

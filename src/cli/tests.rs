@@ -43,6 +43,8 @@ fn status_names_who_a_draft_leaves_out_and_why() {
         verdict: Verdict::Attention(f),
         draft: None,
         failure: None,
+        lifecycle: Vec::new(),
+        hands_off: false,
     };
     let text = review_text(&mb, &review, Utc::now());
     assert!(
@@ -97,6 +99,8 @@ fn explain_escapes_control_characters_from_mail() {
         },
         draft: None,
         failure: None,
+        lifecycle: Vec::new(),
+        hands_off: false,
     };
     let text = review_text(&mb, &review, Utc::now());
     assert!(

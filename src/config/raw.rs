@@ -81,6 +81,7 @@ pub(super) struct RawRules {
     pub(super) followup_window_days: Option<u32>,
     pub(super) model_may_veto: Option<bool>,
     pub(super) followup_stops_on: Option<super::StopsOn>,
+    pub(super) max_drafts_per_day: Option<u32>,
     #[serde(default)]
     pub(super) trusted_reply_to_domains: Vec<String>,
     #[serde(default)]

@@ -23,6 +23,9 @@ pub struct Rules {
     /// What ends the silence after our message: only an answer in its own thread (the default),
     /// or any later mail from the same person, or from anyone at their company.
     pub followup_stops_on: StopsOn,
+    /// Drafts written per day (in the mailbox's timezone) at most; past it, findings wait for
+    /// the next day, newest first.
+    pub max_drafts_per_day: u32,
     /// Sender domains whose Reply-To is followed even when it points at another domain (a
     /// buyer's ticket system); lower-case, without `@`.
     pub trusted_reply_to_domains: Vec<String>,
@@ -90,6 +93,7 @@ impl Default for Rules {
             followup_window_days: 30,
             model_may_veto: true,
             followup_stops_on: StopsOn::Thread,
+            max_drafts_per_day: 50,
             trusted_reply_to_domains: Vec::new(),
             always_human: Vec::new(),
             form_senders: Vec::new(),
@@ -139,10 +143,14 @@ pub(super) fn check(r: RawRules) -> Result<Rules, String> {
         followup_window_days: r.followup_window_days.unwrap_or(d.followup_window_days),
         model_may_veto: r.model_may_veto.unwrap_or(d.model_may_veto),
         followup_stops_on: r.followup_stops_on.unwrap_or(d.followup_stops_on),
+        max_drafts_per_day: r.max_drafts_per_day.unwrap_or(d.max_drafts_per_day),
         trusted_reply_to_domains,
         always_human,
         form_senders,
     };
+    if rules.max_drafts_per_day == 0 {
+        return Err("key `rules.max_drafts_per_day`: must be at least 1".into());
+    }
     if rules.followup_business_days == 0 {
         return Err("key `rules.followup_business_days`: must be at least 1".into());
     }

@@ -5,7 +5,7 @@
 //! backoff (or for good, when it cannot heal) and the others go on. It does not fetch on its
 //! own: it calls `sync` only to look again before delivering.
 
-use super::{sync, Action, Review};
+use super::{lifecycle, sync, Action, Review};
 use crate::config::MailboxConfig;
 use crate::deliver;
 use crate::detect::{self, Contact, Finding, Verdict};
@@ -31,9 +31,11 @@ pub fn review(mb: &MailboxConfig, store: &Store, now: DateTime<Utc>) -> Result<V
         .max(mb.rules.followup_window_days) as i64;
     let since = now.timestamp() - (window + 1) * 86_400;
     let mut out = Vec::new();
+    // Read once for every thread: the last look at Drafts and our drafts' lifecycles.
+    let drafts = lifecycle::Known::read(mb, store)?;
     for id in store.recent_threads(&mb.name, since)? {
         if let Some(thread) = store.thread(&id)? {
-            out.push(judge(mb, store, thread, now)?);
+            out.push(judge_with(mb, store, thread, now, &drafts)?);
         }
     }
     // Newest first: a thread the model cannot handle must not be first in line on every pass.
@@ -48,6 +50,16 @@ pub fn judge(
     thread: Thread,
     now: DateTime<Utc>,
 ) -> Result<Review> {
+    judge_with(mb, store, thread, now, &lifecycle::Known::read(mb, store)?)
+}
+
+fn judge_with(
+    mb: &MailboxConfig,
+    store: &Store,
+    thread: Thread,
+    now: DateTime<Utc>,
+    drafts: &lifecycle::Known,
+) -> Result<Review> {
     let contact = |address: &str| contact(mb, store, address);
     let verdict = detect::assess(&thread, &mb.identity, &mb.rules, mb.timezone, &contact, now);
     let (draft, failure) = match &verdict {
@@ -58,11 +70,15 @@ pub fn judge(
         }
         Verdict::Quiet { .. } => (None, None),
     };
+    let hands_off = drafts.view.holds_other(&thread.id);
+    let lifecycle = drafts.describe_thread(&thread);
     Ok(Review {
         thread,
         verdict,
         draft,
         failure,
+        lifecycle,
+        hands_off,
     })
 }
 
@@ -108,7 +124,19 @@ pub async fn attend<M: LanguageModel>(
     now: DateTime<Utc>,
     shutdown: &CancellationToken,
 ) -> Result<Vec<Action>> {
-    let mut actions = Vec::new();
+    // Ours and no longer wanted (replaced, or answered by hand) goes first, so a thread
+    // answered while tend was down loses our draft before anything else happens.
+    let mut actions = lifecycle::tidy(
+        mb,
+        store,
+        session.as_mut().map(|(s, f)| (&mut **s, *f)),
+        now.timestamp(),
+    )
+    .await?;
+    let mut budget = mb
+        .rules
+        .max_drafts_per_day
+        .saturating_sub(lifecycle::drafted_today(mb, store, now)?);
     for review in review(mb, store, now)? {
         if shutdown.is_cancelled() {
             break;
@@ -161,6 +189,20 @@ pub async fn attend<M: LanguageModel>(
                 actions.push(Action::AlreadyThere { thread_id });
                 continue;
             }
+        }
+        // A draft of the user's (or ours, edited) in the thread is theirs: none of ours beside it.
+        // Looked at after the search above, which adopts our own draft after a lost state.
+        if store.drafts_view(&mb.name)?.holds_other(&review.thread.id) {
+            actions.push(Action::HandsOff {
+                thread_id: review.thread.id.clone(),
+            });
+            continue;
+        }
+        if budget == 0 {
+            actions.push(Action::Waiting {
+                thread_id: review.thread.id.clone(),
+            });
+            continue;
         }
         let voice = store.voice(&mb.name)?.unwrap_or_default();
         // The model may take minutes; shutdown does not wait for it. Nothing is recorded yet,
@@ -233,9 +275,28 @@ pub async fn attend<M: LanguageModel>(
                             actions.push(Action::Superseded { thread_id });
                             continue;
                         }
+                        if store.drafts_view(&mb.name)?.holds_other(&review.thread.id) {
+                            tracing::info!(thread = %thread_id, "a draft of the user's appeared while drafting; ours dropped");
+                            actions.push(Action::HandsOff { thread_id });
+                            continue;
+                        }
                         let rec = record(DraftState::Appended);
                         let drafts = drafts_folder(folders)?;
-                        Some(deliver::deliver(s, drafts, store, &rec, &ids, &d.raw).await?)
+                        let delivery =
+                            deliver::deliver(s, drafts, store, &rec, &ids, &d.raw).await?;
+                        if delivery == deliver::Delivery::Appended {
+                            budget = budget.saturating_sub(1);
+                            // Test hook: die between the new draft and the old one's removal.
+                            #[cfg(debug_assertions)]
+                            if std::env::var_os("TEND_TEST_CRASH_BEFORE_REMOVAL").is_some() {
+                                std::process::abort();
+                            }
+                            // The new draft is in: now the older one of ours in the thread goes.
+                            actions.extend(
+                                lifecycle::tidy(mb, store, Some((&mut **s, *folders)), ts).await?,
+                            );
+                        }
+                        Some(delivery)
                     }
                 };
                 tracing::info!(thread = %thread_id, message_id = %d.message_id, ?delivery, "draft ready");

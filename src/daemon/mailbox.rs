@@ -3,7 +3,8 @@
 //! reopened after a jittered backoff (reset by a good pass); a refused login waits long and says
 //! so loudly. Sent is checked on every pass, and a pass also runs every poll interval even
 //! without new INBOX mail: our own replies in Sent and the passing of time (follow-ups) change
-//! what needs a draft.
+//! what needs a draft. Between IDLEs, a `STATUS` of Sent's UIDNEXT starts a pass as soon as a
+//! reply sent by hand lands there, so our draft in that thread goes within a minute.
 //!
 //! It does not know about other mailboxes, signals or systemd; `service` runs these tasks.
 
@@ -31,6 +32,11 @@ const MODEL_RETRY_FIRST: Duration = Duration::from_secs(10);
 const PANIC_PAUSE: Duration = Duration::from_secs(60);
 /// IDLE is re-issued at least this often: RFC 2177 lets a server drop an IDLE after 29 minutes.
 const IDLE_MAX: Duration = Duration::from_secs(25 * 60);
+/// With a Sent folder, IDLE on INBOX ends at least this often for a `STATUS` of Sent, so a reply
+/// sent by hand removes our draft within a minute. Not left to the IDLE's silence probe: a
+/// server's keep-alive ("* OK Still here", every 2 minutes on Dovecot) restarts that one, which
+/// stretched a wait to 57 s when measured.
+const SENT_CHECK: Duration = Duration::from_secs(25);
 
 /// What a mailbox task needs, owned, so it can run on its own.
 pub(super) struct Watch<M> {
@@ -231,6 +237,17 @@ impl<M: LanguageModel + 'static> Watch<M> {
                 (changed, last_pass, last_report) = (false, Instant::now(), report);
                 continue;
             }
+            // A reply the user sent by hand lands in Sent, which IDLE on INBOX does not see: a
+            // cheap STATUS after every IDLE (which ends at the latest every `timeout / 2`, its
+            // liveness probe) notices it, and the pass removes our draft from that thread.
+            if let Some(sent) = &folders.sent {
+                let next = session.uid_next(sent).await?;
+                if super::sync::grew(mb, &self.store, sent, next, &last_report)? {
+                    tracing::debug!(folder = %sent, "Sent grew");
+                    changed = true;
+                    continue;
+                }
+            }
             // Mail that came in after the pass fetched INBOX would not wake an IDLE started
             // now: look first.
             let inbox = session.examine(&folders.inbox).await?;
@@ -240,10 +257,13 @@ impl<M: LanguageModel + 'static> Watch<M> {
             }
             let wait = due.saturating_duration_since(Instant::now());
             if session.can_idle() {
-                self.health
-                    .set(name, State::Idle, wait.min(IDLE_MAX) + timeout);
+                let limit = match folders.sent {
+                    Some(_) => wait.min(IDLE_MAX).min(SENT_CHECK),
+                    None => wait.min(IDLE_MAX),
+                };
+                self.health.set(name, State::Idle, limit + timeout);
                 tracing::debug!(folder = %folders.inbox, "waiting on IDLE");
-                let (s, wake) = session.idle(wait.min(IDLE_MAX), &self.stop).await?;
+                let (s, wake) = session.idle(limit, &self.stop).await?;
                 session = s;
                 if wake == Wake::Changed {
                     tracing::debug!("IDLE: the inbox changed");

@@ -6,7 +6,9 @@
 //! threads and drafting for them in `attend`.
 
 mod attend;
+mod drafts;
 pub mod health;
+pub mod lifecycle;
 mod mailbox;
 mod service;
 mod sync;
@@ -67,6 +69,11 @@ pub struct Review {
     pub draft: Option<DraftState>,
     /// Why its draft failed so far, if it did (count, last error, next try).
     pub failure: Option<FailureRecord>,
+    /// Our drafts in this thread and what became of them, or why none is written beside the
+    /// user's own draft (see `lifecycle::describe_thread`).
+    pub lifecycle: Vec<String>,
+    /// The thread holds a draft that is not ours unmodified: no draft of ours beside it.
+    pub hands_off: bool,
 }
 
 /// What a pass did about one finding.
@@ -83,6 +90,16 @@ pub enum Action {
     Superseded { thread_id: String },
     /// Drafts already held it: nothing new to do.
     AlreadyThere { thread_id: String },
+    /// The thread holds a draft that is not ours unmodified (the user's own, or ours edited):
+    /// it is theirs, so no draft of ours is written beside it.
+    HandsOff { thread_id: String },
+    /// Past `[rules] max_drafts_per_day`: this finding waits for tomorrow.
+    Waiting { thread_id: String },
+    /// A draft of ours left Drafts (replaced, or the thread was answered by hand).
+    Removed {
+        thread_id: String,
+        removal: imap::Removal,
+    },
     /// This finding's draft failed (the model rejected or timed out on this thread, answered it
     /// unusably; no recipient); recorded with its backoff, the other findings went on.
     Failed {

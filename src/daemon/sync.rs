@@ -1,5 +1,5 @@
 //! Sync: fetch what is new in INBOX and Sent, parse it and store it, moving a folder's cursor
-//! only after its messages are stored. A worker thread parses and stores one batch while the
+//! only after its messages are stored; then look at Drafts (`drafts::look`). A worker thread parses and stores one batch while the
 //! next is fetched. It does not judge threads or draft; that is `attend`.
 
 use super::SyncReport;
@@ -39,6 +39,11 @@ pub async fn sync(
         sync_folder(mb, store, session, folder, &mut report, shutdown)
             .await
             .with_context(|| format!("syncing {folder:?}"))?;
+    }
+    if let Some(drafts) = folders.drafts.as_ref().filter(|_| !shutdown.is_cancelled()) {
+        super::drafts::look(mb, store, session, drafts, Utc::now().timestamp())
+            .await
+            .with_context(|| format!("looking at {drafts:?}"))?;
     }
     store.flush()?;
     Ok(report)
@@ -320,6 +325,27 @@ pub(super) fn behind(
         Some(c) => state
             .uid_next
             .is_some_and(|n| n > c.last_uid.saturating_add(1)),
+    })
+}
+
+/// Has `folder` grown past what the store holds, by the UIDNEXT a `STATUS` gave? Like
+/// [`behind`], but without opening the folder (a UIDVALIDITY change is found by the next pass).
+pub(super) fn grew(
+    mb: &MailboxConfig,
+    store: &Store,
+    folder: &str,
+    uid_next: Option<u32>,
+    last: &SyncReport,
+) -> Result<bool> {
+    let Some(next) = uid_next else {
+        return Ok(false);
+    };
+    if let Some(&held) = last.held.get(folder) {
+        return Ok(next > held);
+    }
+    Ok(match store.cursor(&mb.name, folder)? {
+        None => true,
+        Some(c) => next > c.last_uid.saturating_add(1),
     })
 }
 

@@ -14,7 +14,11 @@ use super::connect::ImapSession;
 use super::folders::Listed;
 use super::Fetched;
 use anyhow::{Context, Result};
-use async_imap::imap_proto::{AttributeValue, Capability, MailboxDatum, Outcome, Response, Status};
+use async_imap::imap_proto::{rfc4315::UidSetMember, RequestId};
+use async_imap::imap_proto::{
+    AttributeValue, Capability, MailboxDatum, Outcome, Response, ResponseCode, Status,
+    StatusAttribute,
+};
 
 /// The server completed a command with NO or BAD. The connection is still good.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -42,12 +46,30 @@ pub async fn run(
     inner: &mut ImapSession,
     command: &str,
     what: &str,
-    mut each: impl FnMut(&Response<'_>),
+    each: impl FnMut(&Response<'_>),
 ) -> Result<std::result::Result<(), Refused>> {
     let tag = inner
         .run_command(command)
         .await
         .with_context(|| format!("sending {what}"))?;
+    Ok(complete(inner, &tag, what, each).await?.map(|_| ()))
+}
+
+/// What a tagged OK said beyond "OK": the response codes tend acts on.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Done {
+    /// RFC 4315 `[APPENDUID uidvalidity uid]`.
+    pub append_uid: Option<(u32, u32)>,
+}
+
+/// Reads the answer to a command already sent under `tag`, as [`run`] does, keeping the
+/// response code of the tagged OK (async-imap's `append` throws it away).
+pub async fn complete(
+    inner: &mut ImapSession,
+    tag: &RequestId,
+    what: &str,
+    mut each: impl FnMut(&Response<'_>),
+) -> Result<std::result::Result<Done, Refused>> {
     let mut bye = None;
     loop {
         let resp = inner
@@ -63,9 +85,9 @@ pub async fn run(
                 tag: done,
                 status,
                 outcome,
-            } if *done == tag => {
+            } if done == tag => {
                 let status = match status {
-                    Status::Ok => return Ok(Ok(())),
+                    Status::Ok => return Ok(Ok(done_code(outcome))),
                     Status::No => "NO",
                     Status::Bad => "BAD",
                     other => anyhow::bail!("{what} ended with {other:?}: {}", words(outcome)),
@@ -90,6 +112,20 @@ pub async fn run(
             other => each(other),
         }
     }
+}
+
+/// The codes of a tagged OK that tend uses.
+fn done_code(outcome: &Outcome<'_>) -> Done {
+    let append_uid = match &outcome.code {
+        // One message appended: one UID (RFC 4315 allows a set only for MULTIAPPEND).
+        Some(ResponseCode::AppendUid(validity, set)) => match set.as_slice() {
+            [UidSetMember::Uid(uid)] => Some((*validity, *uid)),
+            [UidSetMember::UidRange(r)] if r.start() == r.end() => Some((*validity, *r.start())),
+            _ => None,
+        },
+        _ => None,
+    };
+    Done { append_uid }
 }
 
 /// The server's words: `[CODE] text`.
@@ -169,6 +205,54 @@ pub fn search_hits(resp: &Response<'_>) -> Option<Vec<u32>> {
         Response::MailboxData(MailboxDatum::Search(uids)) => Some(uids.clone()),
         _ => None,
     }
+}
+
+/// One answer to `UID FETCH set (UID FLAGS BODY.PEEK[HEADER.FIELDS (...)])`.
+#[derive(Debug, PartialEq)]
+pub struct Header {
+    pub uid: u32,
+    pub raw: Vec<u8>,
+    /// Flagged `\Deleted` (on its way out, by the user's client or ours).
+    pub deleted: bool,
+}
+
+/// From `UID FETCH set (UID FLAGS BODY.PEEK[HEADER.FIELDS (...)])`: the UID, the header bytes
+/// and whether it is flagged `\Deleted`.
+pub fn fetched_header(resp: &Response<'_>) -> Option<Header> {
+    let Response::Fetch(_, attrs) = resp else {
+        return None;
+    };
+    let (mut uid, mut header, mut deleted) = (None, None, false);
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(u) => uid = Some(*u),
+            AttributeValue::Flags(flags) => {
+                deleted |= flags.iter().any(|f| f.eq_ignore_ascii_case("\\Deleted"))
+            }
+            AttributeValue::BodySection {
+                section: Some(_),
+                data,
+                ..
+            } => header = Some(data.as_deref().map_or_else(Vec::new, <[u8]>::to_vec)),
+            _ => {}
+        }
+    }
+    Some(Header {
+        uid: uid?,
+        raw: header?,
+        deleted,
+    })
+}
+
+/// From `STATUS folder (UIDNEXT)`: the UIDNEXT.
+pub fn status_uid_next(resp: &Response<'_>) -> Option<u32> {
+    let Response::MailboxData(MailboxDatum::Status { status, .. }) = resp else {
+        return None;
+    };
+    status.iter().find_map(|a| match a {
+        StatusAttribute::UidNext(n) => Some(*n),
+        _ => None,
+    })
 }
 
 /// From `LIST`: one folder, its name decoded from modified UTF-7.
@@ -281,6 +365,30 @@ mod tests {
             offers(&parse(b"* CAPABILITY IMAP4rev1\r\n"), "IDLE"),
             Some(false)
         );
+    }
+
+    #[test]
+    fn appenduid_is_read_from_the_tagged_ok() {
+        let Response::Done { outcome, .. } =
+            parse(b"A0005 OK [APPENDUID 38505 3955] APPEND completed\r\n")
+        else {
+            panic!("a completion");
+        };
+        assert_eq!(done_code(&outcome).append_uid, Some((38505, 3955)));
+        let Response::Done { outcome, .. } = parse(b"A0005 OK APPEND completed\r\n") else {
+            panic!("a completion");
+        };
+        assert_eq!(done_code(&outcome).append_uid, None);
+        assert_eq!(
+            status_uid_next(&parse(b"* STATUS Sent (UIDNEXT 44)\r\n")),
+            Some(44)
+        );
+        let header = fetched_header(&parse(
+            b"* 2 FETCH (UID 9 FLAGS (\\Seen \\Deleted) BODY[HEADER.FIELDS (MESSAGE-ID)] {8}\r\nA: b\r\n\r\n)\r\n",
+        ));
+        let header = header.expect("a header");
+        assert_eq!((header.uid, header.deleted), (9, true));
+        assert_eq!(header.raw, b"A: b\r\n\r\n");
     }
 
     #[test]

@@ -32,6 +32,8 @@ impl Session {
             timeout,
             host,
             can_idle,
+            uidplus,
+            literal_plus,
             wire,
         } = self;
         let probe = (timeout / 2).max(Duration::from_millis(500));
@@ -70,6 +72,8 @@ impl Session {
             timeout,
             host,
             can_idle,
+            uidplus,
+            literal_plus,
             wire,
         };
         session.drain();

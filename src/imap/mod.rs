@@ -1,13 +1,15 @@
 //! IMAP, the only user of async-imap: connect and log in ([`connect`]), find INBOX, Sent and
 //! Drafts ([`folders`], names in modified UTF-7 [`utf7`]), list and fetch what is new after a
-//! UID, search a folder for a Message-ID, append a draft. FETCH, SEARCH, LIST and CAPABILITY
+//! UID, search a folder for a Message-ID; append, thread and remove our drafts ([`drafts`]). FETCH, SEARCH, LIST and CAPABILITY
 //! are read by [`command`], which checks their tagged status; a NO or BAD is an error, never an
 //! empty answer. Folders are opened with EXAMINE (read-only) and bodies fetched with
-//! `BODY.PEEK`, so tend never marks buyer mail as read. It never calls the store: the daemon
+//! `BODY.PEEK`, so tend never marks buyer mail as read; the one SELECT is Drafts, to remove one
+//! draft of ours by its recorded UID (`drafts::remove_ours`), and it is EXAMINEd again after. It never calls the store: the daemon
 //! saves cursors after the messages are stored.
 
 mod command;
 pub mod connect;
+mod drafts;
 mod folders;
 mod idle;
 mod large;
@@ -19,6 +21,7 @@ use async_imap::imap_proto::NameAttribute;
 pub use command::Refused;
 use connect::ImapSession;
 pub use connect::LoginError;
+pub use drafts::{DraftHeader, DraftsListing, Placed, Removal};
 pub use idle::Wake;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -69,6 +72,10 @@ pub struct Session {
     host: String,
     /// Does the server offer IDLE (RFC 2177)? Without it the daemon polls.
     can_idle: bool,
+    /// RFC 4315 UIDPLUS: APPENDUID and UID EXPUNGE. Without it tend never expunges.
+    uidplus: bool,
+    /// RFC 7888 LITERAL+: APPEND without waiting for a continuation.
+    literal_plus: bool,
     /// Folder names as read -> as the server spells them, from the last LIST.
     wire: HashMap<String, String>,
 }
@@ -80,19 +87,25 @@ impl Session {
         let inner = connect::login(cfg, &password).await?;
         let mut session = Session {
             can_idle: false,
+            uidplus: false,
+            literal_plus: false,
             inner,
             timeout: cfg.timeout,
             host: cfg.host.clone(),
             wire: HashMap::new(),
         };
-        let mut idle = false;
+        let (mut idle, mut uidplus, mut literal_plus) = (false, false, false);
         let fut = command::run(&mut session.inner, "CAPABILITY", "CAPABILITY", |r| {
-            idle |= command::offers(r, "IDLE").unwrap_or(false)
+            idle |= command::offers(r, "IDLE").unwrap_or(false);
+            uidplus |= command::offers(r, "UIDPLUS").unwrap_or(false);
+            literal_plus |= command::offers(r, "LITERAL+").unwrap_or(false);
         });
         within(cfg.timeout, &cfg.host, "CAPABILITY", fut)
             .await?
             .context("asking for the server's capabilities")?;
         session.can_idle = idle;
+        session.uidplus = uidplus;
+        session.literal_plus = literal_plus;
         session.drain();
         Ok(session)
     }
@@ -226,23 +239,6 @@ impl Session {
         uids.sort_unstable();
         uids.dedup();
         Ok(uids)
-    }
-
-    /// Appends a draft to `folder` with the `\Draft` and `\Seen` flags.
-    pub async fn append_draft(&mut self, folder: &str, raw: &[u8]) -> Result<()> {
-        let wire = self.wire(folder);
-        let inner = &mut self.inner;
-        let fut = async {
-            inner
-                .append(&wire, Some("(\\Draft \\Seen)"), None, raw)
-                .await?;
-            Ok::<(), anyhow::Error>(())
-        };
-        within(self.timeout, &self.host, "APPEND", fut)
-            .await
-            .with_context(|| format!("appending a draft to {folder:?}"))?;
-        self.drain();
-        Ok(())
     }
 
     /// Says goodbye; errors are irrelevant at this point.

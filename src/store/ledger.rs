@@ -3,10 +3,156 @@
 //! with a count and when to try again). Both are keyed by the draft's Message-ID; an index by
 //! (mailbox, trigger) finds a ledger entry whatever formula named its draft, so a store from an
 //! older tend keeps its drafts. It does not decide when to retry; `daemon::attend` does.
+//!
+//! Beside them, the lifecycle of each draft we appended ([`DraftCopy`]: where the server stored
+//! it, what became of it) and the last look at Drafts ([`DraftsView`]: which threads hold a
+//! draft, and whether it is ours unmodified), which `status` reads without a connection.
 
 use super::{json, key, Store};
+use crate::imap::Placed;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One draft we appended, as the server stored it, and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftCopy {
+    pub mailbox: String,
+    pub thread_id: String,
+    pub trigger: String,
+    pub placed: Placed,
+    /// The words we wrote (the model's body), to compare with what the user sent.
+    pub body: String,
+    /// Unix seconds of the APPEND.
+    pub at: i64,
+    pub status: CopyStatus,
+    /// What the user did about the trigger, once a reply of ours appeared (or the draft went).
+    #[serde(default)]
+    pub fate: Option<Fate>,
+}
+
+/// Where our draft is now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CopyStatus {
+    /// In Drafts, unmodified, at the recorded UID.
+    InDrafts,
+    /// Removed by us: a newer draft of ours replaced it.
+    Replaced { at: i64 },
+    /// Removed by us: the thread was answered without it.
+    RemovedAnswered { at: i64 },
+    /// Flagged `\Deleted` by us but not expunged: the server has no UIDPLUS.
+    FlaggedDeleted { at: i64 },
+    /// Gone from Drafts by the user's hand (sent, deleted, or replaced by an edited copy).
+    GoneByUser { at: i64 },
+}
+
+impl CopyStatus {
+    /// Still ours to remove (or to leave standing for its finding)?
+    pub fn in_drafts(&self) -> bool {
+        matches!(self, CopyStatus::InDrafts)
+    }
+}
+
+/// What became of a draft of ours, judged when a reply of ours appears in its thread after its
+/// trigger (or when it went with no reply).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Fate {
+    /// Sent with (nearly) our words: similarity at least [`AS_WRITTEN`].
+    SentAsWritten { similarity: f64 },
+    /// Sent after edits: the reply shares our words in part.
+    SentAfterEdits { similarity: f64 },
+    /// Answered in other words.
+    AnsweredWithout { similarity: f64 },
+    /// The draft left Drafts and no reply came (yet: a reply later still decides).
+    DeletedUnanswered,
+}
+
+/// Similarity from which a reply counts as our draft sent as written.
+pub const AS_WRITTEN: f64 = 0.9;
+/// Similarity below which a reply counts as written without our draft.
+pub const WITHOUT: f64 = 0.3;
+
+impl Fate {
+    /// The fate of a draft whose thread got a reply sharing `similarity` of its word bigrams.
+    pub fn of_reply(similarity: f64) -> Fate {
+        if similarity >= AS_WRITTEN {
+            Fate::SentAsWritten { similarity }
+        } else if similarity >= WITHOUT {
+            Fate::SentAfterEdits { similarity }
+        } else {
+            Fate::AnsweredWithout { similarity }
+        }
+    }
+}
+
+impl std::fmt::Display for Fate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fate::SentAsWritten { similarity } => {
+                write!(f, "sent as written (similarity {similarity:.2})")
+            }
+            Fate::SentAfterEdits { similarity } => {
+                write!(f, "sent after edits (similarity {similarity:.2})")
+            }
+            Fate::AnsweredWithout { similarity } => {
+                write!(f, "answered without it (similarity {similarity:.2})")
+            }
+            Fate::DeletedUnanswered => write!(f, "deleted unanswered"),
+        }
+    }
+}
+
+/// Dice coefficient on word bigrams (lowercased words, punctuation dropped): 1.0 for the same
+/// words in the same order, 0.0 for nothing in common.
+pub fn similarity(ours: &str, theirs: &str) -> f64 {
+    fn bigrams(text: &str) -> BTreeMap<(String, String), u32> {
+        let words: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let mut out = BTreeMap::new();
+        for pair in words.windows(2) {
+            *out.entry((pair[0].clone(), pair[1].clone())).or_insert(0) += 1;
+        }
+        out
+    }
+    let (a, b) = (bigrams(ours), bigrams(theirs));
+    let total: u32 = a.values().sum::<u32>() + b.values().sum::<u32>();
+    if total == 0 {
+        return 0.0;
+    }
+    let common: u32 = a
+        .iter()
+        .map(|(k, n)| (*n).min(b.get(k).copied().unwrap_or(0)))
+        .sum();
+    2.0 * common as f64 / total as f64
+}
+
+/// The last look at Drafts: per thread, the drafts it holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DraftsView {
+    pub uidvalidity: u32,
+    pub threads: BTreeMap<String, Vec<SeenDraft>>,
+}
+
+/// One draft in Drafts that threads to a stored thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeenDraft {
+    pub uid: u32,
+    /// Our draft's Message-ID when this is our unmodified draft (its recorded UID); `None`: the
+    /// user's own draft, or ours edited (a new UID).
+    pub ours: Option<String>,
+}
+
+impl DraftsView {
+    /// Does `thread` hold a draft that is not ours unmodified (the user's, or ours edited)?
+    pub fn holds_other(&self, thread: &str) -> bool {
+        self.threads
+            .get(thread)
+            .is_some_and(|d| d.iter().any(|s| s.ours.is_none()))
+    }
+}
 
 /// What happened to a draft tend wanted to write, keyed by the draft's Message-ID.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,9 +262,79 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records (or updates) the lifecycle of a draft we appended; durable before returning.
+    pub fn record_copy(&self, draft_id: &str, copy: &DraftCopy) -> Result<()> {
+        self.copies
+            .insert(key(&copy.mailbox, draft_id), json(copy))
+            .context("writing the draft copies")?;
+        self.flush()
+    }
+
+    /// The lifecycle of one draft of ours.
+    pub fn copy(&self, mailbox: &str, draft_id: &str) -> Result<Option<DraftCopy>> {
+        let v = self
+            .copies
+            .get(key(mailbox, draft_id))
+            .context("reading the draft copies")?;
+        Ok(v.and_then(|v| serde_json::from_slice(&v).ok()))
+    }
+
+    /// Every draft of ours in `mailbox`, with its Message-ID.
+    pub fn copies(&self, mailbox: &str) -> Result<Vec<(String, DraftCopy)>> {
+        let prefix = key(mailbox, "");
+        let mut out = Vec::new();
+        for item in self.copies.scan_prefix(&prefix) {
+            let (k, v) = item.context("scanning the draft copies")?;
+            let id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            if let Ok(c) = serde_json::from_slice::<DraftCopy>(&v) {
+                out.push((id, c));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Saves the last look at Drafts for `mailbox`.
+    pub fn set_drafts_view(&self, mailbox: &str, view: &DraftsView) -> Result<()> {
+        self.drafts_seen
+            .insert(mailbox, json(view))
+            .context("writing the drafts view")?;
+        Ok(())
+    }
+
+    /// The last look at Drafts for `mailbox` (empty before the first).
+    pub fn drafts_view(&self, mailbox: &str) -> Result<DraftsView> {
+        let v = self
+            .drafts_seen
+            .get(mailbox)
+            .context("reading the drafts view")?;
+        Ok(v.and_then(|v| serde_json::from_slice(&v).ok())
+            .unwrap_or_default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dice_on_word_bigrams_tells_sent_as_written_from_edited_from_other_words() {
+        let ours = "Hi Bob, the 50-seat plan is 9,000 a year. I can send the order form today.";
+        assert!((similarity(ours, ours) - 1.0).abs() < 1e-9);
+        let edited =
+            "Hi Bob, the 50-seat plan is 8,500 a year for you. I can send the order form tomorrow.";
+        let s = similarity(ours, edited);
+        assert!(
+            matches!(Fate::of_reply(s), Fate::SentAfterEdits { .. }),
+            "{s}"
+        );
+        let other = "Let us talk on the phone on Monday.";
+        assert!(matches!(
+            Fate::of_reply(similarity(ours, other)),
+            Fate::AnsweredWithout { .. }
+        ));
+        assert_eq!(similarity("", ""), 0.0);
+    }
 
     #[test]
     fn a_ledger_from_before_the_trigger_index_is_indexed_on_open() {

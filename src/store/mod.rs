@@ -15,7 +15,10 @@ mod related;
 mod usage;
 mod voice;
 
-pub use ledger::{DraftRecord, DraftState, FailureRecord};
+pub use ledger::{
+    similarity, CopyStatus, DraftCopy, DraftRecord, DraftState, DraftsView, FailureRecord, Fate,
+    SeenDraft,
+};
 pub use related::party_keys;
 pub use usage::UsageDay;
 
@@ -89,6 +92,10 @@ pub struct Store {
     ledger_triggers: sled::Tree,
     /// draft Message-ID -> FailureRecord.
     failures: sled::Tree,
+    /// mailbox \0 draft Message-ID -> DraftCopy: where the server stored our draft, its fate.
+    copies: sled::Tree,
+    /// mailbox -> DraftsView: the last look at Drafts.
+    drafts_seen: sled::Tree,
     /// merged thread id -> the thread that absorbed it.
     aliases: sled::Tree,
     /// thread id -> `thread::Facts` (outside participants, subjects), to judge a merge.
@@ -187,6 +194,8 @@ impl Store {
             ledger: tree("ledger")?,
             ledger_triggers: tree("ledger_triggers")?,
             failures: tree("failures")?,
+            copies: tree("draft_copies")?,
+            drafts_seen: tree("drafts_seen")?,
             aliases: tree("aliases")?,
             facts: tree("thread_facts")?,
             usage: tree("usage")?,

@@ -10,10 +10,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 use support::dovecot::Dovecot;
 use support::llm::FakeLlm;
-use support::service::{instant_model, Setup};
+use support::proxy::{Fault, Proxy};
+use support::service::{instant_model, Setup, Tend};
 
 /// A mailbox file for USER@acme.test with acme.test as the colleagues' domain.
 fn mailbox(setup: &Setup, d: &Dovecot, user: &str) {
+    mailbox_at(setup, d, user, d.port());
+}
+
+/// [`mailbox`], reached through `port` (a proxy in front of the Dovecot).
+fn mailbox_at(setup: &Setup, d: &Dovecot, user: &str, port: u16) {
     d.add_user(user, "pw");
     let pw = setup.path(&format!("mailboxes/{user}.password"));
     std::fs::write(&pw, "pw\n").unwrap();
@@ -22,7 +28,7 @@ fn mailbox(setup: &Setup, d: &Dovecot, user: &str) {
         "addresses = [\"{user}@acme.test\"]\ninternal_domains = [\"acme.test\"]\n\
          timezone = \"UTC\"\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\n\
          username = \"{user}\"\npassword_file = \"{user}.password\"\n",
-        d.port()
+        port
     );
     std::fs::write(setup.path(&format!("mailboxes/{user}.toml")), text).unwrap();
 }
@@ -137,4 +143,37 @@ fn a_colleagues_later_reply_closes_my_open_finding() {
         "a draft for alice"
     );
     assert!(d.messages("bob", "Drafts").is_empty(), "a draft for bob");
+}
+
+/// `tend run` starts every mailbox at once. Bob's mailbox is slow to answer (its first EXAMINE
+/// held back 4 s by a proxy), so alice's task would judge the thread before bob's Sent is
+/// stored and draft for a question bob answered. Every mailbox's first sync comes before any
+/// draft.
+#[test]
+fn tend_run_starts_drafting_only_after_every_mailbox_synced_once() {
+    let d = Dovecot::start();
+    let llm = instant_model();
+    let setup = Setup::new(&llm, "");
+    let proxy = Proxy::start(d.port());
+    mailbox(&setup, &d, "alice");
+    mailbox_at(&setup, &d, "bob", proxy.port());
+    d.put("alice", "INBOX", question(3).as_bytes(), "");
+    d.put("bob", "INBOX", question(3).as_bytes(), "");
+    d.put("bob", "Sent", bobs_answer(2).as_bytes(), "S");
+    let held = proxy.inject(
+        &["EXAMINE"],
+        Fault::Delay(std::time::Duration::from_secs(4)),
+        1,
+    );
+    let mut tend = Tend::start(&setup.config());
+    tend.wait_log("waiting on IDLE", 2, 60);
+    assert_eq!(held.count(), 1, "bob's first EXAMINE was held back");
+    assert!(
+        d.messages("alice", "Drafts").is_empty(),
+        "alice got a draft for a thread bob answered:\n{}",
+        tend.log()
+    );
+    assert!(d.messages("bob", "Drafts").is_empty(), "a draft for bob");
+    assert!(llm.requests().is_empty(), "the model was asked");
+    tend.stop();
 }

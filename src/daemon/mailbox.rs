@@ -9,7 +9,7 @@
 //! It does not know about other mailboxes, signals or systemd; `service` runs these tasks.
 
 use super::health::{self, Backoff, Health, State};
-use super::{open, span, work, Action, SyncReport};
+use super::{open, span, sync, work, Action, SyncReport};
 use crate::config::MailboxConfig;
 use crate::imap::{FolderNames, LoginError, Session, Wake};
 use crate::llm::LanguageModel;
@@ -37,6 +37,37 @@ const IDLE_MAX: Duration = Duration::from_secs(25 * 60);
 /// server's keep-alive ("* OK Still here", every 2 minutes on Dovecot) restarts that one, which
 /// stretched a wait to 57 s when measured.
 const SENT_CHECK: Duration = Duration::from_secs(25);
+/// How long a mailbox started with the service waits for the others' first sync before it
+/// drafts anyway (one that cannot connect must not hold the rest back for long).
+const START_WAIT: Duration = Duration::from_secs(60);
+
+/// At start-up, every mailbox syncs once before any of them drafts. Mailboxes share threads: a
+/// colleague's reply in their own Sent, not synced yet, would leave my finding open, and my
+/// task would draft for a thread already answered (seen in tests/service.rs).
+pub(super) struct StartGate {
+    left: tokio::sync::watch::Sender<usize>,
+}
+
+impl StartGate {
+    pub(super) fn new(mailboxes: usize) -> Arc<StartGate> {
+        Arc::new(StartGate {
+            left: tokio::sync::watch::Sender::new(mailboxes),
+        })
+    }
+
+    /// This mailbox's first sync is stored.
+    fn arrive(&self) {
+        self.left.send_modify(|n| *n = n.saturating_sub(1));
+    }
+
+    /// Until every mailbox arrived, or `limit`; false when the limit came first.
+    async fn wait(&self, limit: Duration) -> bool {
+        let mut rx = self.left.subscribe();
+        tokio::time::timeout(limit, rx.wait_for(|n| *n == 0))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
 
 /// What a mailbox task needs, owned, so it can run on its own.
 pub(super) struct Watch<M> {
@@ -49,6 +80,9 @@ pub(super) struct Watch<M> {
     pub stop: CancellationToken,
     /// Notified by a reload: a mailbox waiting to reconnect tries again now.
     pub retry: Arc<Notify>,
+    /// For a mailbox started with the service: wait for every mailbox's first sync before the
+    /// first draft. Taken at the first pass, so a reconnect does not wait again.
+    pub gate: std::sync::Mutex<Option<Arc<StartGate>>>,
 }
 
 impl<M: LanguageModel + 'static> Watch<M> {
@@ -107,6 +141,10 @@ impl<M: LanguageModel + 'static> Watch<M> {
                 },
                 Err(err) => err,
             };
+            // A mailbox that cannot connect (or failed its first sync) holds no one back.
+            if let Some(gate) = self.gate.lock().ok().and_then(|mut g| g.take()) {
+                gate.arrive();
+            }
             let now = Utc::now();
             let (delay, state) = match err.downcast_ref::<LoginError>() {
                 Some(refused @ LoginError::Refused { .. }) => {
@@ -174,6 +212,24 @@ impl<M: LanguageModel + 'static> Watch<M> {
         let mut model_due: Option<Instant> = None;
         let mut model_retry = MODEL_RETRY_FIRST;
         let mut last_report = SyncReport::default();
+        let gate = self.gate.lock().ok().and_then(|mut g| g.take());
+        if let Some(gate) = gate {
+            self.health
+                .set(name, State::Syncing, timeout * 8 + START_WAIT);
+            let synced = sync(mb, &self.store, &mut session, &folders, &self.stop).await;
+            // Arrived even when the sync failed: the others must not wait for a retry.
+            gate.arrive();
+            synced?;
+            tokio::select! {
+                all = gate.wait(START_WAIT) => if !all {
+                    tracing::warn!(
+                        "not every mailbox finished its first sync within {} s; drafting anyway",
+                        START_WAIT.as_secs()
+                    );
+                },
+                _ = self.stop.cancelled() => {}
+            }
+        }
         loop {
             if self.stop.is_cancelled() {
                 session.logout().await;

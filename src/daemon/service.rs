@@ -10,7 +10,7 @@
 //! its successor starts only once it has ended.
 
 use super::health::Health;
-use super::mailbox::Watch;
+use super::mailbox::{StartGate, Watch};
 use crate::config::{self, Config, MailboxConfig};
 use crate::llm::LanguageModel;
 use crate::store::Store;
@@ -61,6 +61,9 @@ struct Service<M> {
     shutdown: CancellationToken,
     running: BTreeMap<String, Running>,
     stopping: BTreeMap<String, Stopping>,
+    /// The mailboxes started with the service sync once each before any of them drafts; one
+    /// added or restarted later has nothing to wait for.
+    gate: Option<Arc<StartGate>>,
 }
 
 /// Runs every mailbox until SIGTERM or SIGINT. `snapshot` is called whenever the status may
@@ -83,10 +86,13 @@ pub async fn run<M: LanguageModel + 'static>(
         shutdown: CancellationToken::new(),
         running: BTreeMap::new(),
         stopping: BTreeMap::new(),
+        gate: None,
     };
+    service.gate = Some(StartGate::new(service.config.mailboxes.len()));
     for mb in service.config.mailboxes.clone() {
         service.start(mb);
     }
+    service.gate = None;
     tracing::info!(
         mailboxes = service.running.len(),
         "tend running; it never sends mail"
@@ -142,6 +148,7 @@ impl<M: LanguageModel + 'static> Service<M> {
             health: self.health.clone(),
             stop: stop.clone(),
             retry: retry.clone(),
+            gate: std::sync::Mutex::new(self.gate.clone()),
         };
         let task = self.tracker.spawn(watch.run());
         let name = mb.name.clone();

@@ -650,3 +650,30 @@ fn a_draft_the_server_will_not_give_back_is_kept_and_never_removed() {
     assert_eq!(w.drafts().len(), 1, "not known exactly, so never removed");
     assert_eq!(w.llm.requests().len(), 1);
 }
+
+#[test]
+fn a_user_edited_draft_is_never_adopted_as_ours_and_deleted() {
+    // H1: the edited copy keeps our Message-ID and headers (Thunderbird); with the ledger lost,
+    // the search finds it under our id, but its body is not what tend wrote.
+    let w = World::new();
+    w.seed();
+    w.once();
+    edit_our_draft(&w, None);
+    let edited = listing(&w, "Drafts");
+    std::fs::remove_dir_all(w.dir.path().join("state")).unwrap();
+    w.once();
+    assert_eq!(listing(&w, "Drafts"), edited, "found, not written again");
+    w.reply_by_hand("ans@acme.test", "q1@buyer.test");
+    w.once();
+    assert_eq!(listing(&w, "Drafts"), edited, "the user's edit survives");
+    w.buyer(
+        "q2@buyer.test",
+        "q1@buyer.test",
+        Utc::now() - Duration::minutes(30),
+    );
+    w.once();
+    assert!(
+        listing(&w, "Drafts").iter().any(|d| d == &edited[0]),
+        "the user's edit survives a new buyer message too"
+    );
+}

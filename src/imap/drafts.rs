@@ -196,7 +196,8 @@ impl Session {
     }
 
     /// Adopts a draft found in `folder` under our own Message-ID (a crash between APPEND and the
-    /// ledger write): only one UID, carrying our marker; with its bytes. `None`: not adoptable,
+    /// ledger write): only one UID, carrying our marker; with its bytes, so `deliver` can check
+    /// the marker vouches for the body (an edited copy keeps our headers). `None`: not adoptable,
     /// so never removed.
     pub async fn adopt_draft(
         &mut self,

@@ -677,3 +677,40 @@ fn a_user_edited_draft_is_never_adopted_as_ours_and_deleted() {
         "the user's edit survives a new buyer message too"
     );
 }
+
+#[test]
+fn an_automated_message_from_our_side_is_no_answer_by_hand() {
+    // H2: an auto-reply from our own address after the buyer's question answers nothing, as
+    // `detect` judges it: the finding is live, so our draft stays.
+    let w = World::new();
+    w.seed();
+    w.once();
+    let ours = listing(&w, "Drafts");
+    assert_eq!(ours.len(), 1);
+    let raw = mail(
+        "auto@acme.test",
+        "alice@acme.test",
+        "bob@buyer.test",
+        "Automatic reply: Re: Acme for Buyer Corp",
+        Utc::now(),
+        Some("q1@buyer.test"),
+        "I am out of the office until Monday.",
+    )
+    .replacen(
+        "MIME-Version",
+        "Auto-Submitted: auto-replied\r\nMIME-Version",
+        1,
+    );
+    w.client().append("Sent", "(\\Seen)", &raw);
+    w.once();
+    assert_eq!(listing(&w, "Drafts"), ours, "our draft stays");
+    let status = w.status();
+    assert!(status.contains("in Drafts, unmodified"), "{status}");
+    assert!(!status.contains("answered by hand"), "{status}");
+    assert!(
+        status.contains("needs a reply"),
+        "the finding is live: {status}"
+    );
+    w.once();
+    assert_eq!(listing(&w, "Drafts"), ours, "and is not written again");
+}

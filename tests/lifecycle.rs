@@ -714,3 +714,56 @@ fn an_automated_message_from_our_side_is_no_answer_by_hand() {
     w.once();
     assert_eq!(listing(&w, "Drafts"), ours, "and is not written again");
 }
+
+#[test]
+fn a_drafts_folder_equal_to_sent_is_refused_and_nothing_is_appended() {
+    // M1: `[folders] drafts = "Sent"` would put our drafts among the user's sent mail.
+    let w = World::new();
+    w.write_config("[folders]\ndrafts = \"Sent\"\n");
+    w.seed();
+    let sent = listing(&w, "Sent");
+    for command in ["check", "once"] {
+        let out = w.tend_env(&[command], &[]);
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "tend {command} must fail: {said}");
+        assert!(
+            said.contains("refusing \"Sent\" as the Drafts folder"),
+            "{command}: {said}"
+        );
+    }
+    assert_eq!(listing(&w, "Sent"), sent, "nothing appended to Sent");
+    assert!(w.drafts().is_empty());
+    assert_eq!(
+        w.llm.requests().len(),
+        1,
+        "only tend check's one-token request: no draft asked for"
+    );
+}
+
+#[test]
+fn a_refused_removal_strands_that_draft_instead_of_failing_every_pass() {
+    // M1: our draft recorded in Drafts, then `[folders] drafts` moved elsewhere: removing it is
+    // refused (not today's Drafts); that is one copy's state, not an error for every pass.
+    let w = World::new();
+    w.seed();
+    w.once();
+    let ours = listing(&w, "Drafts");
+    assert_eq!(ours.len(), 1);
+    w.client().run("CREATE Tend");
+    w.write_config("[folders]\ndrafts = \"Tend\"\n");
+    w.reply_by_hand("ans@acme.test", "q1@buyer.test");
+    w.once();
+    w.once();
+    assert_eq!(
+        listing(&w, "Drafts"),
+        ours,
+        "never touched outside today's Drafts"
+    );
+    let explain = w.tend_env(&["explain", "q1@buyer.test"], &[]);
+    let explain = String::from_utf8_lossy(&explain.stdout);
+    assert!(explain.contains("stranded"), "{explain}");
+}

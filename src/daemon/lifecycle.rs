@@ -75,6 +75,9 @@ pub(super) async fn tidy(
                     Removal::Removed if reply.is_some() => CopyStatus::RemovedAnswered { at: now },
                     Removal::Removed => CopyStatus::Replaced { at: now },
                     Removal::MarkedDeleted => CopyStatus::FlaggedDeleted { at: now },
+                    // Not in today's Drafts: a refusal for this copy, not an error for the
+                    // pass (which would fail every pass from now on).
+                    Removal::Refused => CopyStatus::Stranded { at: now },
                     // Sent, deleted or replaced by the user meanwhile, or not the bytes we
                     // stored: theirs now, never touched again.
                     Removal::Gone | Removal::NotOurs | Removal::Renumbered => {
@@ -207,6 +210,9 @@ fn describe(copy: &DraftCopy) -> String {
             "flagged \\Deleted (the server has no UIDPLUS; your client's next expunge removes it)"
         }
         CopyStatus::GoneByUser { .. } => "sent, edited or deleted by you",
+        CopyStatus::Stranded { .. } => {
+            "stranded: recorded in a folder that is no longer Drafts, so tend never removes it"
+        }
     };
     match &copy.fate {
         Some(fate) => format!("{status}; {fate}"),

@@ -50,6 +50,9 @@ pub enum Removal {
     Renumbered,
     /// The UID holds other bytes, or lacks our marker: never ours to touch; nothing done.
     NotOurs,
+    /// Recorded in a folder that is not today's Drafts (a changed `[folders] drafts`), or in
+    /// INBOX or Sent: refused, nothing done; the draft is stranded there, never touched.
+    Refused,
 }
 
 /// A draft in Drafts, by its threading headers (whoever wrote it).
@@ -246,16 +249,22 @@ impl Session {
     /// would purge what the user's client marked deleted). Without UIDPLUS it only flags.
     /// Every step's tagged status is checked; the folder is left by EXAMINE (never CLOSE,
     /// which would expunge). A draft recorded in any folder but today's Drafts (a changed
-    /// `[folders] drafts`), or in INBOX or Sent, is refused.
+    /// `[folders] drafts`), or in INBOX or Sent, is refused ([`Removal::Refused`]).
     pub async fn remove_ours(&mut self, placed: &Placed, folders: &FolderNames) -> Result<Removal> {
         let folder = placed.folder.as_str();
-        anyhow::ensure!(
-            folders.drafts.as_deref() == Some(folder)
-                && folder != folders.inbox
-                && folders.sent.as_deref() != Some(folder),
-            "refusing to remove a draft recorded in {folder:?}: not the Drafts folder {:?}",
-            folders.drafts
-        );
+        if folders.drafts.as_deref() != Some(folder)
+            || folder.eq_ignore_ascii_case(&folders.inbox)
+            || folders
+                .sent
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(folder))
+        {
+            tracing::warn!(
+                "refusing to remove a draft recorded in {folder:?}: not the Drafts folder {:?}; it stays there, never touched",
+                folders.drafts
+            );
+            return Ok(Removal::Refused);
+        }
         let result = self.remove_selected(placed).await;
         // Back to read-only whatever happened, so nothing later runs on a writable folder.
         let reopened = self.examine(&placed.folder).await;

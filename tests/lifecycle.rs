@@ -767,3 +767,24 @@ fn a_refused_removal_strands_that_draft_instead_of_failing_every_pass() {
     let explain = String::from_utf8_lossy(&explain.stdout);
     assert!(explain.contains("stranded"), "{explain}");
 }
+
+#[test]
+fn kill_9_between_append_and_ledger_record_is_cleaned_up_by_the_next_pass() {
+    // M2: the rerun adopts the new draft; the old one of ours must go in the same pass.
+    let w = World::new();
+    w.seed();
+    w.once();
+    w.buyer(
+        "q2@buyer.test",
+        "q1@buyer.test",
+        Utc::now() - Duration::hours(1),
+    );
+    let out = w.tend_env(&["once"], &[("TEND_TEST_CRASH_AFTER_APPEND", "1")]);
+    assert!(!out.status.success(), "the injected crash aborts");
+    assert_eq!(w.drafts().len(), 2, "the new draft is in, unrecorded");
+    w.once();
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1, "exactly one draft of ours after one rerun");
+    assert_eq!(answering(&drafts, "q2@buyer.test").len(), 1);
+    assert_eq!(w.llm.requests().len(), 2, "the rerun pays nothing");
+}

@@ -819,3 +819,39 @@ fn kill_9_between_append_and_ledger_record_is_cleaned_up_by_the_next_pass() {
     assert_eq!(answering(&drafts, "q2@buyer.test").len(), 1);
     assert_eq!(w.llm.requests().len(), 2, "the rerun pays nothing");
 }
+
+#[test]
+fn a_draft_of_ours_the_users_client_flagged_deleted_is_never_expunged_by_us() {
+    // L1: the user deletes our draft in a client that does not expunge, after tend read Drafts
+    // and before its removal: the re-check sees \Deleted and leaves the message to that client.
+    let w = World::new();
+    let proxy = Proxy::start(w.dovecot.port());
+    w.write_config_at("", proxy.port());
+    w.seed();
+    w.once();
+    let uid = w.drafts()[0].uid.expect("a UID");
+    w.reply_by_hand("ans@acme.test", "q1@buyer.test");
+    // Removal alone SELECTs Drafts (everything else EXAMINEs): hold it while the user deletes.
+    let held = proxy.inject(
+        &["SELECT", "Drafts"],
+        Fault::Delay(std::time::Duration::from_secs(4)),
+        1,
+    );
+    let mut pass = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(w.config())
+        .arg("once")
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while held.count() == 0 {
+        assert!(start.elapsed().as_secs() < 120, "the removal never came");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    w.client().mark_deleted("Drafts", uid);
+    assert!(pass.wait().unwrap().success());
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1, "not expunged by us: {drafts:?}");
+    assert_eq!(drafts[0].uid, Some(uid));
+    assert!(drafts[0].flags.contains('T'), "still flagged \\Deleted");
+}

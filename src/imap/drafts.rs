@@ -244,7 +244,8 @@ impl Session {
     }
 
     /// Removes one draft of ours, in one session: SELECT its folder, check UIDVALIDITY, fetch
-    /// the UID and check its fingerprint and our marker, then `UID STORE +FLAGS.SILENT
+    /// the UID and check its fingerprint and our marker and that no client flagged it
+    /// `\Deleted` (then it is [`Removal::Gone`]), then `UID STORE +FLAGS.SILENT
     /// (\Deleted)` and `UID EXPUNGE` of that UID alone (RFC 4315; never a plain EXPUNGE, which
     /// would purge what the user's client marked deleted). Without UIDPLUS it only flags.
     /// Every step's tagged status is checked; the folder is left by EXAMINE (never CLOSE,
@@ -292,6 +293,11 @@ impl Session {
         if fingerprint(&bytes) != placed.fingerprint || !has_marker(&bytes) {
             return Ok(Removal::NotOurs);
         }
+        // Flagged \Deleted already: the user's client deleted it and will expunge it; a UID
+        // EXPUNGE from us would do that client's work behind its back. Theirs now.
+        if self.flagged_deleted(uid).await? {
+            return Ok(Removal::Gone);
+        }
         let store = format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)");
         self.checked(&store).await?;
         if !self.uidplus {
@@ -299,6 +305,24 @@ impl Session {
         }
         self.checked(&format!("UID EXPUNGE {uid}")).await?;
         Ok(Removal::Removed)
+    }
+
+    /// Is `uid` in the open folder flagged `\Deleted` (or gone)?
+    async fn flagged_deleted(&mut self, uid: u32) -> Result<bool> {
+        let cmd = format!("UID FETCH {uid} (UID FLAGS)");
+        let mut deleted = None;
+        let fut = command::run(&mut self.inner, &cmd, &cmd, |r| {
+            if let Some((u, d)) = command::fetched_deleted(r) {
+                if u == uid {
+                    deleted = Some(d);
+                }
+            }
+        });
+        within(self.timeout, &self.host, "UID FETCH (FLAGS)", fut)
+            .await
+            .and_then(|status| Ok(status?))
+            .with_context(|| format!("reading the flags of draft UID {uid}"))?;
+        Ok(deleted.unwrap_or(true))
     }
 
     /// Runs a command whose answer we only need to be OK.

@@ -3,7 +3,9 @@
 //! alone (Thunderbird's way and Gmail's), our draft removed when the user answers by hand (also
 //! while `tend run` idles), a sent draft never rewritten and Sent never touched, a message the
 //! user's client marked \Deleted surviving our removal, no EXPUNGE at all without UIDPLUS, a
-//! kill -9 inside a replacement, and nothing of the user's ever flagged or removed.
+//! kill -9 inside a replacement or between APPEND and the ledger write, and nothing of the
+//! user's ever flagged or removed: not an edit found under our Message-ID after a lost state,
+//! not on our own auto-reply, not through a Drafts that is Sent, not a draft flagged \Deleted.
 
 mod support;
 

@@ -49,9 +49,12 @@ pub async fn recover(
         let found = session.find_message_id(drafts, id).await?;
         if !found.is_empty() {
             if let Some(first) = ids.first() {
-                // Ours to remove later only if it is one UID carrying our marker; otherwise it
-                // stays recorded as written and is never touched.
-                if let Some((placed, bytes)) = session.adopt_draft(drafts, &found).await? {
+                // Ours to remove later only if it is one UID carrying our marker whose body
+                // digest matches its decoded body: Thunderbird keeps our Message-ID and headers
+                // on an edited copy, which is the user's. Otherwise it stays recorded as
+                // written and is never touched.
+                let adopted = session.adopt_draft(drafts, &found).await?;
+                if let Some((placed, bytes)) = adopted.filter(|(_, b)| body_is_ours(b)) {
                     if store.copy(&record.mailbox, first)?.is_none() {
                         store.record_copy(first, &copy(record, placed, words(&bytes)))?;
                     }
@@ -62,6 +65,17 @@ pub async fn recover(
         }
     }
     Ok(false)
+}
+
+/// Does the message's decoded text body still hash to the digest our marker carries?
+fn body_is_ours(raw: &[u8]) -> bool {
+    use crate::draft::compose::{marker_vouches_for, MARKER_HEADER};
+    let vouched = crate::parse::header_and_text(raw, MARKER_HEADER)
+        .is_some_and(|(marker, text)| marker_vouches_for(&marker, &text));
+    if !vouched {
+        tracing::info!("a draft under our Message-ID was edited (its body is not what tend wrote): it is the user's, never removed");
+    }
+    vouched
 }
 
 /// Our words in a draft as the parser reads them, so they compare with a reply read the same way.

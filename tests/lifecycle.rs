@@ -3,7 +3,9 @@
 //! alone (Thunderbird's way and Gmail's), our draft removed when the user answers by hand (also
 //! while `tend run` idles), a sent draft never rewritten and Sent never touched, a message the
 //! user's client marked \Deleted surviving our removal, no EXPUNGE at all without UIDPLUS, a
-//! kill -9 inside a replacement, and nothing of the user's ever flagged or removed.
+//! kill -9 inside a replacement or between APPEND and the ledger write, and nothing of the
+//! user's ever flagged or removed: not an edit found under our Message-ID after a lost state,
+//! not on our own auto-reply, not through a Drafts that is Sent, not a draft flagged \Deleted.
 
 mod support;
 
@@ -529,33 +531,64 @@ fn kill_9_between_the_new_draft_and_the_old_removal_leaves_one_draft_after_the_r
 fn nothing_in_inbox_or_sent_and_no_user_draft_is_ever_flagged_or_removed() {
     let w = World::new();
     w.seed();
+    w.once();
+    let ours = listing(&w, "Drafts");
+    assert_eq!(ours.len(), 1);
+    // The user's own draft in the buyer's thread, after ours: the thread is theirs now.
     let raw = mail(
         "mine@acme.test",
         "alice@acme.test",
-        "eve@else.test",
-        "Lunch?",
+        "bob@buyer.test",
+        "Re: Acme for Buyer Corp",
         Utc::now(),
-        Some("q1@else.test"),
-        "Shall we?",
+        Some("q1@buyer.test"),
+        "Bob, my own words.",
     );
     w.client().append("Drafts", "(\\Draft)", &raw);
+    let mine: Vec<_> = listing(&w, "Drafts")
+        .into_iter()
+        .filter(|d| !ours.contains(d))
+        .collect();
+    assert_eq!(mine.len(), 1);
+    let (mut inbox, mut sent) = (listing(&w, "INBOX"), listing(&w, "Sent"));
+    assert!(inbox.iter().chain(&sent).all(|(uid, _, _)| uid.is_some()));
+    // UID, flags and bytes of INBOX, Sent and the user's draft, after every pass.
+    let unchanged = |inbox: &Vec<_>, sent: &Vec<_>, when: &str| {
+        assert_eq!(&listing(&w, "INBOX"), inbox, "INBOX {when}");
+        assert_eq!(&listing(&w, "Sent"), sent, "Sent {when}");
+        let drafts = listing(&w, "Drafts");
+        assert!(
+            drafts.contains(&mine[0]),
+            "the user's draft {when}: {drafts:?}"
+        );
+    };
     w.once();
+    unchanged(&inbox, &sent, "after a quiet pass");
+    assert_eq!(listing(&w, "Drafts").len(), 2, "ours and theirs");
     w.buyer(
         "q2@buyer.test",
         "q1@buyer.test",
         Utc::now() - Duration::hours(1),
     );
+    // Delivered straight into the maildir: the server gives it its UID when it next looks.
+    w.client().run("EXAMINE INBOX");
+    inbox = listing(&w, "INBOX");
+    assert!(inbox.iter().all(|(uid, _, _)| uid.is_some()), "{inbox:?}");
     w.once();
+    unchanged(&inbox, &sent, "after a new buyer message");
+    assert_eq!(
+        listing(&w, "Drafts").len(),
+        2,
+        "no draft of ours beside theirs"
+    );
     w.reply_by_hand("ans@acme.test", "q2@buyer.test");
-    let (inbox, sent) = (listing(&w, "INBOX"), listing(&w, "Sent"));
-    let mine: Vec<_> = listing(&w, "Drafts")
-        .into_iter()
-        .filter(|(_, _, raw)| String::from_utf8_lossy(raw).contains("mine@acme.test"))
-        .collect();
+    sent = listing(&w, "Sent");
     w.once();
-    assert_eq!(listing(&w, "INBOX"), inbox);
-    assert_eq!(listing(&w, "Sent"), sent);
+    unchanged(&inbox, &sent, "after a reply by hand");
     assert_eq!(listing(&w, "Drafts"), mine, "only the user's draft is left");
+    w.once();
+    unchanged(&inbox, &sent, "after one more pass");
+    assert_eq!(listing(&w, "Drafts"), mine);
 }
 
 #[test]
@@ -649,4 +682,178 @@ fn a_draft_the_server_will_not_give_back_is_kept_and_never_removed() {
     w.once();
     assert_eq!(w.drafts().len(), 1, "not known exactly, so never removed");
     assert_eq!(w.llm.requests().len(), 1);
+}
+
+#[test]
+fn a_user_edited_draft_is_never_adopted_as_ours_and_deleted() {
+    // H1: the edited copy keeps our Message-ID and headers (Thunderbird); with the ledger lost,
+    // the search finds it under our id, but its body is not what tend wrote.
+    let w = World::new();
+    w.seed();
+    w.once();
+    edit_our_draft(&w, None);
+    let edited = listing(&w, "Drafts");
+    std::fs::remove_dir_all(w.dir.path().join("state")).unwrap();
+    w.once();
+    assert_eq!(listing(&w, "Drafts"), edited, "found, not written again");
+    w.reply_by_hand("ans@acme.test", "q1@buyer.test");
+    w.once();
+    assert_eq!(listing(&w, "Drafts"), edited, "the user's edit survives");
+    w.buyer(
+        "q2@buyer.test",
+        "q1@buyer.test",
+        Utc::now() - Duration::minutes(30),
+    );
+    w.once();
+    assert!(
+        listing(&w, "Drafts").iter().any(|d| d == &edited[0]),
+        "the user's edit survives a new buyer message too"
+    );
+}
+
+#[test]
+fn an_automated_message_from_our_side_is_no_answer_by_hand() {
+    // H2: an auto-reply from our own address after the buyer's question answers nothing, as
+    // `detect` judges it: the finding is live, so our draft stays.
+    let w = World::new();
+    w.seed();
+    w.once();
+    let ours = listing(&w, "Drafts");
+    assert_eq!(ours.len(), 1);
+    let raw = mail(
+        "auto@acme.test",
+        "alice@acme.test",
+        "bob@buyer.test",
+        "Automatic reply: Re: Acme for Buyer Corp",
+        Utc::now(),
+        Some("q1@buyer.test"),
+        "I am out of the office until Monday.",
+    )
+    .replacen(
+        "MIME-Version",
+        "Auto-Submitted: auto-replied\r\nMIME-Version",
+        1,
+    );
+    w.client().append("Sent", "(\\Seen)", &raw);
+    w.once();
+    assert_eq!(listing(&w, "Drafts"), ours, "our draft stays");
+    let status = w.status();
+    assert!(status.contains("in Drafts, unmodified"), "{status}");
+    assert!(!status.contains("answered by hand"), "{status}");
+    assert!(
+        status.contains("needs a reply"),
+        "the finding is live: {status}"
+    );
+    w.once();
+    assert_eq!(listing(&w, "Drafts"), ours, "and is not written again");
+}
+
+#[test]
+fn a_drafts_folder_equal_to_sent_is_refused_and_nothing_is_appended() {
+    // M1: `[folders] drafts = "Sent"` would put our drafts among the user's sent mail.
+    let w = World::new();
+    w.write_config("[folders]\ndrafts = \"Sent\"\n");
+    w.seed();
+    let sent = listing(&w, "Sent");
+    for command in ["check", "once"] {
+        let out = w.tend_env(&[command], &[]);
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "tend {command} must fail: {said}");
+        assert!(
+            said.contains("refusing \"Sent\" as the Drafts folder"),
+            "{command}: {said}"
+        );
+    }
+    assert_eq!(listing(&w, "Sent"), sent, "nothing appended to Sent");
+    assert!(w.drafts().is_empty());
+    assert_eq!(
+        w.llm.requests().len(),
+        1,
+        "only tend check's one-token request: no draft asked for"
+    );
+}
+
+#[test]
+fn a_refused_removal_strands_that_draft_instead_of_failing_every_pass() {
+    // M1: our draft recorded in Drafts, then `[folders] drafts` moved elsewhere: removing it is
+    // refused (not today's Drafts); that is one copy's state, not an error for every pass.
+    let w = World::new();
+    w.seed();
+    w.once();
+    let ours = listing(&w, "Drafts");
+    assert_eq!(ours.len(), 1);
+    w.client().run("CREATE Tend");
+    w.write_config("[folders]\ndrafts = \"Tend\"\n");
+    w.reply_by_hand("ans@acme.test", "q1@buyer.test");
+    w.once();
+    w.once();
+    assert_eq!(
+        listing(&w, "Drafts"),
+        ours,
+        "never touched outside today's Drafts"
+    );
+    let explain = w.tend_env(&["explain", "q1@buyer.test"], &[]);
+    let explain = String::from_utf8_lossy(&explain.stdout);
+    assert!(explain.contains("stranded"), "{explain}");
+}
+
+#[test]
+fn kill_9_between_append_and_ledger_record_is_cleaned_up_by_the_next_pass() {
+    // M2: the rerun adopts the new draft; the old one of ours must go in the same pass.
+    let w = World::new();
+    w.seed();
+    w.once();
+    w.buyer(
+        "q2@buyer.test",
+        "q1@buyer.test",
+        Utc::now() - Duration::hours(1),
+    );
+    let out = w.tend_env(&["once"], &[("TEND_TEST_CRASH_AFTER_APPEND", "1")]);
+    assert!(!out.status.success(), "the injected crash aborts");
+    assert_eq!(w.drafts().len(), 2, "the new draft is in, unrecorded");
+    w.once();
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1, "exactly one draft of ours after one rerun");
+    assert_eq!(answering(&drafts, "q2@buyer.test").len(), 1);
+    assert_eq!(w.llm.requests().len(), 2, "the rerun pays nothing");
+}
+
+#[test]
+fn a_draft_of_ours_the_users_client_flagged_deleted_is_never_expunged_by_us() {
+    // L1: the user deletes our draft in a client that does not expunge, after tend read Drafts
+    // and before its removal: the re-check sees \Deleted and leaves the message to that client.
+    let w = World::new();
+    let proxy = Proxy::start(w.dovecot.port());
+    w.write_config_at("", proxy.port());
+    w.seed();
+    w.once();
+    let uid = w.drafts()[0].uid.expect("a UID");
+    w.reply_by_hand("ans@acme.test", "q1@buyer.test");
+    // Removal alone SELECTs Drafts (everything else EXAMINEs): hold it while the user deletes.
+    let held = proxy.inject(
+        &["SELECT", "Drafts"],
+        Fault::Delay(std::time::Duration::from_secs(4)),
+        1,
+    );
+    let mut pass = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(w.config())
+        .arg("once")
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while held.count() == 0 {
+        assert!(start.elapsed().as_secs() < 120, "the removal never came");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    w.client().mark_deleted("Drafts", uid);
+    assert!(pass.wait().unwrap().success());
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1, "not expunged by us: {drafts:?}");
+    assert_eq!(drafts[0].uid, Some(uid));
+    assert!(drafts[0].flags.contains('T'), "still flagged \\Deleted");
 }

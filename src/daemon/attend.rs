@@ -187,6 +187,9 @@ pub async fn attend<M: LanguageModel>(
             let drafts = drafts_folder(folders)?;
             if deliver::recover(s, drafts, store, &record(DraftState::Appended), &ids).await? {
                 actions.push(Action::AlreadyThere { thread_id });
+                // A crash between the APPEND and the ledger write left the older draft of ours
+                // in the thread: now that the new one is adopted, it goes in this pass.
+                actions.extend(lifecycle::tidy(mb, store, Some((&mut **s, *folders)), ts).await?);
                 continue;
             }
         }

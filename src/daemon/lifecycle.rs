@@ -1,7 +1,8 @@
 //! The lifecycle of our drafts after the APPEND: one draft of ours per thread (a newer one
 //! replaces the older, written first and removed second, so a crash between leaves one extra,
 //! removed by the next pass, never none), our unmodified draft removed once the thread is
-//! answered by hand (a message of ours or a colleague's after its trigger), and what became of
+//! answered by hand (a person of ours or a colleague wrote after its trigger, and `detect`'s
+//! judgement of the thread no longer asks for that draft), and what became of
 //! each draft (sent as written, after edits, answered without it, deleted unanswered).
 //!
 //! It removes only through `imap::Session::remove_ours` with a recorded [`DraftCopy`]: never a
@@ -45,8 +46,10 @@ pub(super) async fn tidy(
             continue;
         };
         let reply = match store.thread(&thread_id)? {
-            Some(thread) => answer_after(mb, &thread.messages, &copy.trigger).cloned(),
-            None => None,
+            Some(thread) if !still_wanted(mb, store, &thread, &copy.trigger, now) => {
+                answer_after(mb, &thread.messages, &copy.trigger).cloned()
+            }
+            _ => None,
         };
         let before = copy.clone();
         if let Some(reply) = &reply {
@@ -72,6 +75,9 @@ pub(super) async fn tidy(
                     Removal::Removed if reply.is_some() => CopyStatus::RemovedAnswered { at: now },
                     Removal::Removed => CopyStatus::Replaced { at: now },
                     Removal::MarkedDeleted => CopyStatus::FlaggedDeleted { at: now },
+                    // Not in today's Drafts: a refusal for this copy, not an error for the
+                    // pass (which would fail every pass from now on).
+                    Removal::Refused => CopyStatus::Stranded { at: now },
                     // Sent, deleted or replaced by the user meanwhile, or not the bytes we
                     // stored: theirs now, never touched again.
                     Removal::Gone | Removal::NotOurs | Removal::Renumbered => {
@@ -91,13 +97,35 @@ pub(super) async fn tidy(
     Ok(actions)
 }
 
-/// The first message of ours or a colleague's after `trigger` in `messages` (in thread order).
+/// Does `detect`, judging the thread now, still want a draft for `trigger`? Then nothing after
+/// it counts as an answer: the same judgement that asked for the draft decides when it is no
+/// longer needed (an auto-reply from our side, a contact form's notification, answer nothing).
+fn still_wanted(
+    mb: &MailboxConfig,
+    store: &Store,
+    thread: &crate::thread::Thread,
+    trigger: &str,
+    now: i64,
+) -> bool {
+    let Some(now) = chrono::DateTime::from_timestamp(now, 0) else {
+        return false;
+    };
+    let contact = |address: &str| super::attend::contact(mb, store, address);
+    let verdict =
+        crate::detect::assess(thread, &mb.identity, &mb.rules, mb.timezone, &contact, now);
+    matches!(verdict, crate::detect::Verdict::Attention(f) if f.trigger == trigger)
+}
+
+/// The first message a person of ours or a colleague wrote after `trigger` in `messages` (in
+/// thread order): no machine-sent mail (auto-replies, notifications), and no contact form's
+/// notification, which speaks for the lead in its Reply-To (as `detect` reads it).
 fn answer_after<'a>(mb: &MailboxConfig, messages: &'a [Email], trigger: &str) -> Option<&'a Email> {
     let at = messages.iter().position(|m| m.message_id == trigger)?;
     messages[at + 1..].iter().find(|m| {
-        m.from
-            .as_ref()
-            .is_some_and(|f| mb.identity.is_internal(&f.email))
+        m.automated.is_none()
+            && m.from.as_ref().is_some_and(|f| {
+                mb.identity.is_internal(&f.email) && !mb.rules.is_form_sender(&f.email)
+            })
     })
 }
 
@@ -182,6 +210,9 @@ fn describe(copy: &DraftCopy) -> String {
             "flagged \\Deleted (the server has no UIDPLUS; your client's next expunge removes it)"
         }
         CopyStatus::GoneByUser { .. } => "sent, edited or deleted by you",
+        CopyStatus::Stranded { .. } => {
+            "stranded: recorded in a folder that is no longer Drafts, so tend never removes it"
+        }
     };
     match &copy.fate {
         Some(fate) => format!("{status}; {fate}"),

@@ -244,6 +244,24 @@ pub fn fetched_header(resp: &Response<'_>) -> Option<Header> {
     })
 }
 
+/// From `UID FETCH uid (UID FLAGS)`: the UID and whether it is flagged `\Deleted`.
+pub fn fetched_deleted(resp: &Response<'_>) -> Option<(u32, bool)> {
+    let Response::Fetch(_, attrs) = resp else {
+        return None;
+    };
+    let (mut uid, mut deleted) = (None, false);
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(u) => uid = Some(*u),
+            AttributeValue::Flags(flags) => {
+                deleted |= flags.iter().any(|f| f.eq_ignore_ascii_case("\\Deleted"))
+            }
+            _ => {}
+        }
+    }
+    Some((uid?, deleted))
+}
+
 /// From `STATUS folder (UIDNEXT)`: the UIDNEXT.
 pub fn status_uid_next(resp: &Response<'_>) -> Option<u32> {
     let Response::MailboxData(MailboxDatum::Status { status, .. }) = resp else {

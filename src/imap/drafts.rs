@@ -50,6 +50,9 @@ pub enum Removal {
     Renumbered,
     /// The UID holds other bytes, or lacks our marker: never ours to touch; nothing done.
     NotOurs,
+    /// Recorded in a folder that is not today's Drafts (a changed `[folders] drafts`), or in
+    /// INBOX or Sent: refused, nothing done; the draft is stranded there, never touched.
+    Refused,
 }
 
 /// A draft in Drafts, by its threading headers (whoever wrote it).
@@ -196,7 +199,8 @@ impl Session {
     }
 
     /// Adopts a draft found in `folder` under our own Message-ID (a crash between APPEND and the
-    /// ledger write): only one UID, carrying our marker; with its bytes. `None`: not adoptable,
+    /// ledger write): only one UID, carrying our marker; with its bytes, so `deliver` can check
+    /// the marker vouches for the body (an edited copy keeps our headers). `None`: not adoptable,
     /// so never removed.
     pub async fn adopt_draft(
         &mut self,
@@ -240,21 +244,28 @@ impl Session {
     }
 
     /// Removes one draft of ours, in one session: SELECT its folder, check UIDVALIDITY, fetch
-    /// the UID and check its fingerprint and our marker, then `UID STORE +FLAGS.SILENT
+    /// the UID and check its fingerprint and our marker and that no client flagged it
+    /// `\Deleted` (then it is [`Removal::Gone`]), then `UID STORE +FLAGS.SILENT
     /// (\Deleted)` and `UID EXPUNGE` of that UID alone (RFC 4315; never a plain EXPUNGE, which
     /// would purge what the user's client marked deleted). Without UIDPLUS it only flags.
     /// Every step's tagged status is checked; the folder is left by EXAMINE (never CLOSE,
     /// which would expunge). A draft recorded in any folder but today's Drafts (a changed
-    /// `[folders] drafts`), or in INBOX or Sent, is refused.
+    /// `[folders] drafts`), or in INBOX or Sent, is refused ([`Removal::Refused`]).
     pub async fn remove_ours(&mut self, placed: &Placed, folders: &FolderNames) -> Result<Removal> {
         let folder = placed.folder.as_str();
-        anyhow::ensure!(
-            folders.drafts.as_deref() == Some(folder)
-                && folder != folders.inbox
-                && folders.sent.as_deref() != Some(folder),
-            "refusing to remove a draft recorded in {folder:?}: not the Drafts folder {:?}",
-            folders.drafts
-        );
+        if folders.drafts.as_deref() != Some(folder)
+            || folder.eq_ignore_ascii_case(&folders.inbox)
+            || folders
+                .sent
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(folder))
+        {
+            tracing::warn!(
+                "refusing to remove a draft recorded in {folder:?}: not the Drafts folder {:?}; it stays there, never touched",
+                folders.drafts
+            );
+            return Ok(Removal::Refused);
+        }
         let result = self.remove_selected(placed).await;
         // Back to read-only whatever happened, so nothing later runs on a writable folder.
         let reopened = self.examine(&placed.folder).await;
@@ -282,6 +293,11 @@ impl Session {
         if fingerprint(&bytes) != placed.fingerprint || !has_marker(&bytes) {
             return Ok(Removal::NotOurs);
         }
+        // Flagged \Deleted already: the user's client deleted it and will expunge it; a UID
+        // EXPUNGE from us would do that client's work behind its back. Theirs now.
+        if self.flagged_deleted(uid).await? {
+            return Ok(Removal::Gone);
+        }
         let store = format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)");
         self.checked(&store).await?;
         if !self.uidplus {
@@ -289,6 +305,24 @@ impl Session {
         }
         self.checked(&format!("UID EXPUNGE {uid}")).await?;
         Ok(Removal::Removed)
+    }
+
+    /// Is `uid` in the open folder flagged `\Deleted` (or gone)?
+    async fn flagged_deleted(&mut self, uid: u32) -> Result<bool> {
+        let cmd = format!("UID FETCH {uid} (UID FLAGS)");
+        let mut deleted = None;
+        let fut = command::run(&mut self.inner, &cmd, &cmd, |r| {
+            if let Some((u, d)) = command::fetched_deleted(r) {
+                if u == uid {
+                    deleted = Some(d);
+                }
+            }
+        });
+        within(self.timeout, &self.host, "UID FETCH (FLAGS)", fut)
+            .await
+            .and_then(|status| Ok(status?))
+            .with_context(|| format!("reading the flags of draft UID {uid}"))?;
+        Ok(deleted.unwrap_or(true))
     }
 
     /// Runs a command whose answer we only need to be OK.

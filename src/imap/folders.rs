@@ -71,7 +71,7 @@ pub const DRAFTS_NAMES: &[&str] = &["Drafts", "Draft", "Entwürfe", "Brouillons"
 
 /// INBOX, Sent and Drafts out of `listed`, honouring `overrides`.
 pub fn choose(listed: &[Listed], overrides: &Folders) -> Result<FolderNames> {
-    Ok(FolderNames {
+    let names = FolderNames {
         // RFC 3501 5.1: INBOX always names the user's inbox; no attribute or guess needed.
         inbox: pick(listed, overrides.inbox.as_deref(), "\\Inbox", &[])?
             .unwrap_or_else(|| "INBOX".into()),
@@ -82,7 +82,41 @@ pub fn choose(listed: &[Listed], overrides: &Folders) -> Result<FolderNames> {
             "\\Drafts",
             DRAFTS_NAMES,
         )?,
-    })
+    };
+    if let Some(drafts) = &names.drafts {
+        refuse_as_drafts(listed, drafts, &names)?;
+    }
+    Ok(names)
+}
+
+/// tend APPENDs to Drafts and removes its own drafts there: a Drafts that is also the inbox,
+/// Sent, an archive of all mail, Junk or Trash (a misconfiguration, or one folder carrying two
+/// special-use attributes, RFC 6154) would put drafts among the user's mail, so it is refused.
+fn refuse_as_drafts(listed: &[Listed], drafts: &str, names: &FolderNames) -> Result<()> {
+    let same = |other: &str| other.eq_ignore_ascii_case(drafts);
+    let why = if same(&names.inbox) {
+        Some("it is the inbox".to_string())
+    } else if names.sent.as_deref().is_some_and(same) {
+        Some("it is the Sent folder".to_string())
+    } else {
+        listed
+            .iter()
+            .filter(|l| same(&l.name))
+            .find_map(|l| {
+                ["\\Sent", "\\All", "\\Junk", "\\Trash"]
+                    .into_iter()
+                    .find(|a| l.has(a))
+            })
+            .map(|a| format!("the server marks it {a}"))
+    };
+    match why {
+        Some(why) => anyhow::bail!(
+            "refusing {drafts:?} as the Drafts folder ([folders] drafts in the mailbox file, or \\Drafts \
+             on the server): {why}, and tend writes and removes its drafts there; set `drafts` to \
+             a folder of drafts only"
+        ),
+        None => Ok(()),
+    }
 }
 
 fn pick(
@@ -261,7 +295,76 @@ mod tests {
         let noselect = listing(&[("Drafts", "\\Noselect")]);
         let err = choose(&noselect, &folders(None, None, Some("Drafts"))).unwrap_err();
         assert!(err.to_string().contains("cannot be opened"), "{err}");
-        let got = choose(&listed, &folders(Some("Entwürfe"), None, None)).unwrap();
-        assert_eq!(got.inbox, "Entwürfe");
+        // The inbox override is honoured, and then Entwürfe cannot be Drafts as well.
+        let err = choose(&listed, &folders(Some("Entwürfe"), None, None)).unwrap_err();
+        assert!(err.to_string().contains("it is the inbox"), "{err}");
+    }
+
+    #[test]
+    fn a_drafts_folder_that_is_inbox_sent_or_special_is_refused() {
+        let plain = [("INBOX", ""), ("Sent", "\\Sent"), ("Drafts", "\\Drafts")];
+        type Case<'a> = (
+            &'a [(&'a str, &'a str)],
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let cases: &[Case] = &[
+            // (LIST, [folders] sent, [folders] drafts, the refusal's reason or None for fine)
+            (&plain, None, None, None),
+            (&plain, None, Some("Sent"), Some("it is the Sent folder")),
+            (&plain, None, Some("INBOX"), Some("it is the inbox")),
+            (
+                &plain,
+                Some("Drafts"),
+                Some("Drafts"),
+                Some("it is the Sent folder"),
+            ),
+            (
+                &[("INBOX", ""), ("Mail", "\\Sent \\Drafts")],
+                None,
+                None,
+                Some("it is the Sent folder"),
+            ),
+            (
+                &[
+                    ("INBOX", ""),
+                    ("Sent", "\\Sent"),
+                    ("Mail", "\\Drafts \\Sent"),
+                ],
+                None,
+                None,
+                Some("marks it \\Sent"),
+            ),
+            (
+                &[("INBOX", ""), ("All", "\\All \\Drafts")],
+                None,
+                None,
+                Some("marks it \\All"),
+            ),
+            (
+                &[("INBOX", ""), ("Junk", "\\Junk")],
+                None,
+                Some("Junk"),
+                Some("marks it \\Junk"),
+            ),
+            (
+                &[("INBOX", ""), ("Bin", "\\Trash")],
+                None,
+                Some("Bin"),
+                Some("marks it \\Trash"),
+            ),
+        ];
+        for (list, sent, drafts, refused) in cases {
+            let got = choose(&listing(list), &folders(None, *sent, *drafts));
+            match refused {
+                None => assert!(got.is_ok(), "{list:?} {drafts:?}: {got:?}"),
+                Some(why) => {
+                    let err = format!("{:#}", got.expect_err("refused"));
+                    assert!(err.contains(why), "{list:?} {drafts:?}: {err}");
+                    assert!(err.contains("[folders] drafts"), "{err}");
+                }
+            }
+        }
     }
 }

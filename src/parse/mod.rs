@@ -176,6 +176,17 @@ struct Headers<'a, 'x> {
     raw: &'a [u8],
 }
 
+/// One root header's value (unfolded, trimmed) and the whole decoded text body of `raw`, as
+/// [`parse`] reads them: what `deliver` needs to tell a draft of ours from an edited copy.
+pub fn header_and_text(raw: &[u8], name: &str) -> Option<(String, String)> {
+    if count_nested_messages(raw) > MAX_NESTED_MESSAGES {
+        return None;
+    }
+    let msg = MessageParser::default().parse(raw)?;
+    let value = Headers { msg: &msg, raw }.raw_value(name)?;
+    Some((value, body_text(&msg)))
+}
+
 impl Headers<'_, '_> {
     /// The first root header with this name, unfolded and trimmed.
     fn raw_value(&self, name: &str) -> Option<String> {

@@ -44,6 +44,9 @@ pub enum CopyStatus {
     FlaggedDeleted { at: i64 },
     /// Gone from Drafts by the user's hand (sent, deleted, or replaced by an edited copy).
     GoneByUser { at: i64 },
+    /// Left where it was recorded: its folder is no longer the Drafts folder (a changed
+    /// `[folders] drafts`), so tend refused to remove it and never touches it again.
+    Stranded { at: i64 },
 }
 
 impl CopyStatus {

@@ -19,9 +19,11 @@ use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, 
 use lettre::message::{Mailbox, SinglePart};
 use sha2::{Digest, Sha256};
 
-/// Our marker header; its value is [`marker`] of the thread. It tells a person (and a mail
-/// filter) that tend wrote the draft; nothing reads it back: `deliver` finds its drafts by
-/// their deterministic Message-ID.
+/// Our marker header; its value is [`marker`] of the thread and of the body we wrote. It tells
+/// a person (and a mail filter) that tend wrote the draft; `deliver` finds its drafts by their
+/// deterministic Message-ID, and adopts one found there (after a lost ledger entry) only when
+/// its decoded body still hashes to the marker's `body=`: an edited copy that kept our headers
+/// (Thunderbird keeps them) is the user's.
 pub const MARKER_HEADER: &str = "X-Tend-Draft";
 
 /// Characters of the parent's text quoted below the draft.
@@ -97,7 +99,7 @@ pub fn compose_signed(
     }
     builder = builder.raw_header(HeaderValue::new(
         HeaderName::new_from_ascii_str(MARKER_HEADER),
-        marker(&finding.thread_id),
+        marker(&finding.thread_id, &full_body),
     ));
     for a in &who.to {
         builder = builder.to(mailbox_of(a)?);
@@ -279,10 +281,29 @@ pub fn legacy_message_id(mailbox: &str, thread_id: &str, trigger: &str, domain: 
     format!("tend.{}@{}", &hex[..24], domain)
 }
 
-/// The value of [`MARKER_HEADER`] for a thread: a hash, so the header does not leak the id.
-pub fn marker(thread_id: &str) -> String {
+/// The value of [`MARKER_HEADER`] for a thread and the text body we wrote: hashes, so the
+/// header leaks neither the id nor the words.
+pub fn marker(thread_id: &str, body: &str) -> String {
     let hex = hex(&Sha256::digest(thread_id.as_bytes()));
-    format!("v1 thread={}", &hex[..24])
+    format!("v2 thread={} body={}", &hex[..24], body_digest(body))
+}
+
+/// Does a marker value vouch for this decoded text body? Only a `v2` marker can: a `v1` one
+/// (before bodies were hashed) says nothing about the words.
+pub fn marker_vouches_for(marker: &str, body: &str) -> bool {
+    let want = body_digest(body);
+    marker.split_ascii_whitespace().next() == Some("v2")
+        && marker
+            .split_ascii_whitespace()
+            .any(|p| p.strip_prefix("body=") == Some(want.as_str()))
+}
+
+/// SHA-256 of a text body normalised so transport does not matter (CRLF or LF, trailing
+/// spaces a server or quoted-printable may drop or add, trailing blank lines), lowercase hex.
+pub fn body_digest(body: &str) -> String {
+    let lines: Vec<&str> = body.split('\n').map(str::trim_end).collect();
+    let text = lines.join("\n");
+    hex(&Sha256::digest(text.trim_end().as_bytes()))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -5,14 +5,20 @@
 //!
 //! This file owns the checked types the rest of tend uses, loading and validation; the serde
 //! mirror of the files is `raw`, where secrets live and how they are read is `secret`, the
-//! `[rules]` table is `rules`, and which addresses are ours or one organisation is `domains`.
+//! `[rules]` table is `rules`, which addresses are ours or one organisation is `domains`,
+//! reading a TOML file with the line of each key is `file`, and the offer's text `knowledge`.
 
 pub mod domains;
+mod file;
+mod knowledge;
 mod raw;
 mod rules;
 mod secret;
 
 pub use domains::{is_freemail, same_organisation, Identity};
+use file::{locate, read_toml};
+use knowledge::read_knowledge;
+pub use knowledge::{Knowledge, KNOWLEDGE_MAX};
 pub use rules::{Rules, StopsOn};
 pub use secret::Secret;
 
@@ -108,36 +114,6 @@ pub struct MailboxConfig {
     pub imap: ImapConfig,
     pub folders: Folders,
     pub rules: Rules,
-}
-
-/// The text of a `knowledge_file`: what the user sells, prices, their calendar link. Given to
-/// the model whole, so its size is capped at [`KNOWLEDGE_MAX`] when the configuration loads.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Knowledge {
-    pub file: PathBuf,
-    pub text: String,
-}
-
-/// Largest `knowledge_file`, in bytes (16 KiB: about 4,000 tokens, beside a 12,000-character
-/// thread); a bigger one is a config error rather than a silently cut offer.
-pub const KNOWLEDGE_MAX: usize = 16 * 1024;
-
-/// Reads a knowledge file for `key`: an error naming the key when it is unreadable, not UTF-8
-/// or over [`KNOWLEDGE_MAX`].
-fn read_knowledge(key: &str, file: PathBuf) -> Result<Knowledge, String> {
-    let bytes = std::fs::read(&file)
-        .map_err(|e| format!("key `{key}`: cannot read {}: {e}", file.display()))?;
-    if bytes.len() > KNOWLEDGE_MAX {
-        return Err(format!(
-            "key `{key}`: {} has {} bytes; at most {KNOWLEDGE_MAX} (16 KiB) are given to the \
-             model, whole: shorten it",
-            file.display(),
-            bytes.len()
-        ));
-    }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| format!("key `{key}`: {} is not UTF-8 text", file.display()))?;
-    Ok(Knowledge { file, text })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,55 +385,6 @@ fn check_imap(raw: RawImap, dir: &Path) -> Result<ImapConfig, String> {
         ca_file: raw.ca_file.map(|p| dir.join(p)),
         timeout: Duration::from_secs(timeout),
     })
-}
-
-/// The parsed file and its text (kept to point errors at a line).
-fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, String), ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.to_path_buf(),
-        message: format!("cannot read: {e}"),
-    })?;
-    // toml's message names the line, the column and the offending key.
-    let value = toml::from_str(&text).map_err(|e| ConfigError {
-        file: path.to_path_buf(),
-        message: e.to_string().trim_end().to_string(),
-    })?;
-    Ok((value, text))
-}
-
-/// Appends "(line N)" to a message naming "key `section.leaf`" when the key is in `text`:
-/// the span toml_edit (the parser under `toml`) recorded for it, so dotted keys, inline tables
-/// and quoted keys are found as well as `[section]` ones.
-fn locate(text: &str, message: String) -> String {
-    let Some(path) = message
-        .strip_prefix("key `")
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(path, _)| path)
-    else {
-        return message;
-    };
-    match key_offset(text, path) {
-        Some(at) => {
-            let line = text[..at.min(text.len())].matches('\n').count() + 1;
-            format!("{message} (line {line})")
-        }
-        None => message,
-    }
-}
-
-/// Byte offset of the key `a.b.c` in the TOML `text`, when it is there.
-fn key_offset(text: &str, path: &str) -> Option<usize> {
-    let doc = toml_edit::ImDocument::parse(text).ok()?;
-    let mut table: &dyn toml_edit::TableLike = doc.as_table();
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        let (key, item) = table.get_key_value(part)?;
-        if parts.peek().is_none() {
-            return key.span().or_else(|| item.span()).map(|r| r.start);
-        }
-        table = item.as_table_like()?;
-    }
-    None
 }
 
 /// The host of a URL after its `scheme://`: no user info, no port, an IPv6 literal in `[]`.

@@ -137,6 +137,8 @@ pub async fn attend<M: LanguageModel>(
         .rules
         .max_drafts_per_day
         .saturating_sub(lifecycle::drafted_today(mb, store, now)?);
+    // Decoded once a pass (up to 500 of our messages), not once per finding.
+    let voice = store.voice(&mb.name)?.unwrap_or_default();
     for review in review(mb, store, now)? {
         if shutdown.is_cancelled() {
             break;
@@ -207,11 +209,11 @@ pub async fn attend<M: LanguageModel>(
             });
             continue;
         }
-        let voice = store.voice(&mb.name)?.unwrap_or_default();
         // The model may take minutes; shutdown does not wait for it. Nothing is recorded yet,
         // so the draft is written on the next start.
         super::health::beat(model.time_limit() * 2 + mb.imap.timeout * 8);
-        let grounding = draft::memory::grounding(store, mb, &review.thread, finding, voice)?;
+        let grounding =
+            draft::memory::grounding(store, mb, &review.thread, finding, voice.clone())?;
         let (written, used) = tokio::select! {
             r = crate::llm::counting(draft::write_with(model, mb, &review.thread, finding, &grounding, now)) => r,
             _ = shutdown.cancelled() => break,

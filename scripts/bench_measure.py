@@ -10,8 +10,7 @@
     bench_measure.py table   RESULTS_DIR                   the result tables and the goals of issue 9
 
 `full` and `chunked` print one JSON object; `run` and `startup` write theirs to OUT_JSON. The
-fetches keep no body: each FETCH response is counted and dropped (imaplib still holds one
-response whole: all of the mailbox for `full`, CHUNK messages for `chunked`).
+fetches keep no body: each message is counted and dropped as it arrives (see `Counting`).
 """
 import imaplib
 import json
@@ -27,8 +26,24 @@ import time
 FOLDERS = ["INBOX", "Sent"]
 
 
+class Counting(imaplib.IMAP4):
+    """imaplib that counts the FETCH literals (message bodies) as they arrive and drops them,
+    so neither fetch holds the mailbox: its memory stays flat like mbsync's and tend's."""
+
+    messages = 0
+    bytes = 0
+
+    def _append_untagged(self, typ, dat):
+        if typ == "FETCH":
+            if isinstance(dat, tuple):
+                self.messages += 1
+                self.bytes += len(dat[1])
+            return
+        super()._append_untagged(typ, dat)
+
+
 def login(port, user, password):
-    c = imaplib.IMAP4("127.0.0.1", int(port))
+    c = Counting("127.0.0.1", int(port))
     c.login(user, password)
     return c
 
@@ -54,20 +69,9 @@ def warm(port, user, password, maildir):
     print(json.dumps({"counts": counts, "seconds": time.perf_counter() - t0}))
 
 
-def count(data):
-    """Messages and body bytes in one FETCH response."""
-    n = b = 0
-    for item in data:
-        if isinstance(item, tuple):
-            n += 1
-            b += len(item[1])
-    return n, b
-
-
 def fetch(port, user, password, chunk):
     t0 = time.perf_counter()
     c = login(port, user, password)
-    messages = nbytes = 0
     for f in FOLDERS:
         exists = select(c, f)
         if not exists:
@@ -82,10 +86,7 @@ def fetch(port, user, password, chunk):
             typ, data = c.uid("FETCH", f"{lo}:{hi}", "(BODY.PEEK[])")
             if typ != "OK":
                 sys.exit(f"FETCH {f}: {data}")
-            n, b = count(data)
-            messages += n
-            nbytes += b
-            del data
+    messages, nbytes = c.messages, c.bytes
     c.logout()
     secs = time.perf_counter() - t0
     print(json.dumps({"messages": messages, "bytes": nbytes, "seconds": secs,

@@ -182,11 +182,13 @@ def startup(out, timeout, cmd):
     th.join(5)
     res["rc"] = p.returncode
     res["log_tail"] = "".join(tail)[-3000:]
+    res["timeout"] = float(timeout)
     with open(out, "w") as fh:
         json.dump(res, fh)
     if idle_at is None:
-        sys.stderr.write(res["log_tail"])
-        sys.exit(f"tend run never said {IDLE_LINE!r} within {timeout} s")
+        # Recorded as "not within TIMEOUT" in the table; the rest of the suite still runs.
+        sys.stderr.write(res["log_tail"][-1500:])
+        print(f"tend run never said {IDLE_LINE!r} within {timeout} s", file=sys.stderr)
 
 
 # --- the tables -------------------------------------------------------------------------------
@@ -221,19 +223,23 @@ def table(results):
         x = r.get(key)
         return r["mailbox"]["messages"] / x["seconds"] if x and r.get("mailbox") else None
 
-    print("First sync from empty, loopback Dovecot (INBOX + Sent); x = tend's speed / the other's")
+    print("First sync from empty, loopback Dovecot (INBOX + Sent); x = tend's speed / the other's;")
+    print("CPU = user + system seconds of the process (steadier than wall time on a busy machine)")
     head = (f"{'messages':>9} {'MB':>6} | {'raw full':>8} {'chunked':>8} {'mbsync':>8} {'tend':>8} | "
-            f"{'tend msg/s':>10} {'vs mbsync':>9} {'vs full':>8} {'vs chunk':>8} | {'tend RSS':>8} {'mbsync':>7} {'store/mail':>14}")
+            f"{'tend msg/s':>10} {'vs mbsync':>9} {'vs full':>8} {'vs chunk':>8} | {'CPU tend':>8} {'mbsync':>7} | "
+            f"{'tend RSS':>8} {'mbsync':>7} {'store/mail':>14}")
     print(head)
     print("-" * len(head))
     for n, r in rows.items():
         m = r["mailbox"] or {}
         sec = lambda k: f"{r[k]['seconds']:7.2f}s" if r.get(k) else f"{'-':>8}"
+        cpu = lambda k: f"{r[k]['cpu_seconds']:.2f}s" if r.get(k) and r[k].get("cpu_seconds") is not None else "-"
         store = r.get("store")
         pct = f"{store['kib'] / 1024:.0f} MB {100 * store['kib'] * 1024 / m['bytes']:.0f}%" if store and m else "-"
         print(f"{n:9,} {m.get('bytes', 0) / 1e6:6.0f} | {sec('full')} {sec('chunked')} {sec('mbsync')} {sec('first')} | "
               f"{(rate(r, 'first') or 0):10,.0f} {ratio(rate(r, 'first'), rate(r, 'mbsync')):>9} "
               f"{ratio(rate(r, 'first'), rate(r, 'full')):>8} {ratio(rate(r, 'first'), rate(r, 'chunked')):>8} | "
+              f"{cpu('first'):>8} {cpu('mbsync'):>7} | "
               f"{mb(r['first']['max_rss_kib'] if r.get('first') else None):>8} "
               f"{mb(r['mbsync']['max_rss_kib'] if r.get('mbsync') else None):>7} {pct:>14}")
 
@@ -263,8 +269,13 @@ def table(results):
         st = r.get("startup")
         cpu = f"{dr['cpu_seconds']:.2f}s" if dr and dr.get("cpu_seconds") is not None else "-"
         per_s = f"{per:.1f} ms" if per is not None else "-"
-        start = f"{st['seconds']:.2f} s" if st and st.get("seconds") is not None else "-"
-        print(f"{n:9,} | {nc:>28} | {(dr['seconds'] if dr else 0):13.2f}s {(dr['drafts'] if dr else 0):6} "
+        start = "-"
+        if st and st.get("seconds") is not None:
+            start = f"{st['seconds']:.2f} s"
+        elif st:
+            start = f"> {st.get('timeout', 0):.0f} s"
+        wall = f"{dr['seconds']:.2f}s" if dr else "-"
+        print(f"{n:9,} | {nc:>28} | {wall:>14} {(dr['drafts'] if dr else '-'):>6} "
               f"{per_s:>10} {cpu:>7} | {start:>13} {mb(st.get('idle_rss_kib') if st else None):>8}")
         if dr:
             r["per_draft_ms"] = per
@@ -318,8 +329,9 @@ def table(results):
          None if per is None else per <= 5, f"{per:.1f} ms" if per is not None else "")
     st = rows.get(200000, {}).get("startup")
     goal("start-up of a synced 200,000 to its first IDLE < 1 s",
-         None if not st or st.get("seconds") is None else st["seconds"] < 1,
-         f"{st['seconds']:.2f} s" if st and st.get("seconds") is not None else "")
+         None if not st else st.get("seconds") is not None and st["seconds"] < 1,
+         "" if not st else f"{st['seconds']:.2f} s" if st.get("seconds") is not None
+         else f"not idle within {st.get('timeout', 0):.0f} s")
     for n in sizes:
         a, b = rows[n].get("link_chunked"), rows[n].get("link_first")
         if a and b:

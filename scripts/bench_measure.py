@@ -7,6 +7,7 @@
     bench_measure.py run     OUT_JSON -- CMD...            wall time, CPU time and peak RSS of one command
     bench_measure.py startup OUT_JSON TIMEOUT -- CMD...    `tend run` until its log says it idles, then
                                                            its RSS while idling; then SIGTERM
+    bench_measure.py median  OUT_JSON IN_JSON...          copy the IN of median wall time to OUT
     bench_measure.py table   RESULTS_DIR                   the result tables and the goals of issue 9
 
 `full` and `chunked` print one JSON object; `run` and `startup` write theirs to OUT_JSON. The
@@ -191,6 +192,20 @@ def startup(out, timeout, cmd):
         print(f"tend run never said {IDLE_LINE!r} within {timeout} s", file=sys.stderr)
 
 
+def median(out, paths):
+    """The round of median wall time (the lower middle of an even count), with every round's
+    wall time beside it, so the table can say how much the rounds spread."""
+    runs = []
+    for p in paths:
+        with open(p) as fh:
+            runs.append(json.load(fh))
+    runs.sort(key=lambda r: r["seconds"])
+    pick = dict(runs[(len(runs) - 1) // 2])
+    pick["rounds"] = [r["seconds"] for r in runs]
+    with open(out, "w") as fh:
+        json.dump(pick, fh)
+
+
 # --- the tables -------------------------------------------------------------------------------
 
 def load(d, name):
@@ -242,6 +257,13 @@ def table(results):
               f"{cpu('first'):>8} {cpu('mbsync'):>7} | "
               f"{mb(r['first']['max_rss_kib'] if r.get('first') else None):>8} "
               f"{mb(r['mbsync']['max_rss_kib'] if r.get('mbsync') else None):>7} {pct:>14}")
+
+    spread = [(n, k, r[k]["rounds"]) for n, r in rows.items() for k in ("full", "chunked", "mbsync", "first")
+              if r.get(k) and len(r[k].get("rounds", [])) > 1]
+    if spread:
+        print("Each figure above is the median round; the rounds' wall times ranged:")
+        for n, k, times in spread:
+            print(f"  {n:9,} {k:8} {min(times):7.2f}-{max(times):.2f} s over {len(times)}")
 
     print("\nThrough a link with 20 ms of added round trip (bench_proxy.py, 10 ms each way, no bandwidth limit)")
     print(f"{'messages':>9} | {'raw chunked':>11} {'tend sync':>10} {'tend vs raw':>11}")
@@ -356,6 +378,8 @@ def main():
         run(a[1], a[3:])
     elif cmd == "startup" and len(a) > 4 and a[3] == "--":
         startup(a[1], a[2], a[4:])
+    elif cmd == "median" and len(a) >= 3:
+        median(a[1], a[2:])
     elif cmd == "table" and len(a) == 2:
         table(a[1])
     else:

@@ -272,9 +272,10 @@ def table(results):
         print(f"{n:9,} | {(a['seconds'] if a else 0):10.2f}s {(b['seconds'] if b else 0):9.2f}s "
               f"{ratio(a and a['seconds'], b and b['seconds']):>11}")
 
-    print("\nPasses over the synced store (instant model: bench_model.py)")
+    print("\nPasses over the synced store (instant model: bench_model.py). tend/draft: wall less the model's")
+    print("serving time, over the drafts; CPU: tend's user + system time of the whole pass")
     print(f"{'messages':>9} | {'no-change pass (median of 5)':>28} | {'once --dry-run':>14} {'drafts':>6} {'tend/draft':>10} "
-          f"{'CPU':>7} | {'start to IDLE':>13} {'idle RSS':>8}")
+          f"{'CPU':>23} | {'start to IDLE':>13} {'idle RSS':>8}")
     nochange = {}
     for n, r in rows.items():
         reps = r["repeats"]
@@ -290,6 +291,8 @@ def table(results):
             per = (dr["seconds"] - dr.get("model_seconds", 0)) / dr["drafts"] * 1000
         st = r.get("startup")
         cpu = f"{dr['cpu_seconds']:.2f}s" if dr and dr.get("cpu_seconds") is not None else "-"
+        if dr and dr.get("cpu_seconds") is not None and dr["drafts"]:
+            cpu += f" ({dr['cpu_seconds'] / dr['drafts'] * 1000:.1f} ms/draft)"
         per_s = f"{per:.1f} ms" if per is not None else "-"
         start = "-"
         if st and st.get("seconds") is not None:
@@ -298,7 +301,7 @@ def table(results):
             start = f"> {st.get('timeout', 0):.0f} s"
         wall = f"{dr['seconds']:.2f}s" if dr else "-"
         print(f"{n:9,} | {nc:>28} | {wall:>14} {(dr['drafts'] if dr else '-'):>6} "
-              f"{per_s:>10} {cpu:>7} | {start:>13} {mb(st.get('idle_rss_kib') if st else None):>8}")
+              f"{per_s:>10} {cpu:>23} | {start:>13} {mb(st.get('idle_rss_kib') if st else None):>8}")
         if dr:
             r["per_draft_ms"] = per
 

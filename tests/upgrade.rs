@@ -235,7 +235,11 @@ fn a_store_from_the_previous_version_keeps_its_ledger() {
         .collect();
     assert_eq!(ids.len(), 2);
 
-    w.tend(&["once"]);
+    let out = w.tend(&["once"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("older format"),
+        "the migration says what it does"
+    );
 
     let drafts = w.dovecot.messages("alice", "Drafts");
     assert_eq!(
@@ -254,6 +258,11 @@ fn a_store_from_the_previous_version_keeps_its_ledger() {
         assert_eq!(r.trigger, q);
         assert_eq!(r.state, tend::store::DraftState::Appended);
     }
+    assert_eq!(
+        store.format_version().unwrap(),
+        Some(2),
+        "the store in the new format"
+    );
     // The upgraded store still knows the threads (rebuilt from the mailbox).
     assert!(store.thread_of("q1@buyer1.test").unwrap().is_some());
 }

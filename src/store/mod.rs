@@ -2,15 +2,18 @@
 //! only user of sled. It is derived state: the mailbox is the truth, so a store that will not
 //! open is moved aside and rebuilt by a fresh sync. This file owns the `Store` handle and its
 //! trees, opening (moving a damaged store aside, refusing a locked one), the reads, cursors and
-//! flushing; filing a message under its thread in one transaction is `filing`, the draft ledger
+//! flushing; a message's bytes are `record`, the format version and the migration of an older
+//! store `format`; filing a message under its thread in one transaction is `filing`, the draft ledger
 //! and the draft failures are `ledger`, the learned voice and its index of our messages `voice`,
 //! the index of each person's and company's threads `related`.
 //!
 //! It does not decide anything about threads (that is `thread::resolve`) or about attention.
 
 mod filing;
+mod format;
 mod ledger;
 mod merge;
+mod record;
 mod related;
 mod usage;
 mod voice;
@@ -22,7 +25,8 @@ pub use ledger::{
 pub use related::party_keys;
 pub use usage::UsageDay;
 
-use crate::parse::Email;
+use record::Record;
+
 use crate::thread::Thread;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -44,16 +48,6 @@ pub struct ContactRecord {
     pub sent: u32,
     pub last_received: Option<i64>,
     pub last_sent: Option<i64>,
-}
-
-/// A stored message and the thread it was filed under.
-#[derive(Serialize, Deserialize)]
-struct Record {
-    thread: String,
-    email: Email,
-    /// This copy came through a mailing list (a copy without list signs replaces it).
-    #[serde(default)]
-    via_list: bool,
 }
 
 /// What [`Store::save_all`] did with one message.
@@ -178,6 +172,7 @@ impl Store {
             .cache_capacity(64 * 1024 * 1024)
             .open()
             .with_context(|| format!("opening the store at {}", path.display()))?;
+        format::migrate(&db, path)?;
         let tree = |name: &str| {
             db.open_tree(name)
                 .with_context(|| format!("opening tree {name} in {}", path.display()))
@@ -208,6 +203,11 @@ impl Store {
         store.index_ledger()?;
         store.index_related()?;
         Ok(store)
+    }
+
+    /// The format version of the store (see `format`): the current one once it is open.
+    pub fn format_version(&self) -> Result<Option<u64>> {
+        format::version(&self.db)
     }
 
     /// The stored cursor of a folder, if any.
@@ -256,7 +256,7 @@ impl Store {
             let (k, _) = item.context("scanning a thread")?;
             let id = &k[prefix.len()..];
             if let Some(v) = self.messages.get(id).context("reading a message")? {
-                let r: Record = serde_json::from_slice(&v).context("decoding a stored message")?;
+                let r = Record::decode(&v)?;
                 messages.push(r.email);
             }
         }

@@ -4,13 +4,13 @@
 //! the voice and its index, cursors) is dropped and the next sync rebuilds it with every
 //! folder's cursor reset, saying so in the log; what only tend knows is kept as it is: the
 //! draft ledger and its trigger index, the draft failures, the copies in Drafts, the last look
-//! at Drafts and the usage of the model. Dropping rather than keeping every tree not named
-//! here, so an index added later is rebuilt too.
+//! at Drafts and the usage of the model. Every tree not named here is rebuilt, so an index
+//! added later is too.
 //!
 //! It does not know what the trees hold; `Store::open_at` opens them after this has run.
 
 use anyhow::{Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Format 2: message records deflated (`record`).
 pub(super) const FORMAT: u64 = 2;
@@ -32,10 +32,32 @@ pub(super) fn version(db: &sled::Db) -> Result<Option<u64>> {
     Ok(v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok().map(u64::from_be_bytes)))
 }
 
-/// Brings the store at `path` to [`FORMAT`] before its trees are opened.
-pub(super) fn migrate(db: &sled::Db, path: &Path) -> Result<()> {
-    match version(db)? {
-        Some(FORMAT) => return Ok(()),
+/// Where a migration keeps the old store until the new one holds what it keeps.
+fn old_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".format1");
+    PathBuf::from(p)
+}
+
+/// Brings the store at `path` (open as `db`) to [`FORMAT`] before its trees are opened, and
+/// returns the database to use. An old store with mail in it is moved to `db.format1`, a new
+/// one is made at `path` with the kept trees, and the old one is removed: rewriting in place
+/// would keep the old log's size on disk, and dropping its trees pulls every page of them
+/// into memory (measured: 226 MB of RSS on the 50k bench store). A crash in between leaves
+/// `db.format1`, which the next open finishes from.
+pub(super) fn migrate(
+    db: sled::Db,
+    path: &Path,
+    open: &dyn Fn(&Path) -> Result<sled::Db>,
+) -> Result<sled::Db> {
+    let old = old_path(path);
+    match version(&db)? {
+        Some(FORMAT) => {
+            if old.exists() {
+                remove_old(&old);
+            }
+            return Ok(db);
+        }
         Some(v) if v > FORMAT => anyhow::bail!(
             "the store at {} is of format {v}, written by a newer tend (this one reads format {FORMAT}); \
              run the newer tend, or move the store aside to rebuild it from the mailboxes",
@@ -43,34 +65,100 @@ pub(super) fn migrate(db: &sled::Db, path: &Path) -> Result<()> {
         ),
         _ => {}
     }
+    if old.exists() {
+        // An interrupted migration: `db` is the new store, perhaps with part of what is kept.
+        tracing::warn!("finishing the migration of the store at {}", path.display());
+        let src = open(&old)?;
+        copy_kept(&src, &db, path)?;
+        drop(src);
+        return finish(db, &old);
+    }
+    if !holds_mail(&db, path)? {
+        return finish(db, &old);
+    }
+    tracing::warn!(
+        "the store at {} is of an older format: keeping the draft ledger, the draft failures and copies and the usage, \
+         and rebuilding the messages from the mailboxes (this sync fetches every folder again)",
+        path.display()
+    );
+    db.flush().context("flushing the old store")?;
+    drop(db);
+    std::fs::rename(path, &old)
+        .with_context(|| format!("moving the old store to {}", old.display()))?;
+    // sled's flusher lets go of the old store shortly after its last handle is dropped; the
+    // new store is made only once it has (its lock is free), so nothing of the old one is
+    // written into the new directory.
+    let start = std::time::Instant::now();
+    let src = loop {
+        match open(&old) {
+            Ok(src) => break src,
+            Err(e) if super::is_locked(&e) && start.elapsed().as_secs() < 30 => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let fresh = open(path)?;
+    copy_kept(&src, &fresh, path)?;
+    drop(src);
+    finish(fresh, &old)
+}
+
+/// Does any tree derived from the mailboxes hold something?
+fn holds_mail(db: &sled::Db, path: &Path) -> Result<bool> {
     let default = db.name();
-    let derived: Vec<sled::IVec> = db
-        .tree_names()
-        .into_iter()
-        .filter(|n| *n != default && !KEEP.iter().any(|k| k.as_bytes() == n.as_ref()))
-        .collect();
-    let mut held = false;
-    for name in &derived {
-        held |= !db
+    for name in db.tree_names() {
+        if name == default || KEEP.iter().any(|k| k.as_bytes() == name.as_ref()) {
+            continue;
+        }
+        let tree = db
+            .open_tree(&name)
+            .with_context(|| format!("opening a tree in {}", path.display()))?;
+        if !tree.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Copies the trees a migration keeps from `src` to `dst`.
+fn copy_kept(src: &sled::Db, dst: &sled::Db, path: &Path) -> Result<()> {
+    let names = src.tree_names();
+    for name in KEEP {
+        if !names.iter().any(|n| n.as_ref() == name.as_bytes()) {
+            continue;
+        }
+        let from = src
             .open_tree(name)
-            .with_context(|| format!("opening a tree in {}", path.display()))?
-            .is_empty();
+            .with_context(|| format!("opening tree {name} of the old store"))?;
+        let to = dst
+            .open_tree(name)
+            .with_context(|| format!("opening tree {name} in {}", path.display()))?;
+        for item in from.iter() {
+            let (k, v) = item.with_context(|| format!("reading tree {name} of the old store"))?;
+            to.insert(k, v)
+                .with_context(|| format!("writing tree {name} in {}", path.display()))?;
+        }
     }
-    if held {
-        tracing::warn!(
-            "the store at {} is of an older format: keeping the draft ledger, the draft failures and copies and the usage, \
-             and rebuilding the messages from the mailboxes (this sync fetches every folder again)",
-            path.display()
-        );
-    }
-    for name in derived {
-        db.drop_tree(&name)
-            .with_context(|| format!("dropping a tree of the old format in {}", path.display()))?;
-    }
+    Ok(())
+}
+
+/// Records the format, makes it durable, then removes the old store.
+fn finish(db: sled::Db, old: &Path) -> Result<sled::Db> {
     db.insert(FORMAT_KEY, &FORMAT.to_be_bytes())
         .context("writing the store's format")?;
     db.flush().context("flushing the migrated store")?;
-    Ok(())
+    if old.exists() {
+        remove_old(old);
+    }
+    Ok(db)
+}
+
+/// The old store is garbage once the new one is durable; one left behind goes on the next open.
+fn remove_old(old: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(old) {
+        tracing::warn!("could not remove the old store at {}: {e}", old.display());
+    }
 }
 
 #[cfg(test)]
@@ -140,6 +228,10 @@ mod tests {
             None,
             "messages are rebuilt"
         );
+        assert!(
+            !super::old_path(&dir.path().join("db")).exists(),
+            "the old store is gone once the new one holds the ledger"
+        );
         let cursor = Cursor {
             uidvalidity: 4,
             last_uid: 1,
@@ -165,6 +257,23 @@ mod tests {
                 Err(e) => panic!("{e:#}"),
             }
         }
+    }
+
+    #[test]
+    fn a_migration_cut_short_is_finished_from_the_old_store() {
+        let dir = tempfile::tempdir().unwrap();
+        // The old store moved aside, and the new one made but not yet given the ledger.
+        format_1_store(dir.path());
+        let db = dir.path().join("db");
+        std::fs::rename(&db, super::old_path(&db)).unwrap();
+        drop(sled::open(&db).unwrap());
+        let store = reopen(dir.path());
+        assert_eq!(store.format_version().unwrap(), Some(super::FORMAT));
+        assert_eq!(
+            store.draft("d@acme.test").unwrap().unwrap().state,
+            DraftState::Appended
+        );
+        assert!(!super::old_path(&db).exists());
     }
 
     #[test]

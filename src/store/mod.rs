@@ -173,12 +173,14 @@ impl Store {
     }
 
     fn open_at(path: &Path) -> Result<Store> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .with_context(|| format!("opening the store at {}", path.display()))?;
-        format::migrate(&db, path)?;
+        let open = |path: &Path| {
+            sled::Config::new()
+                .path(path)
+                .cache_capacity(CACHE_BYTES)
+                .open()
+                .with_context(|| format!("opening the store at {}", path.display()))
+        };
+        let db = format::migrate(open(path)?, path, &open)?;
         let tree = |name: &str| {
             db.open_tree(name)
                 .with_context(|| format!("opening tree {name} in {}", path.display()))

@@ -2,7 +2,9 @@
 //! story. `inbox/*.eml` go into INBOX unread and `sent/*.eml` into Sent with \Seen, in file-name
 //! order; the real `tend` binary runs `once` twice against a throwaway Dovecot and a fake model,
 //! and the drafts found in the Drafts Maildir must be exactly those `expected.toml` lists.
-//! A new case is a new folder, not code.
+//! A new case is a new folder, not code. `findings.golden` holds what `tend status` and `tend
+//! explain` said of the scenario at the version that wrote it (`TEND_WRITE_GOLDEN=1`), so a change
+//! to the store cannot move a finding unseen.
 //!
 //! Dates in the .eml files are written relative to now, so a scenario never ages out of tend's
 //! windows: `{{now}}`, `{{now-2d}}`, `{{now-5h}}`, `{{now-6bd+3m}}` (units: m minutes, h hours,
@@ -451,6 +453,21 @@ fn run(sc: &Scenario) -> Result<(), String> {
             ));
         }
     }
+    // The findings must not move when the store changes (its format, what it keeps): what
+    // `tend status` and `tend explain` say of every message, against the golden file written
+    // at the version before (`TEND_WRITE_GOLDEN=1` rewrites it).
+    let found = findings(&world, &ids);
+    let golden = sc.dir.join("findings.golden");
+    if std::env::var_os("TEND_WRITE_GOLDEN").is_some() {
+        std::fs::write(&golden, &found).map_err(|e| format!("{}: {e}", golden.display()))?;
+    }
+    match std::fs::read_to_string(&golden) {
+        Ok(want) if want == found => {}
+        Ok(want) => problems.push(format!(
+            "findings differ from findings.golden\n--- want\n{want}--- found\n{found}"
+        )),
+        Err(e) => problems.push(format!("{}: {e}", golden.display())),
+    }
     if problems.is_empty() {
         return Ok(());
     }
@@ -468,6 +485,47 @@ fn run(sc: &Scenario) -> Result<(), String> {
         "  {}\n--- tend explain\n{explain}--- tend once (both passes)\n{log}",
         problems.join("\n  ")
     ))
+}
+
+/// What tend found: `tend status` and `tend explain` of each Message-ID, with every run of
+/// digits written `#` and weekdays `Day` (dates relative to now move; the words do not).
+fn findings(world: &World, ids: &BTreeSet<String>) -> String {
+    let mut out = String::new();
+    let stdout = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+            .arg("--config")
+            .arg(world.dir.path().join("tend.toml"))
+            .args(args)
+            .output()
+            .expect("run tend");
+        format!(
+            "$ tend {}\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stdout)
+        )
+    };
+    out.push_str(&stdout(&["status"]));
+    for id in ids {
+        out.push_str(&stdout(&["explain", id]));
+    }
+    let mut norm = String::with_capacity(out.len());
+    let mut in_digits = false;
+    for c in out.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                norm.push('#');
+            }
+            in_digits = true;
+        } else {
+            norm.push(c);
+            in_digits = false;
+        }
+    }
+    // A date relative to now falls on another weekday on another day.
+    for day in ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] {
+        norm = norm.replace(&format!("{day} #-#-#"), "Day #-#-#");
+    }
+    norm
 }
 
 // ---------------------------------------------------------------------------------------------

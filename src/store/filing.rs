@@ -209,7 +209,7 @@ impl Tx<'_> {
         let id = email.message_id.as_str();
         let thread_id = match self.messages.get(id)? {
             Some(bytes) => {
-                let mut r = serde_json::from_slice::<Record>(&bytes).map_err(abort)?;
+                let mut r = Record::decode(&bytes).map_err(abort)?;
                 let t = self.follow(r.thread.clone())?;
                 // The same message again: the copy that did not pass through a list (the one
                 // in Sent) tells better what was sent.
@@ -217,7 +217,7 @@ impl Tx<'_> {
                     r.email = email.clone();
                     r.via_list = false;
                     r.thread = t.clone();
-                    self.messages.insert(id, json(&r))?;
+                    self.messages.insert(id, r.encode())?;
                     for a in thread::ancestors(email) {
                         if self.msg_thread.get(a)?.is_none() {
                             self.msg_thread.insert(a, t.as_bytes())?;
@@ -326,7 +326,7 @@ impl Tx<'_> {
             email: email.clone(),
             via_list,
         };
-        self.messages.insert(id, json(&record))?;
+        self.messages.insert(id, record.encode())?;
         self.msg_thread.insert(id, t.as_bytes())?;
         for a in thread::ancestors(email) {
             if self.msg_thread.get(a)?.is_none() {

@@ -58,13 +58,11 @@ impl Store {
             .transaction(|(messages, msg_thread, thread_msgs, mailbox_threads)| {
                 for id in &ids {
                     if let Some(v) = messages.get(id)? {
-                        let mut r: Record = serde_json::from_slice(&v).map_err(|e| {
-                            ConflictableTransactionError::Abort(anyhow::anyhow!(
-                                "decoding a stored message: {e}"
-                            ))
+                        let mut r = Record::decode(&v).map_err(|e| {
+                            ConflictableTransactionError::Abort(anyhow::anyhow!("{e:#}"))
                         })?;
                         r.thread = into.clone();
-                        messages.insert(id, json(&r))?;
+                        messages.insert(id, r.encode())?;
                     }
                     msg_thread.insert(id, into.as_bytes())?;
                     let id = String::from_utf8_lossy(id);
@@ -125,7 +123,7 @@ impl Store {
         let mut all: HashMap<String, Facts> = HashMap::new();
         for item in self.messages.iter().values() {
             let v = item.context("scanning messages")?;
-            let Ok(r) = serde_json::from_slice::<Record>(&v) else {
+            let Ok(r) = Record::decode(&v) else {
                 continue;
             };
             all.entry(r.thread).or_default().add(&r.email, &nobody);

@@ -2,15 +2,18 @@
 //! only user of sled. It is derived state: the mailbox is the truth, so a store that will not
 //! open is moved aside and rebuilt by a fresh sync. This file owns the `Store` handle and its
 //! trees, opening (moving a damaged store aside, refusing a locked one), the reads, cursors and
-//! flushing; filing a message under its thread in one transaction is `filing`, the draft ledger
+//! flushing; a message's bytes are `record`, the format version and the migration of an older
+//! store `format`; filing a message under its thread in one transaction is `filing`, the draft ledger
 //! and the draft failures are `ledger`, the learned voice and its index of our messages `voice`,
 //! the index of each person's and company's threads `related`.
 //!
 //! It does not decide anything about threads (that is `thread::resolve`) or about attention.
 
 mod filing;
+mod format;
 mod ledger;
 mod merge;
+mod record;
 mod related;
 mod usage;
 mod voice;
@@ -22,7 +25,8 @@ pub use ledger::{
 pub use related::party_keys;
 pub use usage::UsageDay;
 
-use crate::parse::Email;
+use record::Record;
+
 use crate::thread::Thread;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -44,16 +48,6 @@ pub struct ContactRecord {
     pub sent: u32,
     pub last_received: Option<i64>,
     pub last_sent: Option<i64>,
-}
-
-/// A stored message and the thread it was filed under.
-#[derive(Serialize, Deserialize)]
-struct Record {
-    thread: String,
-    email: Email,
-    /// This copy came through a mailing list (a copy without list signs replaces it).
-    #[serde(default)]
-    via_list: bool,
 }
 
 /// What [`Store::save_all`] did with one message.
@@ -109,6 +103,12 @@ pub struct Store {
     /// mailbox \0 person or "@company" \0 thread id -> latest date (see `related`).
     related: sled::Tree,
 }
+
+/// sled's page cache. It was 64 MiB: a first sync of the 50k bench mailbox peaked at 142 MB
+/// of RSS with it, 95 MB with 16 MiB, for about a fifth more CPU (pages read back from the
+/// OS's cache). sled counts less than a page costs in memory, so the RSS share is larger than
+/// this figure.
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 fn key(a: &str, b: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(a.len() + b.len() + 1);
@@ -173,11 +173,14 @@ impl Store {
     }
 
     fn open_at(path: &Path) -> Result<Store> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(64 * 1024 * 1024)
-            .open()
-            .with_context(|| format!("opening the store at {}", path.display()))?;
+        let open = |path: &Path| {
+            sled::Config::new()
+                .path(path)
+                .cache_capacity(CACHE_BYTES)
+                .open()
+                .with_context(|| format!("opening the store at {}", path.display()))
+        };
+        let db = format::migrate(open(path)?, path, &open)?;
         let tree = |name: &str| {
             db.open_tree(name)
                 .with_context(|| format!("opening tree {name} in {}", path.display()))
@@ -208,6 +211,11 @@ impl Store {
         store.index_ledger()?;
         store.index_related()?;
         Ok(store)
+    }
+
+    /// The format version of the store (see `format`): the current one once it is open.
+    pub fn format_version(&self) -> Result<Option<u64>> {
+        format::version(&self.db)
     }
 
     /// The stored cursor of a folder, if any.
@@ -256,7 +264,7 @@ impl Store {
             let (k, _) = item.context("scanning a thread")?;
             let id = &k[prefix.len()..];
             if let Some(v) = self.messages.get(id).context("reading a message")? {
-                let r: Record = serde_json::from_slice(&v).context("decoding a stored message")?;
+                let r = Record::decode(&v)?;
                 messages.push(r.email);
             }
         }
@@ -303,104 +311,4 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_and_ledger_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(dir.path(), 0).unwrap();
-            store
-                .set_cursor(
-                    "m",
-                    "INBOX",
-                    Cursor {
-                        uidvalidity: 7,
-                        last_uid: 42,
-                    },
-                )
-                .unwrap();
-            let rec = DraftRecord {
-                mailbox: "m".into(),
-                thread_id: "t".into(),
-                trigger: "x".into(),
-                state: DraftState::Appended,
-                at: 1,
-            };
-            store.record_draft("d@acme.test", &rec).unwrap();
-        }
-        let store = Store::open(dir.path(), 0).unwrap();
-        assert_eq!(
-            store.cursor("m", "INBOX").unwrap(),
-            Some(Cursor {
-                uidvalidity: 7,
-                last_uid: 42
-            })
-        );
-        assert_eq!(store.cursor("m", "Sent").unwrap(), None);
-        assert_eq!(
-            store.draft("d@acme.test").unwrap().unwrap().state,
-            DraftState::Appended
-        );
-    }
-
-    #[test]
-    fn a_store_locked_by_another_process_is_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        // What a running `tend run` holds while `tend status` tries to open the store.
-        let running = Store::open(dir.path(), 0).unwrap();
-        running
-            .set_cursor(
-                "m",
-                "INBOX",
-                Cursor {
-                    uidvalidity: 1,
-                    last_uid: 5,
-                },
-            )
-            .unwrap();
-        running.flush().unwrap();
-        let err = Store::open(dir.path(), 7)
-            .err()
-            .expect("the store is locked");
-        assert!(
-            format!("{err:#}").contains("another tend process"),
-            "{err:#}"
-        );
-        assert!(
-            !dir.path().join("db.broken-7").exists(),
-            "a locked store is never moved aside"
-        );
-        drop(running);
-        // sled's flusher thread lets go of the lock shortly after the last handle is dropped.
-        let start = std::time::Instant::now();
-        let reopened = loop {
-            match Store::open(dir.path(), 8) {
-                Ok(store) => break store,
-                Err(err) if is_locked(&err) && start.elapsed().as_secs() < 10 => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                Err(err) => panic!("{err:#}"),
-            }
-        };
-        assert_eq!(
-            reopened.cursor("m", "INBOX").unwrap(),
-            Some(Cursor {
-                uidvalidity: 1,
-                last_uid: 5
-            })
-        );
-    }
-
-    #[test]
-    fn a_store_that_will_not_open_is_moved_aside() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("db")).unwrap();
-        // sled expects its own files here; garbage in `conf` makes it refuse to open.
-        std::fs::write(dir.path().join("db/conf"), b"\xff\xfe not a sled config").unwrap();
-        let store = Store::open(dir.path(), 99).unwrap();
-        assert!(dir.path().join("db.broken-99").exists());
-        assert_eq!(store.cursor("m", "INBOX").unwrap(), None);
-    }
-}
+mod tests;

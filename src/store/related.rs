@@ -105,7 +105,7 @@ impl Store {
             else {
                 continue;
             };
-            let Ok(r) = serde_json::from_slice::<Record>(&v) else {
+            let Ok(r) = Record::decode(&v) else {
                 continue;
             };
             let thread = self.follow(&r.thread)?;

@@ -85,7 +85,7 @@ impl Store {
                 continue;
             };
             if let Some(v) = self.messages.get(id).context("reading a message")? {
-                let r: Record = serde_json::from_slice(&v).context("decoding a stored message")?;
+                let r = Record::decode(&v)?;
                 emails.push(r.email);
             }
         }
@@ -106,7 +106,7 @@ impl Store {
         for item in self.mailbox_msgs.scan_prefix(&prefix) {
             let (k, _) = item.context("scanning a mailbox's messages")?;
             if let Some(v) = self.messages.get(&k[prefix.len()..])? {
-                if let Ok(r) = serde_json::from_slice::<Record>(&v) {
+                if let Ok(r) = Record::decode(&v) {
                     batch.push(r.email);
                 }
             }

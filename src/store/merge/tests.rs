@@ -243,8 +243,7 @@ fn an_interrupted_merge_is_finished_on_open() {
     let t = store.thread("q@b").unwrap().unwrap();
     assert_eq!(ids(&t), ["q@b", "p@acme", "a@b"]);
     assert_eq!(store.recent_threads("m", 0).unwrap(), ["q@b"]);
-    let stored: Record =
-        serde_json::from_slice(&store.messages.get("a@b").unwrap().unwrap()).unwrap();
+    let stored = Record::decode(&store.messages.get("a@b").unwrap().unwrap()).unwrap();
     assert_eq!(stored.thread, "q@b");
 }
 

@@ -31,7 +31,7 @@ impl Progress {
             .then(|| {
                 let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
                 let style = ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {human_pos}/{human_len} messages, {per_sec}, {eta} left",
+                    "{prefix} [{bar:30}] {human_pos}/{human_len} messages, {eta} left",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> ");

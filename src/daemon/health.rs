@@ -6,6 +6,7 @@
 //!
 //! It does not decide when to reconnect or what a pass does; that is `mailbox`.
 
+use super::sync::so_far;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
@@ -221,8 +222,7 @@ impl Health {
                 _ => {}
             }
             if let Some((done, total)) = h.first_sync {
-                let (done, total) = (super::sync::thousands(done), super::sync::thousands(total));
-                line.push_str(&format!("; {name}: first sync {done} / {total}"));
+                line.push_str(&format!("; {name}: first sync {}", so_far(done, total)));
             }
         }
         line
@@ -247,7 +247,7 @@ impl MailboxHealth {
         let state = match &self.state {
             State::Connecting => "connecting".to_string(),
             State::Syncing => match self.first_sync {
-                Some((done, total)) => format!("first sync, {done} of {total} messages"),
+                Some((done, total)) => format!("first sync, {}", so_far(done, total)),
                 None => "syncing".to_string(),
             },
             State::Idle => "waiting for new mail (IDLE)".to_string(),

@@ -7,7 +7,7 @@ mod fetch;
 mod progress;
 mod worker;
 
-pub use progress::thousands;
+pub use progress::so_far;
 
 use super::SyncReport;
 use crate::config::MailboxConfig;

@@ -76,8 +76,13 @@ impl Drop for Progress {
     }
 }
 
+/// (48000, 200000) -> "48,000 / 200,000".
+pub fn so_far(done: u64, total: u64) -> String {
+    format!("{} / {}", thousands(done), thousands(total))
+}
+
 /// 48000 -> "48,000".
-pub fn thousands(n: u64) -> String {
+fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -109,11 +114,23 @@ mod tests {
         let task = health::scope(Arc::clone(&health), "alice".into(), async {
             let progress = Progress::start("alice", "INBOX", 0, 200_000, true);
             progress.stored(48_000);
-            let during = line();
+            let during = (
+                line(),
+                health.snapshot()["alice"].describe(chrono::Utc::now()),
+            );
             drop(progress);
             during
         });
-        let during = task.await;
+        health.set(
+            "alice",
+            health::State::Syncing,
+            std::time::Duration::from_secs(60),
+        );
+        let (during, status) = task.await;
+        assert!(
+            status.starts_with("first sync, 48,000 / 200,000;"),
+            "{status}"
+        );
         assert!(
             during.ends_with("; alice: first sync 48,000 / 200,000"),
             "{during}"

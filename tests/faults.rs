@@ -205,6 +205,68 @@ fn a_connection_cut_at_the_fetch_skips_nothing() {
     w.assert_each_drafted_once();
 }
 
+/// `tend sync` through the proxy: fetch and store, no drafting.
+fn sync(w: &World) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(w.setup.config())
+        .arg("sync")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    eprintln!(
+        "tend sync -> {}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The first sync keeps several batch FETCHes in flight (250 messages each: 1:250, 251:500
+/// and 501:700 here). The middle one ends NO without UID 300, which is refused again alone:
+/// the batches around it are stored, but the cursor stays below 300 though the batch after it
+/// was stored, so the next sync asks again from 300.
+#[test]
+fn a_refused_fetch_among_several_in_flight_keeps_the_cursor_below_its_hole() {
+    let w = World::new();
+    for n in 1..=700 {
+        let raw = format!(
+            "Message-ID: <m{n}@buyer.test>\r\nDate: {}\r\nFrom: Buyer <bob@buyer.test>\r\n\
+             To: alice@acme.test\r\nSubject: Order {n}\r\n\r\nWhere is order {n}?\r\n",
+            (Utc::now() - Duration::days(3)).to_rfc2822()
+        );
+        w.dovecot.put("alice", "INBOX", raw.as_bytes(), "S");
+    }
+    let batch = ["UID FETCH 251:500 ", "BODY.PEEK[]"];
+    let alone = ["UID FETCH 300 ", "BODY.PEEK[]"];
+    let fired = [
+        w.proxy.inject(&batch, Fault::DropFetch(300), 1),
+        w.proxy.inject(&batch, Fault::Refuse("NO"), 1),
+        w.proxy.inject(&alone, Fault::DropFetch(300), 1),
+        w.proxy.inject(&alone, Fault::Refuse("NO"), 1),
+    ];
+    let out = sync(&w);
+    assert!(out.status.success());
+    assert_eq!(fired.iter().map(|f| f.count()).collect::<Vec<_>>(), [1; 4]);
+    assert!(
+        stdout(&out).contains("699 fetched, 699 new") && stdout(&out).contains("1 could not"),
+        "every other message stored, the refused one counted: {}",
+        stdout(&out)
+    );
+
+    // The cursor stayed at 299: 300 to 700 are asked for again, and only 300 is new.
+    let out = sync(&w);
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("401 fetched, 1 new"),
+        "{}",
+        stdout(&out)
+    );
+    let out = sync(&w);
+    assert!(stdout(&out).contains("0 fetched"), "{}", stdout(&out));
+}
+
 /// A refused SEARCH of Drafts used to read as "the draft is not there": after a lost state
 /// directory, the next pass appended a second copy.
 #[test]

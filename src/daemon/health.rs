@@ -6,6 +6,7 @@
 //!
 //! It does not decide when to reconnect or what a pass does; that is `mailbox`.
 
+use super::sync::so_far;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
@@ -44,6 +45,8 @@ pub struct MailboxHealth {
     pub drafts_today: (NaiveDate, u32),
     /// Messages the last pass could not fetch (asked again on the next).
     pub unfetched: usize,
+    /// During a first sync: messages stored so far, and listed in all.
+    pub first_sync: Option<(u64, u64)>,
     timezone: chrono_tz::Tz,
     /// The task promised to report again before this.
     due: Instant,
@@ -75,6 +78,11 @@ pub fn beat(within: Duration) {
     let _ = TASK.try_with(|(health, name)| health.update(name, |h| h.due = deadline(within)));
 }
 
+/// The health entry of the current mailbox task, for a thread outside it to report to.
+pub fn current() -> Option<(Arc<Health>, String)> {
+    TASK.try_with(|task| task.clone()).ok()
+}
+
 fn deadline(within: Duration) -> Instant {
     // Slack for a busy machine: the promise is about hangs, not about being a few seconds late.
     Instant::now() + within + Duration::from_secs(30)
@@ -96,6 +104,7 @@ impl Health {
                 last_sync,
                 drafts_today,
                 unfetched,
+                first_sync: None,
                 timezone,
                 due: deadline(Duration::from_secs(300)),
                 overdue_logged: false,
@@ -154,6 +163,12 @@ impl Health {
         });
     }
 
+    /// How far a first sync has come (`None`: none is running).
+    pub fn first_sync(&self, name: &str, progress: Option<(u64, u64)>) {
+        self.update(name, |h| h.first_sync = progress);
+        self.version.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Changes so far; equal numbers mean nothing visible changed in between.
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Relaxed)
@@ -206,6 +221,9 @@ impl Health {
                 State::Waiting { .. } => line.push_str(&format!("; {name}: reconnecting")),
                 _ => {}
             }
+            if let Some((done, total)) = h.first_sync {
+                line.push_str(&format!("; {name}: first sync {}", so_far(done, total)));
+            }
         }
         line
     }
@@ -228,7 +246,10 @@ impl MailboxHealth {
         let in_ = |t: DateTime<Utc>| format!("in {} s", (t - now).num_seconds().max(0));
         let state = match &self.state {
             State::Connecting => "connecting".to_string(),
-            State::Syncing => "syncing".to_string(),
+            State::Syncing => match self.first_sync {
+                Some((done, total)) => format!("first sync, {}", so_far(done, total)),
+                None => "syncing".to_string(),
+            },
             State::Idle => "waiting for new mail (IDLE)".to_string(),
             State::Polling => "waiting for the next poll (the server has no IDLE)".to_string(),
             State::Waiting { error, retry } => {

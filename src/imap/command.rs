@@ -85,19 +85,7 @@ pub async fn complete(
                 tag: done,
                 status,
                 outcome,
-            } if done == tag => {
-                let status = match status {
-                    Status::Ok => return Ok(Ok(done_code(outcome))),
-                    Status::No => "NO",
-                    Status::Bad => "BAD",
-                    other => anyhow::bail!("{what} ended with {other:?}: {}", words(outcome)),
-                };
-                return Ok(Err(Refused {
-                    command: what.to_string(),
-                    status,
-                    text: words(outcome),
-                }));
-            }
+            } if done == tag => return completion(what, status, outcome),
             // Not ours: we send one command at a time, so this is a confused server.
             Response::Done { tag: other, .. } => {
                 tracing::debug!(
@@ -112,6 +100,26 @@ pub async fn complete(
             other => each(other),
         }
     }
+}
+
+/// What a tagged completion says: OK (with the codes tend uses), or the NO or BAD refusal. Any
+/// other status there (a PREAUTH or BYE with our tag) is a confused server: an error.
+pub(super) fn completion(
+    what: &str,
+    status: &Status,
+    outcome: &Outcome<'_>,
+) -> Result<std::result::Result<Done, Refused>> {
+    let status = match status {
+        Status::Ok => return Ok(Ok(done_code(outcome))),
+        Status::No => "NO",
+        Status::Bad => "BAD",
+        other => anyhow::bail!("{what} ended with {other:?}: {}", words(outcome)),
+    };
+    Ok(Err(Refused {
+        command: what.to_string(),
+        status,
+        text: words(outcome),
+    }))
 }
 
 /// The codes of a tagged OK that tend uses.
@@ -129,7 +137,7 @@ fn done_code(outcome: &Outcome<'_>) -> Done {
 }
 
 /// The server's words: `[CODE] text`.
-fn words(outcome: &Outcome<'_>) -> String {
+pub(super) fn words(outcome: &Outcome<'_>) -> String {
     let text = outcome.information.as_deref().unwrap_or("").trim();
     match &outcome.code {
         Some(code) => format!("[{code:?}] {text}"),

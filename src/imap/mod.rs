@@ -13,6 +13,7 @@ mod drafts;
 mod folders;
 mod idle;
 mod large;
+mod pipeline;
 mod utf7;
 
 use crate::config::{Folders, ImapConfig};
@@ -23,7 +24,8 @@ use connect::ImapSession;
 pub use connect::LoginError;
 pub use drafts::{DraftHeader, DraftsListing, Placed, Removal};
 pub use idle::Wake;
-use std::collections::{BTreeSet, HashMap};
+pub use pipeline::Pipeline;
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -190,33 +192,10 @@ impl Session {
         if uids.is_empty() {
             return Ok(FetchAnswer::default());
         }
-        let asked: BTreeSet<u32> = uids.iter().copied().collect();
-        let set = uid_set(uids);
-        let cmd = format!("UID FETCH {set} (UID INTERNALDATE BODY.PEEK[]<0.{cap}>)");
-        let mut answer = FetchAnswer::default();
-        let mut seen = BTreeSet::new();
-        let fut = command::run(
-            &mut self.inner,
-            &cmd,
-            &cmd,
-            |r| match command::fetched_body(r) {
-                Some(command::Body::Fetched(f)) if asked.contains(&f.uid) && seen.insert(f.uid) => {
-                    answer.messages.push(f)
-                }
-                Some(command::Body::Nil(uid)) if asked.contains(&uid) => answer.nil.push(uid),
-                _ => {}
-            },
-        );
-        // A batch may be large: allow it several timeouts' worth, still bounded.
-        let status = within(self.timeout * 4, &self.host, "UID FETCH", fut)
-            .await
-            .context("fetching messages")?;
-        answer.refused = status.err();
-        answer.messages.sort_unstable_by_key(|f| f.uid);
-        answer.nil.retain(|uid| !seen.contains(uid));
-        answer.nil.sort_unstable();
-        answer.nil.dedup();
-        Ok(answer)
+        let mut pipe = Pipeline::new(cap);
+        self.send_fetch(&mut pipe, uids.to_vec()).await?;
+        let answer = self.next_fetched(&mut pipe).await?;
+        Ok(answer.map(|(_, a)| a).unwrap_or_default())
     }
 
     /// UIDs in `folder` whose Message-ID header is `message_id` (given without brackets). A
@@ -305,22 +284,32 @@ pub fn uid_set(uids: &[u32]) -> String {
     out
 }
 
-/// Splits UIDs (with sizes) into batches of at most `max_count` messages and `max_bytes`.
-pub fn batches(uids: &[(u32, u32)], max_count: usize, max_bytes: u64) -> Vec<Vec<u32>> {
-    let mut out: Vec<Vec<u32>> = Vec::new();
-    let mut bytes = 0u64;
-    for &(uid, size) in uids {
-        let full = out.last().is_none_or(|b| {
-            b.len() >= max_count || (bytes + size as u64 > max_bytes && !b.is_empty())
-        });
-        if full {
-            out.push(Vec::new());
-            bytes = 0;
+/// Splits UIDs (with sizes) into batches of at most `max_count` messages and `max_bytes` (a
+/// message larger than that alone), lazily: nothing is held but the batch being cut.
+pub fn batches(
+    uids: &[(u32, u32)],
+    max_count: usize,
+    max_bytes: u64,
+) -> impl Iterator<Item = Vec<u32>> + '_ {
+    let mut rest = uids;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
         }
-        bytes += size as u64;
-        out.last_mut().expect("pushed above").push(uid);
-    }
-    out
+        let mut bytes = 0u64;
+        let mut n = 0;
+        while n < rest.len() && n < max_count.max(1) {
+            let size = rest[n].1 as u64;
+            if n > 0 && bytes + size > max_bytes {
+                break;
+            }
+            bytes += size;
+            n += 1;
+        }
+        let (batch, later) = rest.split_at(n);
+        rest = later;
+        Some(batch.iter().map(|(uid, _)| *uid).collect())
+    })
 }
 
 /// `user@host:port`, for log lines and errors.
@@ -342,14 +331,9 @@ mod tests {
     #[test]
     fn batches_respect_count_and_bytes() {
         let uids = [(1, 10), (2, 10), (3, 10), (4, 100), (5, 1)];
-        assert_eq!(
-            batches(&uids, 2, 1000),
-            vec![vec![1, 2], vec![3, 4], vec![5]]
-        );
-        assert_eq!(
-            batches(&uids, 10, 50),
-            vec![vec![1, 2, 3], vec![4], vec![5]]
-        );
-        assert!(batches(&[], 10, 10).is_empty());
+        let cut = |count, bytes| batches(&uids, count, bytes).collect::<Vec<_>>();
+        assert_eq!(cut(2, 1000), vec![vec![1, 2], vec![3, 4], vec![5]]);
+        assert_eq!(cut(10, 50), vec![vec![1, 2, 3], vec![4], vec![5]]);
+        assert_eq!(batches(&[], 10, 10).count(), 0);
     }
 }

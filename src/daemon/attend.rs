@@ -138,7 +138,7 @@ pub async fn attend<M: LanguageModel>(
         .max_drafts_per_day
         .saturating_sub(lifecycle::drafted_today(mb, store, now)?);
     // Decoded once a pass (up to 500 of our messages), not once per finding.
-    let voice = store.voice(&mb.name)?.unwrap_or_default();
+    let voice = std::sync::Arc::new(store.voice(&mb.name)?.unwrap_or_default());
     for review in review(mb, store, now)? {
         if shutdown.is_cancelled() {
             break;

@@ -270,6 +270,17 @@ pub fn examples(
     language: Option<Language>,
     n: usize,
 ) -> Vec<Example> {
+    examples_skipping(voice, counterpart, language, n, &|_| false)
+}
+
+/// [`examples`] without the samples `skip` rejects (ours in the draft's own thread).
+fn examples_skipping(
+    voice: &Voice,
+    counterpart: Option<&str>,
+    language: Option<Language>,
+    n: usize,
+    skip: &dyn Fn(&Sample) -> bool,
+) -> Vec<Example> {
     let me_to = counterpart.map(canonical);
     let tier = |s: &Sample| -> Option<Tier> {
         let c = me_to.as_deref();
@@ -286,6 +297,7 @@ pub fn examples(
     let mut ranked: Vec<(Tier, bool, &Sample)> = voice
         .samples
         .iter()
+        .filter(|s| !skip(s))
         .filter_map(|s| tier(s).map(|t| (t, language.is_some() && s.language == language, s)))
         .collect();
     // Stable: within a rung, samples in the thread's language first, then newest first (the

@@ -207,6 +207,7 @@ impl Store {
         store.repair_threads()?;
         store.index_ledger()?;
         store.index_related()?;
+        store.note_own_from_start()?;
         Ok(store)
     }
 

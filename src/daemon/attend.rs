@@ -137,8 +137,9 @@ pub async fn attend<M: LanguageModel>(
         .rules
         .max_drafts_per_day
         .saturating_sub(lifecycle::drafted_today(mb, store, now)?);
-    // Decoded once a pass (up to 500 of our messages), not once per finding.
-    let voice = std::sync::Arc::new(store.voice(&mb.name)?.unwrap_or_default());
+    // Decoded once a pass (up to 500 of our messages, a megabyte of JSON), not once per
+    // finding, and only by a pass that drafts: most passes find nothing new to write.
+    let mut voice: Option<std::sync::Arc<crate::voice::Voice>> = None;
     for review in review(mb, store, now)? {
         if shutdown.is_cancelled() {
             break;
@@ -212,8 +213,15 @@ pub async fn attend<M: LanguageModel>(
         // The model may take minutes; shutdown does not wait for it. Nothing is recorded yet,
         // so the draft is written on the next start.
         super::health::beat(model.time_limit() * 2 + mb.imap.timeout * 8);
-        let grounding =
-            draft::memory::grounding(store, mb, &review.thread, finding, voice.clone())?;
+        let shared = match &voice {
+            Some(v) => v.clone(),
+            None => voice
+                .insert(std::sync::Arc::new(
+                    store.voice(&mb.name)?.unwrap_or_default(),
+                ))
+                .clone(),
+        };
+        let grounding = draft::memory::grounding(store, mb, &review.thread, finding, shared)?;
         let (written, used) = tokio::select! {
             r = crate::llm::counting(draft::write_with(model, mb, &review.thread, finding, &grounding, now)) => r,
             _ = shutdown.cancelled() => break,

@@ -25,6 +25,25 @@ const FAILURE_BACKOFF_MAX: i64 = 86_400;
 
 /// Judges every recent thread of the mailbox from the store alone.
 pub fn review(mb: &MailboxConfig, store: &Store, now: DateTime<Utc>) -> Result<Vec<Review>> {
+    sweep(mb, store, now, |_| true)
+}
+
+/// The reviews `attend` drafts for: a finding with no draft of ours yet. The quiet threads
+/// of the window (most of them) are judged and dropped at once instead of held, thread text
+/// and all, until the pass ends.
+fn open_findings(mb: &MailboxConfig, store: &Store, now: DateTime<Utc>) -> Result<Vec<Review>> {
+    sweep(mb, store, now, |r| {
+        matches!(r.verdict, Verdict::Attention(_)) && r.draft.is_none()
+    })
+}
+
+/// The reviews `keep` wants of every recent thread, newest first.
+fn sweep(
+    mb: &MailboxConfig,
+    store: &Store,
+    now: DateTime<Utc>,
+    keep: impl Fn(&Review) -> bool,
+) -> Result<Vec<Review>> {
     let window = mb
         .rules
         .reply_window_days
@@ -35,7 +54,10 @@ pub fn review(mb: &MailboxConfig, store: &Store, now: DateTime<Utc>) -> Result<V
     let drafts = lifecycle::Known::read(mb, store)?;
     for id in store.recent_threads(&mb.name, since)? {
         if let Some(thread) = store.thread(&id)? {
-            out.push(judge_with(mb, store, thread, now, &drafts)?);
+            let review = judge_with(mb, store, thread, now, &drafts)?;
+            if keep(&review) {
+                out.push(review);
+            }
         }
     }
     // Newest first: a thread the model cannot handle must not be first in line on every pass.
@@ -140,16 +162,13 @@ pub async fn attend<M: LanguageModel>(
     // Decoded once a pass (up to 500 of our messages, a megabyte of JSON), not once per
     // finding, and only by a pass that drafts: most passes find nothing new to write.
     let mut voice: Option<std::sync::Arc<crate::voice::Voice>> = None;
-    for review in review(mb, store, now)? {
+    for review in open_findings(mb, store, now)? {
         if shutdown.is_cancelled() {
             break;
         }
         let Verdict::Attention(finding) = &review.verdict else {
             continue;
         };
-        if review.draft.is_some() {
-            continue;
-        }
         let ts = now.timestamp();
         if let Some(f) = &review.failure {
             if f.retry_at.is_none_or(|at| at > ts) {

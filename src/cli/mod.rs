@@ -301,7 +301,7 @@ fn grounding(
     // A pass relearns the voice after its sync; `explain` must see the voice that pass would.
     store.refresh_voice(&mb.name, &mb.identity)?;
     let voice = store.voice(&mb.name)?.unwrap_or_default();
-    draft::memory::grounding(store, mb, thread, finding, voice)
+    draft::memory::grounding(store, mb, thread, finding, voice.into())
 }
 
 fn exit(failed: bool) -> ExitCode {

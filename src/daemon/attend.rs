@@ -1,14 +1,13 @@
-//! Review and attend: judge each recent thread from the store (with what the store knows about
-//! its counterparts), then draft for what needs an answer and deliver it, unless Drafts already
-//! holds it or someone answered while the model was writing. The newest findings come first; a
+//! Attend: draft for each open finding of the review (`review`), newest first, and deliver
+//! it, unless Drafts already holds it or someone answered while the model was writing. The newest findings come first; a
 //! failure of the model server stops the pass, a failure of one finding is recorded on it with a
 //! backoff (or for good, when it cannot heal) and the others go on. It does not fetch on its
 //! own: it calls `sync` only to look again before delivering.
 
-use super::{lifecycle, sync, Action, Review};
+use super::{lifecycle, sync, Action};
 use crate::config::MailboxConfig;
 use crate::deliver;
-use crate::detect::{self, Contact, Finding, Verdict};
+use crate::detect::{Finding, Verdict};
 use crate::draft::{self, compose, Outcome};
 use crate::imap::{FolderNames, Session};
 use crate::llm::{LanguageModel, LlmError};
@@ -22,82 +21,6 @@ use tokio_util::sync::CancellationToken;
 /// failure up to [`FAILURE_BACKOFF_MAX`].
 const FAILURE_BACKOFF_FIRST: i64 = 10 * 60;
 const FAILURE_BACKOFF_MAX: i64 = 86_400;
-
-/// Judges every recent thread of the mailbox from the store alone.
-pub fn review(mb: &MailboxConfig, store: &Store, now: DateTime<Utc>) -> Result<Vec<Review>> {
-    let window = mb
-        .rules
-        .reply_window_days
-        .max(mb.rules.followup_window_days) as i64;
-    let since = now.timestamp() - (window + 1) * 86_400;
-    let mut out = Vec::new();
-    // Read once for every thread: the last look at Drafts and our drafts' lifecycles.
-    let drafts = lifecycle::Known::read(mb, store)?;
-    for id in store.recent_threads(&mb.name, since)? {
-        if let Some(thread) = store.thread(&id)? {
-            out.push(judge_with(mb, store, thread, now, &drafts)?);
-        }
-    }
-    // Newest first: a thread the model cannot handle must not be first in line on every pass.
-    out.sort_by_key(|r| std::cmp::Reverse(r.thread.messages.last().and_then(|m| m.date)));
-    Ok(out)
-}
-
-/// Judges one thread, for `explain`.
-pub fn judge(
-    mb: &MailboxConfig,
-    store: &Store,
-    thread: Thread,
-    now: DateTime<Utc>,
-) -> Result<Review> {
-    judge_with(mb, store, thread, now, &lifecycle::Known::read(mb, store)?)
-}
-
-fn judge_with(
-    mb: &MailboxConfig,
-    store: &Store,
-    thread: Thread,
-    now: DateTime<Utc>,
-    drafts: &lifecycle::Known,
-) -> Result<Review> {
-    let contact = |address: &str| contact(mb, store, address);
-    let verdict = detect::assess(&thread, &mb.identity, &mb.rules, mb.timezone, &contact, now);
-    let (draft, failure) = match &verdict {
-        Verdict::Attention(f) => {
-            let id = draft_id(mb, f);
-            let draft = deliver::already_handled(store, &mb.name, &id, &f.trigger)?;
-            (draft, store.failure(&id)?)
-        }
-        Verdict::Quiet { .. } => (None, None),
-    };
-    let hands_off = drafts.view.holds_other(&thread.id);
-    let lifecycle = drafts.describe_thread(&thread);
-    Ok(Review {
-        thread,
-        verdict,
-        draft,
-        failure,
-        lifecycle,
-        hands_off,
-    })
-}
-
-/// What the store knows about `address` across threads, as `detect` asks it (also for `explain`).
-pub fn contact(mb: &MailboxConfig, store: &Store, address: &str) -> Contact {
-    let person = store.contact(&mb.name, address).unwrap_or_default();
-    // On a free-mail domain (gmail.com, ...) everyone else at the domain is a stranger.
-    let org = address
-        .rsplit_once('@')
-        .filter(|(_, d)| !crate::config::is_freemail(d))
-        .and_then(|(_, d)| store.contact(&mb.name, &format!("@{d}")).ok())
-        .unwrap_or_default();
-    Contact {
-        received: person.received,
-        sent: person.sent,
-        last_inbound_from_person: person.last_received,
-        last_inbound_from_org: org.last_received,
-    }
-}
 
 /// The deterministic Message-ID of the draft for a finding (see [`compose::message_id`]).
 pub fn draft_id(mb: &MailboxConfig, f: &Finding) -> String {
@@ -137,18 +60,16 @@ pub async fn attend<M: LanguageModel>(
         .rules
         .max_drafts_per_day
         .saturating_sub(lifecycle::drafted_today(mb, store, now)?);
-    // Decoded once a pass (up to 500 of our messages), not once per finding.
-    let voice = store.voice(&mb.name)?.unwrap_or_default();
-    for review in review(mb, store, now)? {
+    // Decoded once a pass (up to 500 of our messages, a megabyte of JSON), not once per
+    // finding, and only by a pass that drafts: most passes find nothing new to write.
+    let mut voice: Option<std::sync::Arc<crate::voice::Voice>> = None;
+    for review in super::review::open_findings(mb, store, now)? {
         if shutdown.is_cancelled() {
             break;
         }
         let Verdict::Attention(finding) = &review.verdict else {
             continue;
         };
-        if review.draft.is_some() {
-            continue;
-        }
         let ts = now.timestamp();
         if let Some(f) = &review.failure {
             if f.retry_at.is_none_or(|at| at > ts) {
@@ -212,8 +133,15 @@ pub async fn attend<M: LanguageModel>(
         // The model may take minutes; shutdown does not wait for it. Nothing is recorded yet,
         // so the draft is written on the next start.
         super::health::beat(model.time_limit() * 2 + mb.imap.timeout * 8);
-        let grounding =
-            draft::memory::grounding(store, mb, &review.thread, finding, voice.clone())?;
+        let shared = match &voice {
+            Some(v) => v.clone(),
+            None => voice
+                .insert(std::sync::Arc::new(
+                    store.voice(&mb.name)?.unwrap_or_default(),
+                ))
+                .clone(),
+        };
+        let grounding = draft::memory::grounding(store, mb, &review.thread, finding, shared)?;
         let (written, used) = tokio::select! {
             r = crate::llm::counting(draft::write_with(model, mb, &review.thread, finding, &grounding, now)) => r,
             _ = shutdown.cancelled() => break,
@@ -366,8 +294,10 @@ fn still_needed(
     let Some(thread) = store.thread(&thread_id)? else {
         return Ok(false);
     };
-    Ok(matches!(judge(mb, store, thread, now)?.verdict,
-        Verdict::Attention(f) if f.trigger == finding.trigger && f.kind == finding.kind))
+    Ok(
+        matches!(super::review::judge(mb, store, thread, now)?.verdict,
+        Verdict::Attention(f) if f.trigger == finding.trigger && f.kind == finding.kind),
+    )
 }
 
 /// Adds what this draft cost (every answer, a failed one too) to the mailbox's day and to the

@@ -110,7 +110,7 @@ fn still_wanted(
     let Some(now) = chrono::DateTime::from_timestamp(now, 0) else {
         return false;
     };
-    let contact = |address: &str| super::attend::contact(mb, store, address);
+    let contact = |address: &str| super::review::contact(mb, store, address);
     let verdict =
         crate::detect::assess(thread, &mb.identity, &mb.rules, mb.timezone, &contact, now);
     matches!(verdict, crate::detect::Verdict::Attention(f) if f.trigger == trigger)

@@ -10,10 +10,12 @@ mod drafts;
 pub mod health;
 pub mod lifecycle;
 mod mailbox;
+mod review;
 mod service;
 mod sync;
 
-pub use attend::{attend, contact, draft_id, judge, review};
+pub use attend::{attend, draft_id};
+pub use review::{contact, judge, review};
 pub use service::run;
 pub use sync::sync;
 

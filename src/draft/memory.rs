@@ -289,7 +289,7 @@ pub fn grounding(
     mailbox: &MailboxConfig,
     thread: &Thread,
     finding: &Finding,
-    voice: crate::voice::Voice,
+    voice: std::sync::Arc<crate::voice::Voice>,
 ) -> Result<super::prompt::Grounding> {
     Ok(super::prompt::Grounding {
         related: gather(store, mailbox, thread, finding)?,

@@ -96,7 +96,7 @@ impl Store {
         me: &Identity,
         emails: &[Email],
     ) -> Result<(Vec<Saved>, Vec<String>)> {
-        // Ten trees: past the largest tuple sled makes transactional, so a slice, in the
+        // Eleven trees: past the largest tuple sled makes transactional, so a slice, in the
         // order of `Tx`'s fields.
         let trees = [
             &self.messages,
@@ -109,6 +109,7 @@ impl Store {
             &self.aliases,
             &self.facts,
             &self.related,
+            &self.sweep,
         ];
         let result = trees[..].transaction(|t| {
             let tx = Tx {
@@ -122,6 +123,7 @@ impl Store {
                 aliases: &t[7],
                 facts: &t[8],
                 related: &t[9],
+                sweep: &t[10],
             };
             let mut out = Vec::with_capacity(emails.len());
             let mut absorbed = Vec::new();
@@ -149,6 +151,7 @@ struct Tx<'a> {
     aliases: &'a TransactionalTree,
     facts: &'a TransactionalTree,
     related: &'a TransactionalTree,
+    sweep: &'a TransactionalTree,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<anyhow::Error>>;
@@ -242,6 +245,7 @@ impl Tx<'_> {
         let latest = self.mailbox_threads.get(&tkey)?.map(|v| be_i64(&v));
         if latest.is_none_or(|l| l < date) {
             self.mailbox_threads.insert(tkey, &date.to_be_bytes())?;
+            super::sweep::moved(self.sweep, mailbox, &thread_id, latest, date)?;
         }
         for (k, inbound) in contact_keys(email, me) {
             let ck = key(mailbox, &k);

@@ -53,36 +53,40 @@ impl Store {
             &self.msg_thread,
             &self.thread_msgs,
             &self.mailbox_threads,
+            &self.sweep,
         );
         trees
-            .transaction(|(messages, msg_thread, thread_msgs, mailbox_threads)| {
-                for id in &ids {
-                    if let Some(v) = messages.get(id)? {
-                        let mut r = Record::decode(&v).map_err(|e| {
-                            ConflictableTransactionError::Abort(anyhow::anyhow!("{e:#}"))
-                        })?;
-                        r.thread = into.clone();
-                        messages.insert(id, r.encode())?;
+            .transaction(
+                |(messages, msg_thread, thread_msgs, mailbox_threads, sweep)| {
+                    for id in &ids {
+                        if let Some(v) = messages.get(id)? {
+                            let mut r = Record::decode(&v).map_err(|e| {
+                                ConflictableTransactionError::Abort(anyhow::anyhow!("{e:#}"))
+                            })?;
+                            r.thread = into.clone();
+                            messages.insert(id, r.encode())?;
+                        }
+                        msg_thread.insert(id, into.as_bytes())?;
+                        let id = String::from_utf8_lossy(id);
+                        thread_msgs.insert(key(&into, &id), &[])?;
+                        thread_msgs.remove(key(from, &id))?;
                     }
-                    msg_thread.insert(id, into.as_bytes())?;
-                    let id = String::from_utf8_lossy(id);
-                    thread_msgs.insert(key(&into, &id), &[])?;
-                    thread_msgs.remove(key(from, &id))?;
-                }
-                // Each mailbox that knew `from` now knows `into`, with the later date.
-                for k in &entries {
-                    let Some(date) = mailbox_threads.remove(k)? else {
-                        continue;
-                    };
-                    let mailbox = String::from_utf8_lossy(&k[..k.len() - suffix.len()]);
-                    let into_key = key(&mailbox, &into);
-                    let keep = mailbox_threads
-                        .get(&into_key)?
-                        .map_or(i64::MIN, |v| be_i64(&v));
-                    mailbox_threads.insert(into_key, &be_i64(&date).max(keep).to_be_bytes())?;
-                }
-                Ok(())
-            })
+                    // Each mailbox that knew `from` now knows `into`, with the later date.
+                    for k in &entries {
+                        let Some(date) = mailbox_threads.remove(k)? else {
+                            continue;
+                        };
+                        let mailbox = String::from_utf8_lossy(&k[..k.len() - suffix.len()]);
+                        let into_key = key(&mailbox, &into);
+                        let keep = mailbox_threads.get(&into_key)?.map(|v| be_i64(&v));
+                        let newest = be_i64(&date).max(keep.unwrap_or(i64::MIN));
+                        mailbox_threads.insert(into_key, &newest.to_be_bytes())?;
+                        super::sweep::gone(sweep, &mailbox, from, be_i64(&date))?;
+                        super::sweep::moved(sweep, &mailbox, &into, keep, newest)?;
+                    }
+                    Ok(())
+                },
+            )
             .map_err(|e| match e {
                 TransactionError::Abort(e) => e,
                 TransactionError::Storage(e) => anyhow::Error::new(e),

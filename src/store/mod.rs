@@ -15,6 +15,7 @@ mod ledger;
 mod merge;
 mod record;
 mod related;
+mod sweep;
 mod usage;
 mod voice;
 
@@ -102,6 +103,8 @@ pub struct Store {
     voice_own: sled::Tree,
     /// mailbox \0 person or "@company" \0 thread id -> latest date (see `related`).
     related: sled::Tree,
+    /// mailbox \0 latest date (8 bytes) thread id -> (): `mailbox_threads` by date (`sweep`).
+    sweep: sled::Tree,
 }
 
 /// sled's page cache. It was 64 MiB: a first sync of the 50k bench mailbox peaked at 142 MB
@@ -205,11 +208,14 @@ impl Store {
             voice: tree("voice")?,
             voice_own: tree("voice_own")?,
             related: tree("related")?,
+            sweep: tree("sweep")?,
             db,
         };
         store.repair_threads()?;
         store.index_ledger()?;
         store.index_related()?;
+        store.note_own_from_start()?;
+        store.index_sweep()?;
         Ok(store)
     }
 
@@ -233,24 +239,6 @@ impl Store {
             .insert(key(mailbox, folder), json(&cursor))
             .context("writing a cursor")?;
         Ok(())
-    }
-
-    /// Threads of `mailbox` with a message dated at or after `since` (Unix seconds), each
-    /// once, under the name of the thread it was merged into.
-    pub fn recent_threads(&self, mailbox: &str, since: i64) -> Result<Vec<String>> {
-        let prefix = key(mailbox, "");
-        let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for item in self.mailbox_threads.scan_prefix(&prefix) {
-            let (k, v) = item.context("scanning threads")?;
-            if filing::be_i64(&v) >= since {
-                let t = self.follow(&String::from_utf8_lossy(&k[prefix.len()..]))?;
-                if seen.insert(t.clone()) {
-                    out.push(t);
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// The thread with id `thread_id` (or the thread it was merged into), messages in the

@@ -53,7 +53,7 @@ fn the_prompt_names_the_threads_language_and_the_users_habits() {
         &finding("q@buyer", Kind::Reply),
         &mailbox(),
         &prompt::Grounding {
-            voice,
+            voice: voice.into(),
             ..Default::default()
         },
     );

@@ -22,7 +22,9 @@ pub use mask::mask;
 pub use prompt::{counterpart, prompt_section, section_for, thread_language, VOICE_BUDGET};
 
 use crate::config::domains::{canonical, domain_of};
-use crate::config::{is_freemail, same_organisation, Identity};
+#[cfg(test)]
+use crate::config::same_organisation;
+use crate::config::{is_freemail, Identity};
 use crate::parse::Email;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -270,12 +272,25 @@ pub fn examples(
     language: Option<Language>,
     n: usize,
 ) -> Vec<Example> {
+    examples_skipping(voice, counterpart, language, n, &|_| false)
+}
+
+/// [`examples`] without the samples `skip` rejects (ours in the draft's own thread).
+fn examples_skipping(
+    voice: &Voice,
+    counterpart: Option<&str>,
+    language: Option<Language>,
+    n: usize,
+    skip: &dyn Fn(&Sample) -> bool,
+) -> Vec<Example> {
     let me_to = counterpart.map(canonical);
+    let org = me_to.as_deref().map(Organisation::of);
+    let same_org = |t: &str| org.as_ref().is_some_and(|o| o.includes(t));
     let tier = |s: &Sample| -> Option<Tier> {
         let c = me_to.as_deref();
         if c.is_some_and(|c| s.to.iter().any(|t| t == c)) {
             Some(Tier::Contact)
-        } else if c.is_some_and(|c| s.to.iter().any(|t| same_organisation(c, t))) {
+        } else if s.to.iter().any(|t| same_org(t)) {
             Some(Tier::Company)
         } else if language.is_none() || s.language == language {
             Some(Tier::Language)
@@ -286,21 +301,21 @@ pub fn examples(
     let mut ranked: Vec<(Tier, bool, &Sample)> = voice
         .samples
         .iter()
+        .filter(|s| !skip(s))
         .filter_map(|s| tier(s).map(|t| (t, language.is_some() && s.language == language, s)))
         .collect();
     // Stable: within a rung, samples in the thread's language first, then newest first (the
     // order they are stored in).
     ranked.sort_by_key(|(t, same_lang, _)| (tier_rank(*t), !same_lang));
-    // A template sent ten times is one example.
+    // A template sent ten times is one example. Only until `n` are found: hashing every
+    // sample's text (up to 500 of 2,000 characters) for each draft showed in the profile.
     let mut seen = std::collections::HashSet::new();
-    ranked.retain(|(_, _, s)| seen.insert(s.text.as_str()));
     ranked
         .into_iter()
+        .filter(|(_, _, s)| seen.insert(s.text.as_str()))
         .take(n)
         .map(|(tier, _, s)| {
-            let own_company = me_to
-                .as_deref()
-                .is_some_and(|c| s.to.iter().all(|t| same_organisation(c, t)));
+            let own_company = org.is_some() && s.to.iter().all(|t| same_org(t));
             Example {
                 message_id: s.message_id.clone(),
                 tier,
@@ -313,6 +328,37 @@ pub fn examples(
             }
         })
         .collect()
+}
+
+/// [`same_organisation`] with one side fixed, its canonical form and domain worked out once:
+/// it is asked of every recipient of up to 500 samples for each draft, and allocating both
+/// sides' forms each time was a tenth of a draft's CPU.
+struct Organisation<'a> {
+    /// Canonical (see `config::domains::canonical`).
+    address: &'a str,
+    domain: String,
+    /// A company domain (not free mail), so the whole domain is one organisation.
+    company: bool,
+}
+
+impl<'a> Organisation<'a> {
+    fn of(address: &'a str) -> Organisation<'a> {
+        let domain = domain_of(address);
+        let company = !domain.is_empty() && !is_freemail(&domain);
+        Organisation {
+            address,
+            domain,
+            company,
+        }
+    }
+
+    /// `same_organisation(self.address, other)`. Different domains never are: both the
+    /// canonical forms and the domains would differ after their last `@`.
+    fn includes(&self, other: &str) -> bool {
+        let domain = other.trim().rsplit_once('@').map_or("", |(_, d)| d);
+        domain.eq_ignore_ascii_case(&self.domain)
+            && (self.company || canonical(other) == self.address)
+    }
 }
 
 fn tier_rank(t: Tier) -> u8 {

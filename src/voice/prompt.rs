@@ -3,7 +3,7 @@
 //! a character budget. The examples are the user's words, but they may hold text pasted from
 //! others, so they sit in the user message between `<example>` tags with every `<` defanged.
 
-use super::{examples, habit, lang, Example, Tier, Voice};
+use super::{examples_skipping, habit, lang, Example, Sample, Tier, Voice};
 use crate::config::Identity;
 use crate::parse::Email;
 use crate::thread::Thread;
@@ -24,22 +24,11 @@ pub fn section_for(
     let language = thread_language(&thread.messages, me);
     let other = counterpart(&thread.messages, trigger, me);
     // Our messages in this very thread are in the prompt already; as "style" they would invite
-    // the model to repeat our last nudge word for word (seen in scripts/bench-drafts).
+    // the model to repeat our last nudge word for word (seen in scripts/bench-drafts). Skipped
+    // in place: copying the voice without them cost more than the rest of the prompt.
     let in_thread =
         |s: &super::Sample| thread.messages.iter().any(|m| m.message_id == s.message_id);
-    if voice.samples.iter().any(in_thread) {
-        let others = Voice {
-            samples: voice
-                .samples
-                .iter()
-                .filter(|s| !in_thread(s))
-                .cloned()
-                .collect(),
-            ..voice.clone()
-        };
-        return prompt_section(&others, language, other.as_deref(), budget);
-    }
-    prompt_section(voice, language, other.as_deref(), budget)
+    section(voice, language, other.as_deref(), budget, &in_thread)
 }
 
 /// The language the other side writes in: their newest message that says clearly, else ours.
@@ -86,6 +75,17 @@ pub fn prompt_section(
     counterpart: Option<&str>,
     budget: usize,
 ) -> String {
+    section(voice, language, counterpart, budget, &|_| false)
+}
+
+/// [`prompt_section`], with the samples `skip` says no to left out of the examples.
+fn section(
+    voice: &Voice,
+    language: Option<lang::Language>,
+    counterpart: Option<&str>,
+    budget: usize,
+    skip: &dyn Fn(&Sample) -> bool,
+) -> String {
     let mut rules = Vec::new();
     if let Some(l) = language {
         rules.push(format!("- Write in {}.", l.name()));
@@ -118,7 +118,7 @@ pub fn prompt_section(
             "- Do not sign: the user's signature is appended by code after your text.".into(),
         );
     }
-    let chosen = examples(voice, counterpart, language, EXAMPLES);
+    let chosen = examples_skipping(voice, counterpart, language, EXAMPLES, skip);
     if rules.is_empty() && chosen.is_empty() {
         return String::new();
     }

@@ -329,3 +329,31 @@ fn a_voice_survives_the_store_round_trip_as_json() {
     assert!(json.contains("\"eng\""), "{json}");
     assert_eq!(serde_json::from_str::<Voice>(&json).unwrap(), voice);
 }
+
+#[test]
+fn an_organisation_worked_out_once_agrees_with_same_organisation() {
+    let addresses = [
+        "anna@buyer.example",
+        "Carl@Buyer.Example",
+        " carl+x@buyer.example ",
+        "anna@gmail.com",
+        "Anna+shop@GMail.com",
+        "carl@gmail.com",
+        "anna@other.example",
+        "+x@buyer.example",
+        "no-at-sign",
+        "",
+        "a@b@buyer.example",
+    ];
+    for a in addresses {
+        let canon = canonical(a);
+        let org = Organisation::of(&canon);
+        for b in addresses {
+            assert_eq!(
+                org.includes(b),
+                same_organisation(&canon, b),
+                "{a:?} and {b:?}"
+            );
+        }
+    }
+}

@@ -53,8 +53,10 @@ pub struct Grounding {
     /// (`draft::memory::gather`). Filtered and summarised here; never shown raw.
     pub related: Vec<Thread>,
     /// The user's voice learned from their own mail (`crate::voice`): the section after the
-    /// thread names the thread's language, the user's habits and style examples.
-    pub voice: Voice,
+    /// thread names the thread's language, the user's habits and style examples. Shared: one
+    /// voice (up to 500 samples) serves every draft of a pass, and copying it per draft cost
+    /// more than writing the prompt.
+    pub voice: std::sync::Arc<Voice>,
 }
 
 /// The JSON Schema of the answer `draft::interpret` reads: `needs_reply`, `reason`, `body`.

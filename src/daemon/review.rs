@@ -1,0 +1,115 @@
+//! Review: judge each thread of the sweep window from the store (with what the store knows
+//! about its counterparts): every review for `status`, only the open findings for `attend`.
+//! The window's threads come from the store's sweep index, so the work follows the recent
+//! mail, not the size of the mailbox. It drafts nothing and touches no server.
+
+use super::{lifecycle, Review};
+use crate::config::MailboxConfig;
+use crate::deliver;
+use crate::detect::{self, Contact, Verdict};
+use crate::store::Store;
+use crate::thread::Thread;
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+/// Judges every recent thread of the mailbox from the store alone.
+pub fn review(mb: &MailboxConfig, store: &Store, now: DateTime<Utc>) -> Result<Vec<Review>> {
+    sweep(mb, store, now, |_| true)
+}
+
+/// The reviews `attend` drafts for: a finding with no draft of ours yet. The quiet threads
+/// of the window (most of them) are judged and dropped at once instead of held, thread text
+/// and all, until the pass ends.
+pub(super) fn open_findings(
+    mb: &MailboxConfig,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<Review>> {
+    sweep(mb, store, now, |r| {
+        matches!(r.verdict, Verdict::Attention(_)) && r.draft.is_none()
+    })
+}
+
+/// The reviews `keep` wants of every recent thread, newest first.
+fn sweep(
+    mb: &MailboxConfig,
+    store: &Store,
+    now: DateTime<Utc>,
+    keep: impl Fn(&Review) -> bool,
+) -> Result<Vec<Review>> {
+    let window = mb
+        .rules
+        .reply_window_days
+        .max(mb.rules.followup_window_days) as i64;
+    let since = now.timestamp() - (window + 1) * 86_400;
+    let mut out = Vec::new();
+    // Read once for every thread: the last look at Drafts and our drafts' lifecycles.
+    let drafts = lifecycle::Known::read(mb, store)?;
+    for id in store.recent_threads(&mb.name, since)? {
+        if let Some(thread) = store.thread(&id)? {
+            let review = judge_with(mb, store, thread, now, &drafts)?;
+            if keep(&review) {
+                out.push(review);
+            }
+        }
+    }
+    // Newest first: a thread the model cannot handle must not be first in line on every pass.
+    out.sort_by_key(|r| std::cmp::Reverse(r.thread.messages.last().and_then(|m| m.date)));
+    Ok(out)
+}
+
+/// Judges one thread, for `explain`.
+pub fn judge(
+    mb: &MailboxConfig,
+    store: &Store,
+    thread: Thread,
+    now: DateTime<Utc>,
+) -> Result<Review> {
+    judge_with(mb, store, thread, now, &lifecycle::Known::read(mb, store)?)
+}
+
+fn judge_with(
+    mb: &MailboxConfig,
+    store: &Store,
+    thread: Thread,
+    now: DateTime<Utc>,
+    drafts: &lifecycle::Known,
+) -> Result<Review> {
+    let contact = |address: &str| contact(mb, store, address);
+    let verdict = detect::assess(&thread, &mb.identity, &mb.rules, mb.timezone, &contact, now);
+    let (draft, failure) = match &verdict {
+        Verdict::Attention(f) => {
+            let id = super::attend::draft_id(mb, f);
+            let draft = deliver::already_handled(store, &mb.name, &id, &f.trigger)?;
+            (draft, store.failure(&id)?)
+        }
+        Verdict::Quiet { .. } => (None, None),
+    };
+    let hands_off = drafts.view.holds_other(&thread.id);
+    let lifecycle = drafts.describe_thread(&thread);
+    Ok(Review {
+        thread,
+        verdict,
+        draft,
+        failure,
+        lifecycle,
+        hands_off,
+    })
+}
+
+/// What the store knows about `address` across threads, as `detect` asks it (also for `explain`).
+pub fn contact(mb: &MailboxConfig, store: &Store, address: &str) -> Contact {
+    let person = store.contact(&mb.name, address).unwrap_or_default();
+    // On a free-mail domain (gmail.com, ...) everyone else at the domain is a stranger.
+    let org = address
+        .rsplit_once('@')
+        .filter(|(_, d)| !crate::config::is_freemail(d))
+        .and_then(|(_, d)| store.contact(&mb.name, &format!("@{d}")).ok())
+        .unwrap_or_default();
+    Contact {
+        received: person.received,
+        sent: person.sent,
+        last_inbound_from_person: person.last_received,
+        last_inbound_from_org: org.last_received,
+    }
+}

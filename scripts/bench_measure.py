@@ -230,7 +230,7 @@ def table(results):
     for n in sizes:
         d = os.path.join(results, str(n))
         r = {k: load(d, k) for k in ("mailbox", "full", "chunked", "mbsync", "first", "store", "dryrun",
-                                     "startup", "link_chunked", "link_first")}
+                                     "startup", "restart", "link_chunked", "link_first")}
         r["repeats"] = [x for x in (load(d, f"repeat{i}") for i in range(1, 10)) if x]
         rows[n] = r
 
@@ -275,7 +275,7 @@ def table(results):
     print("\nPasses over the synced store (instant model: bench_model.py). tend/draft: wall less the model's")
     print("serving time, over the drafts; CPU: tend's user + system time of the whole pass")
     print(f"{'messages':>9} | {'no-change pass (median of 5)':>28} | {'once --dry-run':>14} {'drafts':>6} {'tend/draft':>10} "
-          f"{'CPU':>23} | {'start to IDLE':>13} {'idle RSS':>8}")
+          f"{'CPU':>23} | {'start to IDLE':>13} {'idle RSS':>8} | {'restart':>10} {'idle RSS':>8}")
     nochange = {}
     for n, r in rows.items():
         reps = r["repeats"]
@@ -300,8 +300,15 @@ def table(results):
         elif st:
             start = f"> {st.get('timeout', 0):.0f} s"
         wall = f"{dr['seconds']:.2f}s" if dr else "-"
+        rs = r.get("restart")
+        restart = "-"
+        if rs and rs.get("seconds") is not None:
+            restart = f"{rs['seconds']:.2f} s"
+        elif rs:
+            restart = f"> {rs.get('timeout', 0):.0f} s"
         print(f"{n:9,} | {nc:>28} | {wall:>14} {(dr['drafts'] if dr else '-'):>6} "
-              f"{per_s:>10} {cpu:>23} | {start:>13} {mb(st.get('idle_rss_kib') if st else None):>8}")
+              f"{per_s:>10} {cpu:>23} | {start:>13} {mb(st.get('idle_rss_kib') if st else None):>8} "
+              f"| {restart:>10} {mb(rs.get('idle_rss_kib') if rs else None):>8}")
         if dr:
             r["per_draft_ms"] = per
 
@@ -352,8 +359,8 @@ def table(results):
     per = r50.get("per_draft_ms")
     goal("`tend once --dry-run` over 50,000: tend's own time <= 5 ms per draft",
          None if per is None else per <= 5, f"{per:.1f} ms" if per is not None else "")
-    st = rows.get(200000, {}).get("startup")
-    goal("start-up of a synced 200,000 to its first IDLE < 1 s",
+    st = rows.get(200000, {}).get("restart") or rows.get(200000, {}).get("startup")
+    goal("start-up of a synced 200,000 to its first IDLE < 1 s (a restart: nothing left to draft)",
          None if not st else st.get("seconds") is not None and st["seconds"] < 1,
          "" if not st else f"{st['seconds']:.2f} s" if st.get("seconds") is not None
          else f"not idle within {st.get('timeout', 0):.0f} s")

@@ -16,3 +16,4 @@ pub mod deliver;
 pub mod daemon;
 pub mod systemd;
 pub mod cli;
+pub mod alloc;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = tend::cli::Args::parse();
-    one_malloc_arena();
+    tend::alloc::one_arena();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -20,19 +20,6 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(tend::cli::main(args))
-}
-
-/// glibc gives each thread that allocates its own arena, and an arena keeps its own high-water
-/// mark. A first sync hands every batch from thread to thread (read on the runtime, parsed on
-/// one blocking thread, stored on another), so each arena peaks separately: measured on 50,000
-/// messages, peak RSS was 150 MB in some runs and 240 MB in others; with one arena 135 MB every
-/// time, and no slower. Must run before any thread is started.
-fn one_malloc_arena() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a parameter of the allocator; no other thread exists yet.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
 }
 
 /// Logs to stderr, filtered by RUST_LOG (default `info`). Under systemd (JOURNAL_STREAM set)

@@ -291,6 +291,8 @@ impl<M: LanguageModel + 'static> Watch<M> {
                     tracing::debug!("pass done: nothing new");
                 }
                 (changed, last_pass, last_report) = (false, Instant::now(), report);
+                // What the pass read is free now; an idle service should not keep its size.
+                crate::alloc::give_back();
                 continue;
             }
             // A reply the user sent by hand lands in Sent, which IDLE on INBOX does not see: a

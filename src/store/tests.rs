@@ -99,3 +99,102 @@ fn a_store_that_will_not_open_is_moved_aside() {
     assert!(dir.path().join("db.broken-99").exists());
     assert_eq!(store.cursor("m", "INBOX").unwrap(), None);
 }
+
+#[test]
+fn a_store_of_another_segment_size_opens_with_its_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let other = if SEGMENT_BYTES == 1 << 20 {
+        1 << 21
+    } else {
+        1 << 20
+    };
+    {
+        let sled_db = sled::Config::new()
+            .path(&db)
+            .segment_size(other)
+            .open()
+            .unwrap();
+        sled_db.flush().unwrap();
+    }
+    {
+        let store = reopen(dir.path(), 1);
+        let rec = DraftRecord {
+            mailbox: "m".into(),
+            thread_id: "t".into(),
+            trigger: "x".into(),
+            state: DraftState::Appended,
+            at: 1,
+        };
+        store.record_draft("d@acme.test", &rec).unwrap();
+        store.flush().unwrap();
+    }
+    let store = reopen(dir.path(), 2);
+    assert!(
+        store.draft("d@acme.test").unwrap().is_some(),
+        "the ledger is kept"
+    );
+    assert_eq!(params::stored(&db).unwrap().segment_size, other);
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("broken"))
+        .collect();
+    assert!(aside.is_empty(), "nothing moved aside");
+}
+
+#[test]
+fn a_store_of_another_sled_version_is_refused_not_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    {
+        let store = Store::open(dir.path(), 0).unwrap();
+        let rec = DraftRecord {
+            mailbox: "m".into(),
+            thread_id: "t".into(),
+            trigger: "x".into(),
+            state: DraftState::Appended,
+            at: 1,
+        };
+        store.record_draft("d@acme.test", &rec).unwrap();
+        store.flush().unwrap();
+    }
+    // What a tend built on another sled leaves: a `conf` that parses, of another version.
+    let conf = std::fs::read(db.join("conf")).unwrap();
+    let text = String::from_utf8(conf[..conf.len() - 4].to_vec()).unwrap();
+    let mut other = text.replace("version: 0.34", "version: 0.99").into_bytes();
+    other.extend_from_slice(&conf[conf.len() - 4..]);
+    std::fs::write(db.join("conf"), other).unwrap();
+    let start = std::time::Instant::now();
+    let err = loop {
+        match Store::open(dir.path(), 5) {
+            Err(e) if is_locked(&e) && start.elapsed().as_secs() < 10 => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => break e,
+            Ok(_) => panic!("sled opened a store of another version"),
+        }
+    };
+    assert!(format!("{err:#}").contains("left as it is"), "{err:#}");
+    assert!(!dir.path().join("db.broken-5").exists(), "not moved aside");
+    std::fs::write(db.join("conf"), conf).unwrap();
+    let store = reopen(dir.path(), 6);
+    assert!(
+        store.draft("d@acme.test").unwrap().is_some(),
+        "the ledger is still there"
+    );
+}
+
+/// Opens the store once sled's flusher of the last handle lets go of the lock.
+fn reopen(dir: &std::path::Path, now: i64) -> Store {
+    let start = std::time::Instant::now();
+    loop {
+        match Store::open(dir, now) {
+            Ok(s) => return s,
+            Err(e) if is_locked(&e) && start.elapsed().as_secs() < 10 => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("{e:#}"),
+        }
+    }
+}

@@ -188,19 +188,14 @@ pub(super) fn status_text(
 ) -> Result<String> {
     let mut out = String::new();
     for mb in mailboxes {
-        let reviews = daemon::review(mb, store, now)?;
-        let attention: Vec<&Review> = reviews
-            .iter()
-            .filter(|r| matches!(r.verdict, Verdict::Attention(_)))
-            .collect();
+        let (reviews, judged) = daemon::review(mb, store, now)?;
         out.push_str(&format!(
-            "{}: {} of {} recent threads need attention\n",
+            "{}: {} of {judged} recent threads need attention\n",
             mb.name,
-            attention.len(),
-            reviews.len()
+            reviews.len(),
         ));
         out.push_str(&usage_line(mb, store, now)?);
-        for r in attention {
+        for r in &reviews {
             out.push_str(&review_text(mb, r, now));
         }
         let waiting = daemon::lifecycle::waiting(mb, store, &reviews, now)?;

@@ -167,7 +167,7 @@ impl Store {
             .create(dir)
             .with_context(|| format!("creating the state directory {}", dir.display()))?;
         let path = dir.join("db");
-        match Self::open_at(&path) {
+        match Self::open_retrying(&path) {
             Ok(store) => Ok(store),
             // Only a store that is damaged is moved aside. One that is locked by another tend
             // process, or that we may not read, is someone else's business: say so and stop.
@@ -194,6 +194,22 @@ impl Store {
                 )))
             }
             Err(err) => Err(err),
+        }
+    }
+
+    /// sled's flusher thread keeps the file lock of a store whose last handle was just dropped
+    /// until it next wakes, so a store reopened at once by the same process (a migration, a
+    /// test) can find it still locked: a lock is asked for again for up to a second before it
+    /// is taken for another process's.
+    fn open_retrying(path: &Path) -> Result<Store> {
+        let start = std::time::Instant::now();
+        loop {
+            match Self::open_at(path) {
+                Err(e) if is_locked(&e) && start.elapsed() < std::time::Duration::from_secs(1) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                other => return other,
+            }
         }
     }
 

@@ -198,3 +198,21 @@ fn reopen(dir: &std::path::Path, now: i64) -> Store {
         }
     }
 }
+
+/// sled's flusher thread lets go of the file lock only when it next wakes: a store dropped and
+/// opened again at once by the same process was taken for one locked by another process. Here a
+/// handle that another thread drops 200 ms later stands in for the flusher.
+#[test]
+fn a_store_reopened_at_once_by_the_same_process_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 0).unwrap();
+    let late = store.clone();
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(late);
+    });
+    drop(store);
+    let reopened = Store::open(dir.path(), 0);
+    holder.join().unwrap();
+    reopened.unwrap_or_else(|e| panic!("reopening: {e:#}"));
+}

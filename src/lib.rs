@@ -1,7 +1,8 @@
 //! tend watches a seller's mailboxes and leaves reply drafts in their Drafts folder.
 //!
 //! The pipeline, in order (only `daemon` knows it):
-//! config -> imap (fetch) -> parse -> thread -> store -> detect -> draft -> deliver (append).
+//! config -> imap (fetch) -> parse -> thread -> store -> detect -> draft -> deliver (append);
+//! beside it, store -> record (contacts, companies, deals) -> report (the numbers) and metrics.
 
 pub mod config;
 pub mod imap;
@@ -9,6 +10,8 @@ pub mod parse;
 pub mod thread;
 pub mod store;
 pub mod detect;
+pub mod record;
+pub mod report;
 pub mod llm;
 pub mod voice;
 pub mod draft;

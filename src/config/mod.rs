@@ -11,6 +11,7 @@
 pub mod domains;
 mod file;
 mod knowledge;
+mod pipeline;
 mod raw;
 mod rules;
 mod secret;
@@ -19,6 +20,7 @@ pub use domains::{is_freemail, same_organisation, Identity};
 use file::{locate, read_toml};
 use knowledge::read_knowledge;
 pub use knowledge::{Knowledge, KNOWLEDGE_MAX};
+pub use pipeline::{Outcome, Pipeline, Stage};
 pub use rules::{Rules, StopsOn};
 pub use secret::Secret;
 
@@ -45,6 +47,10 @@ pub struct Config {
     pub poll_interval: Duration,
     pub llm: LlmConfig,
     pub mailboxes: Vec<MailboxConfig>,
+    /// The sales stages and when a silent deal is lost (`[pipeline]`).
+    pub pipeline: Pipeline,
+    /// Where `tend run` serves Prometheus metrics (`metrics_listen`); off when `None`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Which protocol the model server speaks (`[llm] provider`).
@@ -245,6 +251,18 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .map(|f| read_knowledge("knowledge_file", dir.join(f)))
         .transpose()
         .map_err(bad)?;
+    let pipeline = pipeline::validate(raw.pipeline).map_err(bad)?;
+    let metrics_listen = raw
+        .metrics_listen
+        .map(|a| {
+            a.parse::<std::net::SocketAddr>().map_err(|_| {
+                bad(format!(
+                    "key `metrics_listen`: {a:?} is not an address and port such as \
+                     \"127.0.0.1:9464\""
+                ))
+            })
+        })
+        .transpose()?;
     let mut mailboxes = load_mailboxes(&dir.join("mailboxes"))?;
     // A mailbox's own knowledge_file replaces the shared one (it can say everything the shared
     // one says; two files that disagree on a price would leave the model to pick).
@@ -257,6 +275,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         poll_interval: Duration::from_secs(poll),
         llm,
         mailboxes,
+        pipeline,
+        metrics_listen,
     })
 }
 

@@ -13,7 +13,9 @@ pub(super) struct RawTend {
     pub(super) state_dir: Option<PathBuf>,
     pub(super) poll_interval_seconds: Option<u64>,
     pub(super) knowledge_file: Option<PathBuf>,
+    pub(super) metrics_listen: Option<String>,
     pub(super) llm: RawLlm,
+    pub(super) pipeline: Option<super::pipeline::RawPipeline>,
 }
 
 #[derive(Deserialize)]

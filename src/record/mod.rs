@@ -8,6 +8,12 @@
 //! It does not compute the numbers (`report`) and does not decide what needs attention now
 //! (`detect`), though a deal's state agrees with it.
 
+mod build;
+#[cfg(test)]
+mod tests;
+
+pub use build::{company_of, Builder, Known};
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -59,6 +65,8 @@ pub struct DealThread {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StageSource {
+    /// The deal opened: it enters the pipeline's first stage at its first message.
+    Opened,
     /// The model, from the message that caused it.
     Inferred,
     /// An IMAP keyword on a message of the thread (a mail client's tag).

@@ -1,0 +1,438 @@
+//! Building the [`Record`] one thread at a time, so that a mailbox of any size costs the
+//! memory of its metadata, never of its text: the caller reads each stored thread, hands it to
+//! [`Builder::add_thread`] with what is known of its stages, and drops it. A message counts
+//! only when a person wrote it (machine-sent mail is no touch); a thread is a deal when a
+//! person on the buyer side wrote in it, unless every such person is one we received many
+//! messages from and never answered (a newsletter without list headers). Contacts are the
+//! buyer-side people who wrote to us or whom we wrote to directly (in To): never someone seen
+//! only in a Cc. Companies are domains, except free mail.
+//!
+//! It reads no store and no clock: `now` and the lookups come in as arguments.
+
+use super::{
+    Company, Contact, Deal, DealState, DealThread, DraftNote, Record, Side, StageChange,
+    StageSource, Touch,
+};
+use crate::config::domains::{canonical, domain_of};
+use crate::config::{is_freemail, MailboxConfig, Outcome, Pipeline};
+use crate::parse::Email;
+use crate::thread::Thread;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a stored thread brings besides its messages.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    /// Stage changes the model inferred, in any order.
+    pub inferred: Vec<StageChange>,
+    /// The user's corrections (keywords and `tend stage`), in any order.
+    pub corrections: Vec<StageChange>,
+}
+
+/// Collects threads into a record.
+pub struct Builder<'a> {
+    mailboxes: &'a [MailboxConfig],
+    pipeline: &'a Pipeline,
+    now: i64,
+    /// Has any mailbox written to this address (canonical)? Decides overruled list signs.
+    we_wrote_to: &'a dyn Fn(&str) -> bool,
+    record: Record,
+    /// Deal ids already taken: a thread listed by two mailboxes is one deal.
+    seen: BTreeSet<String>,
+    /// Threads with a buyer-side person in them, judged once every contact is counted.
+    pending: Vec<(Deal, Known, &'a MailboxConfig)>,
+}
+
+/// The company of an address: its domain, unless free mail.
+pub fn company_of(address: &str) -> Option<String> {
+    let domain = domain_of(address);
+    (!domain.is_empty() && !is_freemail(&domain)).then_some(domain)
+}
+
+/// A buyer we received at least this many messages from and never wrote to is not a deal
+/// (the same threshold `detect` uses).
+const ONE_WAY_MIN: u32 = crate::detect::ONE_WAY_SENDER_MIN;
+
+impl<'a> Builder<'a> {
+    pub fn new(
+        mailboxes: &'a [MailboxConfig],
+        pipeline: &'a Pipeline,
+        now: i64,
+        we_wrote_to: &'a dyn Fn(&str) -> bool,
+    ) -> Builder<'a> {
+        let record = Record {
+            built_at: now,
+            mailboxes: mailboxes
+                .iter()
+                .map(|m| (m.name.clone(), m.timezone.name().to_string()))
+                .collect(),
+            ..Record::default()
+        };
+        Builder {
+            mailboxes,
+            pipeline,
+            now,
+            we_wrote_to,
+            record,
+            seen: BTreeSet::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Which mailbox a message belongs to: the one whose own address wrote it, else the first
+    /// one it was addressed to, else the mailbox that listed the thread.
+    fn mailbox_of(&self, email: &Email, from: &str, holder: &'a MailboxConfig) -> &'a str {
+        if let Some(mb) = self.mailboxes.iter().find(|m| m.identity.is_own(from)) {
+            return &mb.name;
+        }
+        let to: Vec<&str> = email
+            .to
+            .iter()
+            .chain(&email.cc)
+            .map(|a| a.email.as_str())
+            .collect();
+        self.mailboxes
+            .iter()
+            .find(|m| to.iter().any(|a| m.identity.is_own(a)))
+            .map_or(holder.name.as_str(), |m| m.name.as_str())
+    }
+
+    fn side(&self, from: &str) -> Side {
+        if self.mailboxes.iter().any(|m| m.identity.is_own(from)) {
+            Side::Ours
+        } else if self.mailboxes.iter().any(|m| m.identity.is_internal(from)) {
+            Side::Colleague
+        } else {
+            Side::Buyer
+        }
+    }
+
+    /// Did a person write this? Machine signs count, except those `detect` overrules too: the
+    /// `always_human` list and list signs from an address we wrote to (a buyer's group alias).
+    fn human(&self, email: &Email, from: &str, holder: &MailboxConfig) -> bool {
+        let Some(why) = email.automated.as_deref() else {
+            return true;
+        };
+        if email.out_of_office || crate::parse::is_hard_sign(why) {
+            return false;
+        }
+        holder.rules.is_always_human(from)
+            || (crate::parse::is_list_sign(why) && (self.we_wrote_to)(&canonical(from)))
+    }
+
+    /// Adds one stored thread, listed by mailbox `holder`.
+    pub fn add_thread(&mut self, holder: &'a MailboxConfig, thread: &Thread, known: Known) {
+        if !self.seen.insert(thread.id.clone()) {
+            return;
+        }
+        let mut touches = Vec::new();
+        for email in &thread.messages {
+            let (Some(from), Some(at)) = (email.from.as_ref(), email.date) else {
+                continue;
+            };
+            if !self.human(email, &from.email, holder) {
+                continue;
+            }
+            let from_addr = canonical(&from.email);
+            let side = self.side(&from_addr);
+            let to: Vec<String> = email
+                .to
+                .iter()
+                .chain(&email.cc)
+                .map(|a| canonical(&a.email))
+                .filter(|a| self.side(a) == Side::Buyer)
+                .collect();
+            let direct: Vec<String> = email
+                .to
+                .iter()
+                .map(|a| canonical(&a.email))
+                .filter(|a| self.side(a) == Side::Buyer)
+                .collect();
+            self.note_contacts(side, &from_addr, from.name.as_deref(), &to, &direct, at);
+            touches.push(Touch {
+                message_id: email.message_id.clone(),
+                at,
+                side,
+                mailbox: self.mailbox_of(email, &from_addr, holder).to_string(),
+                from: from_addr,
+                to,
+            });
+        }
+        let buyers: BTreeSet<&str> = touches
+            .iter()
+            .filter(|t| t.side == Side::Buyer)
+            .map(|t| t.from.as_str())
+            .collect();
+        if buyers.is_empty() {
+            return;
+        }
+        let mut contacts: BTreeSet<String> = buyers.iter().map(|b| b.to_string()).collect();
+        for t in touches.iter().filter(|t| t.side.is_us()) {
+            contacts.extend(t.to.iter().cloned());
+        }
+        let first_buyer = touches.iter().find(|t| t.side == Side::Buyer);
+        let company = first_buyer.and_then(|t| company_of(&t.from));
+        let owner = touches
+            .iter()
+            .find(|t| t.side == Side::Ours)
+            .map_or(holder.name.clone(), |t| t.mailbox.clone());
+        let subject = thread
+            .messages
+            .first()
+            .map(|m| m.subject.clone())
+            .unwrap_or_default();
+        let deal_thread = DealThread {
+            id: thread.id.clone(),
+            subject,
+            touches,
+        };
+        let deal = Deal {
+            id: thread.id.clone(),
+            company,
+            contacts: contacts.into_iter().collect(),
+            threads: vec![deal_thread],
+            owner,
+            value: None,
+            state: DealState::WaitingOnThem,
+            stage: None,
+            history: Vec::new(),
+            joined: Vec::new(),
+        };
+        self.pending.push((deal, known, holder));
+    }
+
+    /// Is this a sender we received many messages from and never wrote to?
+    fn one_way(&self, address: &str) -> bool {
+        self.record
+            .contacts
+            .get(address)
+            .is_some_and(|c| c.sent == 0 && c.received >= ONE_WAY_MIN)
+    }
+
+    fn note_contacts(
+        &mut self,
+        side: Side,
+        from: &str,
+        name: Option<&str>,
+        to: &[String],
+        direct: &[String],
+        at: i64,
+    ) {
+        let blank = |address: &str| Contact {
+            address: address.to_string(),
+            name: None,
+            company: company_of(address),
+            received: 0,
+            sent: 0,
+            first_received: None,
+            last_received: None,
+            first_sent: None,
+            last_sent: None,
+            last_from: None,
+        };
+        let later = |a: Option<i64>, b: i64| Some(a.map_or(b, |a| a.max(b)));
+        let earlier = |a: Option<i64>, b: i64| Some(a.map_or(b, |a| a.min(b)));
+        match side {
+            Side::Buyer => {
+                let c = self
+                    .record
+                    .contacts
+                    .entry(from.to_string())
+                    .or_insert_with(|| blank(from));
+                c.received += 1;
+                if c.last_received.is_none_or(|l| at >= l) {
+                    if let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) {
+                        c.name = Some(n.to_string());
+                    }
+                }
+                c.first_received = earlier(c.first_received, at);
+                c.last_received = later(c.last_received, at);
+                if c.last_sent.is_none_or(|s| at >= s) {
+                    c.last_from = Some(Side::Buyer);
+                }
+            }
+            Side::Ours | Side::Colleague => {
+                for address in to {
+                    // A Cc alone makes no contact; a direct message does.
+                    let exists = self.record.contacts.contains_key(address);
+                    if !exists && !direct.contains(address) {
+                        continue;
+                    }
+                    let c = self
+                        .record
+                        .contacts
+                        .entry(address.clone())
+                        .or_insert_with(|| blank(address));
+                    c.sent += 1;
+                    c.first_sent = earlier(c.first_sent, at);
+                    c.last_sent = later(c.last_sent, at);
+                    if c.last_received.is_none_or(|r| at >= r) {
+                        c.last_from = Some(side);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The deal's stage history: it enters the pipeline's first stage at its first touch; the
+    /// model's inferences follow, except those from messages dated at or before a correction
+    /// of the user's (a correction wins, and holds until later mail moves the deal on).
+    fn history(&self, deal: &Deal, known: Known) -> Vec<StageChange> {
+        let mut out = Vec::new();
+        if let (Some(first), Some(t)) = (self.pipeline.stages.first(), deal.touches().next()) {
+            out.push(StageChange {
+                stage: first.name.clone(),
+                at: t.at,
+                message_id: Some(t.message_id.clone()),
+                source: StageSource::Opened,
+                evidence: None,
+            });
+        }
+        let known_stage = |c: &StageChange| self.pipeline.stage(&c.stage).is_some();
+        let last_correction = known
+            .corrections
+            .iter()
+            .filter(|c| known_stage(c))
+            .map(|c| c.at)
+            .max();
+        out.extend(
+            known
+                .inferred
+                .into_iter()
+                .filter(known_stage)
+                .filter(|c| last_correction.is_none_or(|at| c.at > at)),
+        );
+        out.extend(known.corrections.into_iter().filter(known_stage));
+        for c in &mut out {
+            if let Some(s) = self.pipeline.stage(&c.stage) {
+                c.stage = s.name.clone();
+            }
+        }
+        // Corrections sort after inferences of the same moment: the user's word is the last.
+        out.sort_by_key(|c| (c.at, c.source != StageSource::Opened, is_correction(c)));
+        out.dedup_by(|b, a| a.stage == b.stage);
+        out
+    }
+
+    /// The deal's state from its last touch and its stage; a deal quiet for `lost_after_days`
+    /// went dark and is lost.
+    fn settle(&self, deal: &mut Deal, holder: &MailboxConfig) {
+        let outcome = |stage: &str| self.pipeline.stage(stage).and_then(|s| s.outcome);
+        if let Some(last) = deal.last().cloned() {
+            deal.state = if last.side == Side::Buyer {
+                DealState::NeedsReply
+            } else {
+                let tz = self
+                    .mailboxes
+                    .iter()
+                    .find(|m| m.name == last.mailbox)
+                    .unwrap_or(holder)
+                    .timezone;
+                let sent = chrono::DateTime::from_timestamp(last.at, 0).unwrap_or_default();
+                let due =
+                    crate::detect::followup_due(sent, holder.rules.followup_business_days, tz);
+                if due.timestamp() <= self.now {
+                    DealState::Quiet
+                } else {
+                    DealState::WaitingOnThem
+                }
+            };
+            let dark_at = last.at + i64::from(self.pipeline.lost_after_days) * 86_400;
+            let ended = deal
+                .history
+                .last()
+                .is_some_and(|c| outcome(&c.stage).is_some());
+            if deal.state == DealState::Quiet && !ended && dark_at <= self.now {
+                if let Some(lost) = self
+                    .pipeline
+                    .stages
+                    .iter()
+                    .find(|s| s.outcome == Some(Outcome::Lost))
+                {
+                    deal.history.push(StageChange {
+                        stage: lost.name.clone(),
+                        at: dark_at,
+                        message_id: None,
+                        source: StageSource::Dark,
+                        evidence: Some(format!(
+                            "no answer for {} days after our last message",
+                            self.pipeline.lost_after_days
+                        )),
+                    });
+                }
+            }
+        }
+        deal.stage = deal.history.last().map(|c| c.stage.clone());
+        match deal.stage.as_deref().and_then(outcome) {
+            Some(Outcome::Won) => deal.state = DealState::Won,
+            Some(Outcome::Lost) => deal.state = DealState::Lost,
+            None => {}
+        }
+    }
+
+    /// Adds a draft tend wrote.
+    pub fn add_draft(&mut self, note: DraftNote) {
+        self.record.drafts.push(note);
+    }
+
+    /// The record, deals and drafts in a stable order.
+    pub fn finish(mut self) -> Record {
+        let pending = std::mem::take(&mut self.pending);
+        for (mut deal, known, holder) in pending {
+            let buyers: Vec<&str> = deal
+                .touches()
+                .filter(|t| t.side == Side::Buyer)
+                .map(|t| t.from.as_str())
+                .collect();
+            if buyers.iter().all(|b| self.one_way(b)) {
+                continue;
+            }
+            deal.history = self.history(&deal, known);
+            self.settle(&mut deal, holder);
+            self.record.deals.push(deal);
+        }
+        let one_way: Vec<String> = self
+            .record
+            .contacts
+            .keys()
+            .filter(|a| self.one_way(a))
+            .cloned()
+            .collect();
+        for a in one_way {
+            self.record.contacts.remove(&a);
+        }
+        let mut companies: BTreeMap<String, Company> = BTreeMap::new();
+        for c in self.record.contacts.values() {
+            if let Some(domain) = &c.company {
+                companies
+                    .entry(domain.clone())
+                    .or_insert_with(|| Company {
+                        domain: domain.clone(),
+                        contacts: Vec::new(),
+                        deals: Vec::new(),
+                    })
+                    .contacts
+                    .push(c.address.clone());
+            }
+        }
+        let opened = |d: &Deal| d.touches().next().map(|t| t.at);
+        self.record
+            .deals
+            .sort_by(|a, b| (opened(a), &a.id).cmp(&(opened(b), &b.id)));
+        for d in &self.record.deals {
+            if let Some(domain) = &d.company {
+                if let Some(c) = companies.get_mut(domain) {
+                    c.deals.push(d.id.clone());
+                }
+            }
+        }
+        self.record.companies = companies;
+        self.record
+            .drafts
+            .sort_by(|a, b| (a.at, &a.thread_id).cmp(&(b.at, &b.thread_id)));
+        self.record
+    }
+}
+
+fn is_correction(c: &StageChange) -> bool {
+    matches!(c.source, StageSource::Keyword | StageSource::Command)
+}

@@ -9,6 +9,7 @@ mod attend;
 mod drafts;
 pub mod health;
 pub mod lifecycle;
+pub mod record;
 mod mailbox;
 mod review;
 mod service;

@@ -22,6 +22,8 @@
 
 mod figures;
 
+pub use figures::prices;
+
 use crate::config::MailboxConfig;
 use crate::llm::{ChatMessage, Role};
 use crate::thread::Thread;

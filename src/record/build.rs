@@ -125,6 +125,7 @@ impl<'a> Builder<'a> {
             return;
         }
         let mut touches = Vec::new();
+        let mut value = None;
         for email in &thread.messages {
             let (Some(from), Some(at)) = (email.from.as_ref(), email.date) else {
                 continue;
@@ -148,6 +149,10 @@ impl<'a> Builder<'a> {
                 .filter(|a| self.side(a) == Side::Buyer)
                 .collect();
             self.note_contacts(side, &from_addr, from.name.as_deref(), &to, &direct, at);
+            // The deal's value: the latest price either side stated in its own words.
+            if let Some(price) = crate::draft::check::prices(&email.new_text).last() {
+                value = Some(price.chars().take(40).collect::<String>());
+            }
             touches.push(Touch {
                 message_id: email.message_id.clone(),
                 at,
@@ -191,7 +196,7 @@ impl<'a> Builder<'a> {
             contacts: contacts.into_iter().collect(),
             threads: vec![deal_thread],
             owner,
-            value: None,
+            value,
             state: DealState::WaitingOnThem,
             stage: None,
             history: Vec::new(),

@@ -187,6 +187,8 @@ pub enum DraftOutcome {
     SentEdited,
     /// Answered in other words, or deleted unanswered.
     Ignored,
+    /// Replaced by a newer draft of ours before the user acted (the newer one counts).
+    Replaced,
 }
 
 /// The whole record.

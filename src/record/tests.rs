@@ -86,6 +86,7 @@ fn two_teammates_writing_to_one_company_make_one_record() {
     ];
     let r = build(&mbs, &threads, MON + 3 * DAY);
     assert_eq!(r.deals.len(), 2);
+    assert_eq!(r.deals[0].value, None, "no figure was stated");
     let acme = &r.companies["acme.example"];
     assert_eq!(acme.contacts, ["carol@acme.example", "dave@acme.example"]);
     assert_eq!(acme.deals, ["t1", "t2"]);
@@ -231,6 +232,18 @@ fn a_correction_wins_over_inference_until_later_mail_moves_the_deal() {
         "the inference dated before the correction is overruled; the later one stands"
     );
     assert_eq!(r.deals[0].stage.as_deref(), Some("negotiation"));
+}
+
+#[test]
+fn a_deal_is_worth_the_latest_price_stated() {
+    let mbs = [mailbox()];
+    let mut offer = msg("v2", "alice@shop.example", &["carol@acme.example"], MON + DAY);
+    offer.new_text = "For 50 seats it is EUR 12,000 a year, or EUR 11,000 paid upfront.".into();
+    let mut ask = msg("v1", "carol@acme.example", &["alice@shop.example"], MON);
+    ask.new_text = "We are 50 people; what would it cost?".into();
+    let t = thread("v", vec![ask, offer]);
+    let r = build(&mbs, &[(0, t, Known::default())], MON + DAY + 60);
+    assert_eq!(r.deals[0].value.as_deref(), Some("EUR 11,000"));
 }
 
 #[test]

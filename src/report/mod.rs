@@ -134,6 +134,8 @@ pub struct Drafts {
     pub ignored: u64,
     /// Not decided yet (still in Drafts).
     pub pending: u64,
+    /// Replaced by a newer draft of ours before the user acted.
+    pub replaced: u64,
 }
 
 /// Where deals stalled: a stage and whose turn it was when the deal went quiet or was lost.

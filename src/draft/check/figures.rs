@@ -191,6 +191,15 @@ fn figures(text: &str) -> Vec<Figure> {
     out
 }
 
+/// The prices stated in `text` ("EUR 12,000", "4.500 €", "$99"), as written, in order.
+pub fn prices(text: &str) -> Vec<&str> {
+    figures(text)
+        .into_iter()
+        .filter(|f| f.kind == Kind::Price)
+        .filter_map(|f| text.get(f.start..f.end))
+        .collect()
+}
+
 /// What a written number may mean: `1,250` and `1.250` are 1250 or 1.25; `1.250,50` is
 /// 1250.5; `12,5` is 12.5.
 pub(super) fn values(raw: &str) -> Vec<f64> {

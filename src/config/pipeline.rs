@@ -277,4 +277,23 @@ mod tests {
             assert!(err.contains(&format!("`{key}")), "{toml}: {err}");
         }
     }
+
+    #[test]
+    fn the_example_in_the_shipped_tend_toml_is_the_default() {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tend.toml");
+        let text = std::fs::read_to_string(shipped).unwrap();
+        let table = &text[text
+            .find("\n# [pipeline]\n")
+            .expect("the [pipeline] example")..];
+        // Uncomment the TOML lines of the example, leave the prose out.
+        let toml: String = table
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| {
+                l.starts_with('[') || l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(parse(&toml).unwrap(), Pipeline::default(), "{toml}");
+    }
 }

@@ -58,7 +58,12 @@ fn two_teammates_writing_to_one_company_make_one_record() {
                 "t1",
                 vec![
                     msg("a1", "carol@acme.example", &["alice@shop.example"], MON),
-                    msg("a2", "alice@shop.example", &["carol@acme.example"], MON + 3600),
+                    msg(
+                        "a2",
+                        "alice@shop.example",
+                        &["carol@acme.example"],
+                        MON + 3600,
+                    ),
                 ],
             ),
             Known::default(),
@@ -69,7 +74,12 @@ fn two_teammates_writing_to_one_company_make_one_record() {
                 "t2",
                 vec![
                     msg("b1", "bob@shop.example", &["dave@acme.example"], MON + DAY),
-                    msg("b2", "dave@acme.example", &["bob@shop.example"], MON + 2 * DAY),
+                    msg(
+                        "b2",
+                        "dave@acme.example",
+                        &["bob@shop.example"],
+                        MON + 2 * DAY,
+                    ),
                 ],
             ),
             Known::default(),
@@ -79,7 +89,12 @@ fn two_teammates_writing_to_one_company_make_one_record() {
             1,
             thread(
                 "t1",
-                vec![msg("a1", "carol@acme.example", &["alice@shop.example"], MON)],
+                vec![msg(
+                    "a1",
+                    "carol@acme.example",
+                    &["alice@shop.example"],
+                    MON,
+                )],
             ),
             Known::default(),
         ),
@@ -174,7 +189,12 @@ fn our_last_message_goes_quiet_then_dark() {
         "q",
         vec![
             msg("q1", "carol@acme.example", &["alice@shop.example"], MON),
-            msg("q2", "alice@shop.example", &["carol@acme.example"], MON + 3600),
+            msg(
+                "q2",
+                "alice@shop.example",
+                &["carol@acme.example"],
+                MON + 3600,
+            ),
         ],
     );
     let at = |now| build(&mbs, &[(0, t.clone(), Known::default())], now).deals[0].clone();
@@ -197,8 +217,18 @@ fn a_correction_wins_over_inference_until_later_mail_moves_the_deal() {
         "s",
         vec![
             msg("s1", "carol@acme.example", &["alice@shop.example"], MON),
-            msg("s2", "alice@shop.example", &["carol@acme.example"], MON + DAY),
-            msg("s3", "carol@acme.example", &["alice@shop.example"], MON + 2 * DAY),
+            msg(
+                "s2",
+                "alice@shop.example",
+                &["carol@acme.example"],
+                MON + DAY,
+            ),
+            msg(
+                "s3",
+                "carol@acme.example",
+                &["alice@shop.example"],
+                MON + 2 * DAY,
+            ),
         ],
     );
     let change = |stage: &str, at, source| StageChange {
@@ -237,7 +267,12 @@ fn a_correction_wins_over_inference_until_later_mail_moves_the_deal() {
 #[test]
 fn a_deal_is_worth_the_latest_price_stated() {
     let mbs = [mailbox()];
-    let mut offer = msg("v2", "alice@shop.example", &["carol@acme.example"], MON + DAY);
+    let mut offer = msg(
+        "v2",
+        "alice@shop.example",
+        &["carol@acme.example"],
+        MON + DAY,
+    );
     offer.new_text = "For 50 seats it is EUR 12,000 a year, or EUR 11,000 paid upfront.".into();
     let mut ask = msg("v1", "carol@acme.example", &["alice@shop.example"], MON);
     ask.new_text = "We are 50 people; what would it cost?".into();
@@ -251,7 +286,12 @@ fn a_won_stage_ends_the_deal_whoever_wrote_last() {
     let mbs = [mailbox()];
     let t = thread(
         "w",
-        vec![msg("w1", "carol@acme.example", &["alice@shop.example"], MON)],
+        vec![msg(
+            "w1",
+            "carol@acme.example",
+            &["alice@shop.example"],
+            MON,
+        )],
     );
     let known = Known {
         inferred: vec![],

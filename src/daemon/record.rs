@@ -14,12 +14,14 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 /// Builds the record of every configured mailbox. `corrections` are the user's stage
-/// corrections by Message-ID (any message of a thread), already resolved to changes.
+/// corrections by Message-ID (any message of a thread), already resolved to changes. With
+/// `as_of`, the record as it stood then: later mail and changes are left out.
 pub fn build(
     config: &Config,
     store: &Store,
     corrections: &HashMap<String, Vec<record::StageChange>>,
     now: DateTime<Utc>,
+    as_of: bool,
 ) -> Result<Record> {
     let we_wrote_to = |address: &str| {
         config
@@ -43,6 +45,9 @@ pub fn build(
         now.timestamp(),
         &we_wrote_to,
     );
+    if as_of {
+        builder = builder.as_of_now();
+    }
     for mb in &config.mailboxes {
         for id in store.recent_threads(&mb.name, i64::MIN)? {
             let Some(thread) = store.thread(&id)? else {

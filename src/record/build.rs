@@ -38,6 +38,9 @@ pub struct Builder<'a> {
     record: Record,
     /// Deal ids already taken: a thread listed by two mailboxes is one deal.
     seen: BTreeSet<String>,
+    /// Messages dated after this are left out: a record as of a past moment (`tend report
+    /// --until`). `i64::MAX` by default: a message dated ahead of our clock still counts.
+    cutoff: i64,
     /// Threads with a buyer-side person in them, judged once every contact is counted.
     pending: Vec<(Deal, Known, &'a MailboxConfig)>,
 }
@@ -74,8 +77,15 @@ impl<'a> Builder<'a> {
             we_wrote_to,
             record,
             seen: BTreeSet::new(),
+            cutoff: i64::MAX,
             pending: Vec::new(),
         }
+    }
+
+    /// The record as it stood at `now`: later mail is left out.
+    pub fn as_of_now(mut self) -> Builder<'a> {
+        self.cutoff = self.now;
+        self
     }
 
     /// Which mailbox a message belongs to: the one whose own address wrote it, else the first
@@ -130,6 +140,9 @@ impl<'a> Builder<'a> {
             let (Some(from), Some(at)) = (email.from.as_ref(), email.date) else {
                 continue;
             };
+            if at > self.cutoff {
+                continue;
+            }
             if !self.human(email, &from.email, holder) {
                 continue;
             }
@@ -292,7 +305,8 @@ impl<'a> Builder<'a> {
                 evidence: None,
             });
         }
-        let known_stage = |c: &StageChange| self.pipeline.stage(&c.stage).is_some();
+        let known_stage =
+            |c: &StageChange| self.pipeline.stage(&c.stage).is_some() && c.at <= self.cutoff;
         let last_correction = known
             .corrections
             .iter()

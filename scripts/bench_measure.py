@@ -230,7 +230,8 @@ def table(results):
     for n in sizes:
         d = os.path.join(results, str(n))
         r = {k: load(d, k) for k in ("mailbox", "full", "chunked", "mbsync", "first", "store", "dryrun",
-                                     "startup", "restart", "link_chunked", "link_first")}
+                                     "startup", "restart", "link_chunked", "link_first", "report",
+                                     "report_check")}
         r["repeats"] = [x for x in (load(d, f"repeat{i}") for i in range(1, 10)) if x]
         rows[n] = r
 
@@ -311,6 +312,21 @@ def table(results):
               f"| {restart:>10} {mb(rs.get('idle_rss_kib') if rs else None):>8}")
         if dr:
             r["per_draft_ms"] = per
+
+    print("\n`tend report --json --since 800d` over the synced store; its p50 of our response latency beside")
+    print("the same figure computed from the raw Maildir by scripts/report_check.py (not tend's code)")
+    print(f"{'messages':>9} | {'report':>8} {'CPU':>7} {'peak RSS':>8} {'vs raw full':>11} | "
+          f"{'answered':>8} {'p50 tend':>9} {'p50 apart':>9} {'p90 tend':>9} {'p90 apart':>9}")
+    for n, r in rows.items():
+        rp, ck = r.get("report"), r.get("report_check") or {}
+        t, a = ck.get("tend", {}), ck.get("independent", {})
+        fmt = lambda v: "-" if v is None else f"{v / 3600:.1f} h"
+        print(f"{n:9,} | {(rp['seconds'] if rp else 0):7.2f}s "
+              f"{(rp.get('cpu_seconds') or 0 if rp else 0):6.2f}s {mb(rp['max_rss_kib'] if rp else None):>8} "
+              f"{ratio(r.get('full') and r['full']['seconds'], rp and rp['seconds']):>11} | "
+              f"{str(t.get('answered', '-')) + '/' + str(a.get('answered', '-')):>8} "
+              f"{fmt(t.get('p50_seconds')):>9} {fmt(a.get('p50_seconds')):>9} "
+              f"{fmt(t.get('p90_seconds')):>9} {fmt(a.get('p90_seconds')):>9}")
 
     # --- goals of issue 9 -------------------------------------------------------------------
     print("\nGoals of issue 9 (each judged on this run; 'not run' where its size was not in SIZES)")

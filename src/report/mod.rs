@@ -6,6 +6,9 @@
 //!
 //! It does not read the store or the mailbox; the daemon builds the record and passes it in.
 
+pub mod business;
+pub mod numbers;
+
 use serde::{Deserialize, Serialize};
 
 /// Everything `tend report` shows.

@@ -38,15 +38,17 @@ pub fn business_seconds(from: i64, to: i64, tz: Tz) -> i64 {
     let mut total = 0;
     let mut day = first;
     while day <= last {
-        // A Monday after the first day whose whole week lies before the last day: every
-        // business hour of it is inside the interval.
+        // From the first Monday after the first day, the whole weeks that end on or before the
+        // last day: every business hour of them is inside the interval. Counted at once, so
+        // a garbage date decades away costs no more than a week day by day.
         if day > first && day.weekday() == Weekday::Mon {
-            if let Some(next) = day.checked_add_days(Days::new(7)) {
-                if next <= last {
-                    total += WEEK_SECS;
-                    day = next;
-                    continue;
-                }
+            let weeks = last.signed_duration_since(day).num_days() / 7;
+            if let Some(after) = u64::try_from(weeks * 7)
+                .ok()
+                .and_then(|n| day.checked_add_days(Days::new(n)))
+            {
+                total += weeks * WEEK_SECS;
+                day = after;
             }
         }
         if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {

@@ -94,10 +94,9 @@ pub(super) fn stage_numbers<'a>(
                 a.oldest = Some(a.oldest.map_or(now.entered, |o| o.min(now.entered)));
             }
         }
-        for (p, a) in acc.iter_mut().enumerate() {
-            let name = &pipeline.stages[p].name;
+        for (p, (stage, a)) in pipeline.stages.iter().zip(acc.iter_mut()).enumerate() {
             let Some(i) = stays.iter().position(|s| {
-                s.stage.eq_ignore_ascii_case(name) && (since..until).contains(&s.entered)
+                s.stage.eq_ignore_ascii_case(&stage.name) && (since..until).contains(&s.entered)
             }) else {
                 continue;
             };

@@ -158,6 +158,13 @@ fn business_seconds_over_whole_weeks_and_a_dst_change() {
         business_seconds(t("2026-03-15T23:00:00Z"), t("2026-04-12T22:00:00Z"), berlin),
         576_000
     );
+    // A year, Mon 2026-01-05 00:00 -> Mon 2027-01-04 00:00: 52 weeks x 40 h = 7,488,000 s.
+    assert_eq!(
+        business_seconds(t("2026-01-05T00:00:00Z"), t("2027-01-04T00:00:00Z"), utc),
+        7_488_000
+    );
+    // Garbage dates from before 1970 to beyond 9999 are clamped and cost weeks at once.
+    assert!(business_seconds(i64::MIN, i64::MAX, berlin) > 0);
     // Saturday to Sunday: none; an empty or reversed interval: none.
     assert_eq!(
         business_seconds(t("2026-01-10T10:00:00Z"), t("2026-01-11T16:00:00Z"), utc),

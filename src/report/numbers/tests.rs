@@ -346,3 +346,36 @@ fn no_data_is_null_never_zero() {
     assert_eq!(rep.mailboxes.len(), 1);
     assert!(rep.companies.is_empty() && rep.stalls.is_empty() && rep.attention.is_empty());
 }
+
+#[test]
+fn odd_input_gives_numbers_not_panics() {
+    // Dates at both ends of i64, answers dated before their question, an empty thread, a
+    // stage the pipeline does not know, history out of order, states that disagree with the
+    // touches: the report is computed over whole time without overflow or panic.
+    let weird = vec![
+        buyer(i64::MAX, "nobody"),
+        ours(i64::MIN, "alice"),
+        buyer(0, "alice"),
+        ours(-5, "alice"),
+    ];
+    let mut deals = vec![
+        staged(
+            deal("w", "alice", DealState::NeedsReply, vec![weird, vec![]]),
+            &[("Proposal", i64::MAX), ("mystery", i64::MIN), ("NEW", 0)],
+        ),
+        deal("q", "ghost", DealState::Quiet, vec![]),
+        deal("l", "alice", DealState::Lost, vec![vec![ours(10, "alice")]]),
+    ];
+    deals[1].company = None;
+    let r = record(&[("alice", "Not/AZone")], deals);
+    let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+    for (since, until) in [(min, max), (utc(0), utc(1)), (max, min)] {
+        let rep = compute(&r, &Pipeline::default(), since, until);
+        assert_eq!(rep.needs_reply.open, 1);
+        assert_eq!(rep.silent.deals, 1);
+        let _ = serde_json::to_string(&rep).unwrap();
+    }
+    // Answered before it was asked: 0 s, not negative. Buyer at 0, our answer dated -5.
+    let r = one_deal("UTC", vec![buyer(0, "alice"), ours(-5, "alice")]);
+    assert_eq!(r.response_latency.ours.p50_seconds, Some(0));
+}

@@ -30,9 +30,11 @@ const TOP: usize = 20;
 ///   companies with the most deals touched in the window (most first, then by name; at most
 ///   20, and only companies with at least one);
 /// - a section's `deals`: its deals with a message dated in the window;
-/// - `stages` and `stalls` over every deal (see [`stages`]'s functions for their
-///   definitions); `attention`: the deals that need our reply or went quiet, longest waiting
-///   first (then by deal id), at most 20.
+/// - `response_latency` over every wait (see [`Wait`]), `stages` and `stalls` over every deal
+///   (defined where they are computed, in `numbers/stages.rs`);
+/// - `needs_reply`, `silent` and `attention` as of `until`, whenever the wait began;
+///   `attention`: the deals that need our reply or went quiet, longest waiting first (then by
+///   deal id), at most 20; `drafts`: those written in the window.
 pub fn compute(
     record: &Record,
     pipeline: &Pipeline,

@@ -313,3 +313,31 @@ fn attention_lists_the_twenty_longest_waits() {
     assert_eq!(rep.needs_reply.open, 25);
     assert_eq!(rep.needs_reply.oldest_seconds, Some(25 * H));
 }
+
+#[test]
+fn a_deal_back_in_a_stage_counts_once_with_its_first_stay() {
+    // new 1 d, qualified 1 d, back to new 1 d, qualified again 3 d, then demo.
+    let since = t("2026-01-01T00:00:00Z");
+    let d0 = since + D;
+    let r = record(
+        &[("alice", "UTC")],
+        vec![staged(
+            deal("d", "alice", DealState::WaitingOnThem, vec![vec![]]),
+            &[
+                ("new", d0),
+                ("qualified", d0 + D),
+                ("new", d0 + 2 * D),
+                ("qualified", d0 + 3 * D),
+                ("demo", d0 + 6 * D),
+            ],
+        )],
+    );
+    let rep = report(&r, since, since + 90 * D);
+    let (new, qualified) = (&rep.stages[0], &rep.stages[1]);
+    // Each stage: entered once, its first stay in the window (1 d each), and converted,
+    // since demo came later.
+    assert_eq!((new.entered, new.median_seconds), (1, Some(D)));
+    assert_eq!((qualified.entered, qualified.median_seconds), (1, Some(D)));
+    assert_eq!((new.converted, qualified.converted), (Some(1.0), Some(1.0)));
+    assert_eq!(rep.stages[2].current, 1);
+}

@@ -6,6 +6,9 @@
 //!
 //! It does not read the store or the mailbox; the daemon builds the record and passes it in.
 
+pub mod business;
+pub mod numbers;
+
 use serde::{Deserialize, Serialize};
 
 /// Everything `tend report` shows.
@@ -73,10 +76,11 @@ pub struct Latency {
     pub p50_seconds: Option<i64>,
     pub p90_seconds: Option<i64>,
     /// Share of answered waits answered within an hour, and within one business day (the
-    /// same local time on the next weekday, in the answering mailbox's time zone).
+    /// same local time on the next weekday, in the time zone of our mailbox in the wait: the
+    /// one that answered for "ours", the one that wrote for "theirs").
     pub within_1h: Option<f64>,
     pub within_1_business_day: Option<f64>,
-    /// Business time: only Monday to Friday 09:00-17:00 in the mailbox's time zone counts.
+    /// Business time (same zone): only Monday to Friday 09:00-17:00 local time counts.
     pub business_p50_seconds: Option<i64>,
     pub business_p90_seconds: Option<i64>,
     /// The answered waits' calendar seconds, bucketed for the charts (upper bounds in

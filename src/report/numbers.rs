@@ -241,8 +241,8 @@ fn silent(facts: &[&Facts<'_>], until: i64) -> Silent {
     }
 }
 
-/// Drafts written (appended) in `[since, until)`, by what became of them; `pending` are
-/// still undecided and are part of `written`.
+/// Drafts written (appended) in `[since, until)`, by what became of them; `pending` (still
+/// undecided) and `replaced` (by a newer draft of ours) are part of `written`.
 fn drafts<'a>(notes: impl IntoIterator<Item = &'a DraftNote>, since: i64, until: i64) -> Drafts {
     let mut d = Drafts {
         written: 0,
@@ -250,6 +250,7 @@ fn drafts<'a>(notes: impl IntoIterator<Item = &'a DraftNote>, since: i64, until:
         sent_edited: 0,
         ignored: 0,
         pending: 0,
+        replaced: 0,
     };
     for n in notes.into_iter().filter(|n| (since..until).contains(&n.at)) {
         d.written += 1;
@@ -258,6 +259,7 @@ fn drafts<'a>(notes: impl IntoIterator<Item = &'a DraftNote>, since: i64, until:
             DraftOutcome::SentAsWritten => d.sent_as_written += 1,
             DraftOutcome::SentEdited => d.sent_edited += 1,
             DraftOutcome::Ignored => d.ignored += 1,
+            DraftOutcome::Replaced => d.replaced += 1,
         }
     }
     d

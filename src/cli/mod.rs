@@ -150,7 +150,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                 if shutdown.is_cancelled() {
                     break;
                 }
-                let pass = daemon::pass(mb, &store, &model, dry_run, &shutdown);
+                let pass = daemon::pass(mb, &config.pipeline, &store, &model, dry_run, &shutdown);
                 match pass.instrument(daemon::span(mb)).await {
                     Ok((r, actions)) => {
                         println!("{}: {r}", mb.name);

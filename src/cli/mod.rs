@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 mod show;
+mod stage;
 mod voice;
 #[cfg(test)]
 mod tests;
@@ -87,6 +88,19 @@ pub enum Command {
         /// the model now, built as a real draft builds it; nothing is sent.
         #[arg(long)]
         prompt: bool,
+    },
+    /// Correct a deal's stage: the thread of MESSAGE_ID (any message of it) is in STAGE from now
+    /// on, whatever tend inferred; `--clear` withdraws the thread's corrections. Kept apart from
+    /// the store (a rebuild keeps it), and works while `tend run` is running.
+    Stage {
+        message_id: String,
+        #[arg(required_unless_present = "clear")]
+        stage: Option<String>,
+        /// Why (shown with the stage history).
+        #[arg(long, conflicts_with = "clear")]
+        note: Option<String>,
+        #[arg(long, conflicts_with = "stage")]
+        clear: bool,
     },
 }
 
@@ -209,6 +223,12 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             store.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Stage {
+            message_id,
+            stage,
+            note,
+            clear: _,
+        } => stage::run(config, &message_id, stage.as_deref(), note.as_deref(), now),
         Command::Explain {
             message_id,
             mailbox,

@@ -7,8 +7,11 @@
 //! It does not know keywords or the pipeline (the daemon maps keywords to stages) and does not
 //! decide which word wins (`corrections::Corrections::stage_changes`).
 
-use super::{json, key, Store};
+use super::corrections::Corrections;
+use super::{json, key, Record, Store};
+use crate::record::StageChange;
 use anyhow::{Context, Result};
+use std::collections::{BTreeMap, HashMap};
 
 impl Store {
     fn stage_keywords(&self) -> Result<sled::Tree> {
@@ -66,6 +69,39 @@ impl Store {
         all.dedup();
         Ok(all)
     }
+
+    /// The user's word on each thread's stage, from `corrections` and the stage keywords of
+    /// every mailbox: [`Corrections::stage_changes`] with each message's thread and date
+    /// looked up here. Keyed by thread id (a message no thread knows: by its own id).
+    pub fn user_stages(
+        &self,
+        corrections: &Corrections,
+    ) -> Result<BTreeMap<String, Vec<StageChange>>> {
+        let tagged = self.keyworded_stages()?;
+        let mut threads = HashMap::new();
+        let mut dates = HashMap::new();
+        let ids = corrections
+            .entries()
+            .iter()
+            .map(|c| &c.message_id)
+            .chain(tagged.iter().map(|(id, _)| id));
+        for id in ids {
+            if threads.contains_key(id.as_str()) {
+                continue;
+            }
+            threads.insert(id.clone(), self.thread_of(id)?);
+            let date = match self.messages.get(id).context("reading a message")? {
+                Some(v) => Record::decode(&v)?.email.date,
+                None => None,
+            };
+            dates.insert(id.clone(), date);
+        }
+        Ok(
+            corrections.stage_changes(&tagged, &|id| threads.get(id).cloned().flatten(), &|id| {
+                dates.get(id).copied().flatten()
+            }),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -102,6 +138,73 @@ mod tests {
         );
         store.set_keyworded("bob", "INBOX", &[]).unwrap();
         assert!(store.keyworded_stages().unwrap().is_empty());
+    }
+
+    fn mail(
+        id: &str,
+        parent: Option<&str>,
+        from: &str,
+        to: &str,
+        date: i64,
+    ) -> crate::parse::Email {
+        let a = |e: &str| crate::parse::Addr {
+            name: None,
+            email: e.into(),
+        };
+        crate::parse::Email {
+            message_id: id.into(),
+            in_reply_to: parent.map(Into::into),
+            references: parent.iter().map(|r| r.to_string()).collect(),
+            from: Some(a(from)),
+            reply_to: vec![],
+            to: vec![a(to)],
+            cc: vec![],
+            date: Some(date),
+            subject: "Pricing".into(),
+            new_text: "hi".into(),
+            text: "hi".into(),
+            automated: None,
+            out_of_office: false,
+            ooo_until: None,
+        }
+    }
+
+    #[test]
+    fn the_users_stages_are_placed_on_their_threads_and_dates() {
+        use crate::record::StageSource;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 0).unwrap();
+        let me = crate::config::Identity {
+            addresses: vec!["alice@acme.test".into()],
+            internal_domains: vec![],
+        };
+        let q = mail("q@b", None, "bob@buyer.test", "alice@acme.test", 1_000);
+        let r = mail(
+            "r@a",
+            Some("q@b"),
+            "alice@acme.test",
+            "bob@buyer.test",
+            2_000,
+        );
+        store.save_all("alice", &me, &[q, r]).unwrap();
+        store
+            .set_keyworded("alice", "Sent", &[pair("r@a", "proposal")])
+            .unwrap();
+        let mut c = Corrections::default();
+        c.set("q@b", Some("demo"), 1_500, Some("call booked"));
+        let out = store.user_stages(&c).unwrap();
+        let got: Vec<_> = out["q@b"]
+            .iter()
+            .map(|s| (s.stage.as_str(), s.at, s.source))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("demo", 1_500, StageSource::Command),
+                ("proposal", 2_000, StageSource::Keyword)
+            ]
+        );
+        assert_eq!(out.len(), 1, "{out:?}");
     }
 
     #[test]

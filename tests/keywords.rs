@@ -1,7 +1,8 @@
 //! The user corrects a deal's stage, against a real Dovecot: a tag set in the mail client (an
 //! IMAP keyword, `UID STORE +FLAGS` as Thunderbird sends it) is found in INBOX and Sent with
 //! its Message-ID, a removed tag drops out on the next look, and a refused search is an error,
-//! never "nothing tagged"; a pass keeps what it found in the store. `tend stage` refuses an
+//! never "nothing tagged"; a pass keeps what it found in the store, and one whose look is
+//! refused keeps the last look and drafts anyway. `tend stage` refuses an
 //! unknown stage listing the names, checks the Message-ID when it can, and records while
 //! `tend run` holds the store.
 
@@ -31,7 +32,7 @@ fn mail(id: &str, from: &str, to: &str, subject: &str) -> String {
 }
 
 /// Dovecot with alice: two buyer messages in INBOX, one of ours in Sent; tend configured with
-/// [`PIPELINE`], reaching Dovecot on `port` (`None`: directly).
+/// [`PIPELINE`], reaching Dovecot directly (or a proxy, after `configure`).
 struct World {
     dovecot: Dovecot,
     setup: Setup,
@@ -192,6 +193,14 @@ async fn tags_set_in_the_client_are_found_in_inbox_and_sent_and_a_removed_one_dr
     client.flag("INBOX", "q2@other.test", "+FLAGS", "won");
     let inbox = s.keyworded("INBOX", &KEYWORDS).await.unwrap();
     assert_eq!(ids(&inbox), [("won", "q2@other.test")]);
+
+    // Keywords compare case-insensitively; the configured spelling comes back.
+    client.flag("INBOX", "q1@buyer.test", "+FLAGS", "PROPOSAL");
+    let inbox = s.keyworded("INBOX", &KEYWORDS).await.unwrap();
+    assert_eq!(
+        ids(&inbox),
+        [("proposal", "q1@buyer.test"), ("won", "q2@other.test")]
+    );
     s.logout().await;
 
     // Read only: the messages kept their flags and nothing was marked seen.
@@ -301,4 +310,36 @@ fn tend_stage_records_while_tend_run_holds_the_store() {
     let c = tend::store::corrections::load(&w.state()).unwrap();
     assert_eq!(c.entries().len(), 1);
     assert_eq!(c.entries()[0].stage.as_deref(), Some("proposal"));
+}
+
+#[test]
+fn a_pass_whose_keyword_search_is_refused_keeps_the_last_look_and_drafts_anyway() {
+    let w = World::new();
+    Client::login(&w.dovecot).flag("INBOX", "q1@buyer.test", "+FLAGS", "proposal");
+    assert!(w.tend(&["once"]).status.success());
+    assert_eq!(stored_stages(&w), [pair("q1@buyer.test", "proposal")]);
+
+    let proxy = Proxy::start(w.dovecot.port());
+    w.configure(proxy.port());
+    let raw = mail(
+        "q3@buyer.test",
+        "bob@buyer.test",
+        "alice@acme.test",
+        "Seats",
+    );
+    w.dovecot.put("alice", "INBOX", raw.as_bytes(), "");
+    let fired = proxy.inject(&["UID SEARCH", "KEYWORD"], Fault::Refuse("NO"), 1);
+    let out = w.tend(&["once"]);
+    assert!(out.status.success());
+    assert_eq!(fired.count(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stage keywords could not be read"));
+    // Not "nothing tagged": the last look stands.
+    assert_eq!(stored_stages(&w), [pair("q1@buyer.test", "proposal")]);
+    let answering = w
+        .dovecot
+        .messages("alice", "Drafts")
+        .iter()
+        .filter(|d| String::from_utf8_lossy(&d.raw).contains("In-Reply-To: <q3@buyer.test>"))
+        .count();
+    assert_eq!(answering, 1, "the pass drafted for the new question");
 }

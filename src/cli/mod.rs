@@ -93,12 +93,15 @@ pub enum Command {
     /// on, whatever tend inferred; `--clear` withdraws the thread's corrections. Kept apart from
     /// the store (a rebuild keeps it), and works while `tend run` is running.
     Stage {
+        /// Any message of the thread, with or without <>.
         message_id: String,
+        /// A stage of `[pipeline]` (case-insensitive).
         #[arg(required_unless_present = "clear")]
         stage: Option<String>,
         /// Why (shown with the stage history).
         #[arg(long, conflicts_with = "clear")]
         note: Option<String>,
+        /// Withdraw the thread's corrections (tags set in the mail client still count).
         #[arg(long, conflicts_with = "stage")]
         clear: bool,
     },

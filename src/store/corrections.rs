@@ -8,6 +8,9 @@
 //! [`StageChange`]s of each thread ([`Corrections::stage_changes`]), which the record merges
 //! with the inferred ones.
 //!
+//! Two `tend stage` at the same instant may lose one of the two (each reads, adds, renames); no
+//! file lock is taken, as std's is newer than our rust-version.
+//!
 //! It does not check stage names against the pipeline (`cli::stage` does) nor read the mailbox.
 
 use crate::record::{StageChange, StageSource};

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 mod show;
+mod stage;
 mod voice;
 #[cfg(test)]
 mod tests;
@@ -88,6 +89,22 @@ pub enum Command {
         #[arg(long)]
         prompt: bool,
     },
+    /// Correct a deal's stage: the thread of MESSAGE_ID (any message of it) is in STAGE from now
+    /// on, whatever tend inferred; `--clear` withdraws the thread's corrections. Kept apart from
+    /// the store (a rebuild keeps it), and works while `tend run` is running.
+    Stage {
+        /// Any message of the thread, with or without <>.
+        message_id: String,
+        /// A stage of `[pipeline]` (case-insensitive).
+        #[arg(required_unless_present = "clear")]
+        stage: Option<String>,
+        /// Why (shown with the stage history).
+        #[arg(long, conflicts_with = "clear")]
+        note: Option<String>,
+        /// Withdraw the thread's corrections (tags set in the mail client still count).
+        #[arg(long, conflicts_with = "stage")]
+        clear: bool,
+    },
 }
 
 /// Runs the command; a configuration problem exits with 78 (EX_CONFIG, which systemd's
@@ -150,7 +167,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                 if shutdown.is_cancelled() {
                     break;
                 }
-                let pass = daemon::pass(mb, &store, &model, dry_run, &shutdown);
+                let pass = daemon::pass(mb, &config.pipeline, &store, &model, dry_run, &shutdown);
                 match pass.instrument(daemon::span(mb)).await {
                     Ok((r, actions)) => {
                         println!("{}: {r}", mb.name);
@@ -209,6 +226,12 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             store.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Stage {
+            message_id,
+            stage,
+            note,
+            clear: _,
+        } => stage::run(config, &message_id, stage.as_deref(), note.as_deref(), now),
         Command::Explain {
             message_id,
             mailbox,

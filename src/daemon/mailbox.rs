@@ -72,6 +72,8 @@ impl StartGate {
 /// What a mailbox task needs, owned, so it can run on its own.
 pub(super) struct Watch<M> {
     pub mb: MailboxConfig,
+    /// The service's stages, for the stage keywords a pass looks for.
+    pub pipeline: crate::config::Pipeline,
     pub store: Store,
     pub model: Arc<M>,
     pub poll: Duration,
@@ -241,9 +243,18 @@ impl<M: LanguageModel + 'static> Watch<M> {
             if changed || Instant::now() >= due {
                 self.health.set(name, State::Syncing, timeout * 8);
                 let model = &*self.model;
-                let store = &self.store;
-                let (report, actions) =
-                    work(mb, store, model, &mut session, &folders, false, &self.stop).await?;
+                let (store, pl) = (&self.store, &self.pipeline);
+                let (report, actions) = work(
+                    mb,
+                    pl,
+                    store,
+                    model,
+                    &mut session,
+                    &folders,
+                    false,
+                    &self.stop,
+                )
+                .await?;
                 backoff.reset();
                 let drafted = actions
                     .iter()

@@ -8,6 +8,7 @@
 mod attend;
 mod drafts;
 pub mod health;
+mod keywords;
 pub mod lifecycle;
 pub mod record;
 mod mailbox;
@@ -20,7 +21,7 @@ pub use review::{contact, judge, review};
 pub use service::run;
 pub use sync::sync;
 
-use crate::config::MailboxConfig;
+use crate::config::{MailboxConfig, Pipeline};
 use crate::deliver::Delivery;
 use crate::detect::Verdict;
 use crate::draft;
@@ -130,20 +131,33 @@ pub async fn open(mb: &MailboxConfig) -> Result<(Session, FolderNames)> {
 /// One full pass over one mailbox on a new connection: sync, review, draft, deliver.
 pub async fn pass<M: LanguageModel>(
     mb: &MailboxConfig,
+    pipeline: &Pipeline,
     store: &Store,
     model: &M,
     dry_run: bool,
     shutdown: &CancellationToken,
 ) -> Result<(SyncReport, Vec<Action>)> {
     let (mut session, folders) = open(mb).await?;
-    let result = work(mb, store, model, &mut session, &folders, dry_run, shutdown).await;
+    let result = work(
+        mb,
+        pipeline,
+        store,
+        model,
+        &mut session,
+        &folders,
+        dry_run,
+        shutdown,
+    )
+    .await;
     session.logout().await;
     result
 }
 
-/// One pass on an open session: sync, then draft for what needs it.
+/// One pass on an open session: sync, the stage keywords, then draft for what needs it.
+#[allow(clippy::too_many_arguments)]
 pub async fn work<M: LanguageModel>(
     mb: &MailboxConfig,
+    pipeline: &Pipeline,
     store: &Store,
     model: &M,
     session: &mut Session,
@@ -152,6 +166,7 @@ pub async fn work<M: LanguageModel>(
     shutdown: &CancellationToken,
 ) -> Result<(SyncReport, Vec<Action>)> {
     let report = sync(mb, store, session, folders, shutdown).await?;
+    keywords::look(mb, pipeline, store, session, folders).await;
     // Bounded (the newest 500 of ours), and only when a message of ours came.
     if let Err(err) = store.refresh_voice(&mb.name, &mb.identity) {
         tracing::warn!("the voice could not be relearned; drafting with the last one: {err:#}");

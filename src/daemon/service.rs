@@ -142,6 +142,7 @@ impl<M: LanguageModel + 'static> Service<M> {
         let retry = Arc::new(Notify::new());
         let watch = Watch {
             mb: mb.clone(),
+            pipeline: self.config.pipeline.clone(),
             store: self.store.clone(),
             model: self.model.clone(),
             poll: self.config.poll_interval,
@@ -221,6 +222,7 @@ impl<M: LanguageModel + 'static> Service<M> {
         if new.llm != self.config.llm
             || new.state_dir != self.config.state_dir
             || new.poll_interval != self.config.poll_interval
+            || new.pipeline != self.config.pipeline
         {
             tracing::warn!(
                 "tend.toml changed: only mailbox files are reloaded; restart tend for the rest"

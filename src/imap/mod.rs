@@ -1,6 +1,6 @@
 //! IMAP, the only user of async-imap: connect and log in ([`connect`]), find INBOX, Sent and
 //! Drafts ([`folders`], names in modified UTF-7 [`utf7`]), list and fetch what is new after a
-//! UID, search a folder for a Message-ID; append, thread and remove our drafts ([`drafts`]). FETCH, SEARCH, LIST and CAPABILITY
+//! UID, search a folder for a Message-ID or for stage keywords ([`keywords`]); append, thread and remove our drafts ([`drafts`]). FETCH, SEARCH, LIST and CAPABILITY
 //! are read by [`command`], which checks their tagged status; a NO or BAD is an error, never an
 //! empty answer. Folders are opened with EXAMINE (read-only) and bodies fetched with
 //! `BODY.PEEK`, so tend never marks buyer mail as read; the one SELECT is Drafts, to remove one
@@ -12,6 +12,7 @@ pub mod connect;
 mod drafts;
 mod folders;
 mod idle;
+mod keywords;
 mod large;
 mod pipeline;
 mod utf7;
@@ -24,6 +25,7 @@ use connect::ImapSession;
 pub use connect::LoginError;
 pub use drafts::{DraftHeader, DraftsListing, Placed, Removal};
 pub use idle::Wake;
+pub use keywords::Keyworded;
 pub use pipeline::Pipeline;
 use std::collections::HashMap;
 use std::future::Future;

@@ -5,10 +5,13 @@
 //! flushing; a message's bytes are `record`, the format version and the migration of an older
 //! store `format`; filing a message under its thread in one transaction is `filing`, the draft ledger
 //! and the draft failures are `ledger`, the learned voice and its index of our messages `voice`,
-//! the index of each person's and company's threads `related`.
+//! the index of each person's and company's threads `related`, the stages set by IMAP keywords
+//! `stage_keywords`. The user's stage corrections are not in sled but beside it (`corrections`),
+//! so a rebuild keeps them.
 //!
 //! It does not decide anything about threads (that is `thread::resolve`) or about attention.
 
+pub mod corrections;
 mod filing;
 mod format;
 mod ledger;
@@ -16,6 +19,7 @@ mod merge;
 mod params;
 mod record;
 mod related;
+mod stage_keywords;
 mod sweep;
 mod usage;
 mod voice;

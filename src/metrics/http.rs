@@ -109,7 +109,7 @@ async fn answer(
     Ok(respond(req.method(), req.uri().path(), &metrics))
 }
 
-fn respond(method: &Method, path: &str, metrics: &Metrics) -> Response<Full<Bytes>> {
+pub(super) fn respond(method: &Method, path: &str, metrics: &Metrics) -> Response<Full<Bytes>> {
     let (status, content_type, body) = if method == Method::GET && path == "/metrics" {
         (StatusCode::OK, CONTENT_TYPE, metrics.encode())
     } else {

@@ -85,7 +85,7 @@ fn lint(body: &str) -> (bool, String) {
 }
 
 #[test]
-fn a_pass_that_drafts_shows_in_the_metrics_and_promtool_finds_nothing_to_lint() {
+fn a_draft_written_then_sent_shows_in_the_metrics_and_promtool_finds_nothing_to_lint() {
     let promtool = promtool();
     let llm = instant_model();
     let (d, setup) = alice_world(&llm);
@@ -175,6 +175,34 @@ fn a_pass_that_drafts_shows_in_the_metrics_and_promtool_finds_nothing_to_lint() 
 
     let (status, _, _) = get(port, "/");
     assert_eq!(status, "HTTP/1.1 404 Not Found");
+
+    // The user sends our draft as it is: a copy in Sent, gone from Drafts. tend notices Sent
+    // grew (a STATUS between IDLEs, at most 25 s) and records the draft's fate.
+    let draft = d.messages("alice", "Drafts").remove(0);
+    d.append("alice", "pw", "Sent", &draft.raw);
+    d.remove(&draft.path);
+    let as_written = "tend_draft_outcomes_total{mailbox=\"alice\",outcome=\"sent_as_written\"}";
+    let mut body = String::new();
+    tend.wait("the draft's outcome in the metrics", 60, |_| {
+        body = get(port, "/metrics").2;
+        value(&body, as_written) == Some(1.0)
+    });
+    assert_eq!(
+        value(&body, &format!("tend_needs_reply_threads{mb}")),
+        Some(0.0),
+        "{body}"
+    );
+    assert_eq!(
+        value(&body, written),
+        Some(1.0),
+        "nothing drafted again: {body}"
+    );
+    let (clean, said) = lint(&body);
+    assert!(
+        clean && said.trim().is_empty(),
+        "promtool: {said}\n--- body\n{body}"
+    );
+
     let (status, _) = tend.stop();
     assert!(status.success());
     assert!(

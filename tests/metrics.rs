@@ -211,6 +211,48 @@ fn a_draft_written_then_sent_shows_in_the_metrics_and_promtool_finds_nothing_to_
     );
 }
 
+/// What `tend run` cannot show without a record yet (the latency histogram, every outcome and
+/// error kind, two mailboxes, a label needing escapes), linted the same way.
+#[test]
+fn every_series_the_registry_can_expose_passes_promtool() {
+    use tend::llm::{LlmError, Usage};
+    use tend::metrics::Metrics;
+    use tend::store::Fate;
+    let m = Metrics::new();
+    for mb in ["alice", "sales \"EU\""] {
+        m.reviewed(mb, 2, 1);
+        m.draft_written(mb);
+        m.synced(mb, true, chrono::Utc::now());
+        m.synced(mb, false, chrono::Utc::now());
+        for fate in [
+            Fate::SentAsWritten { similarity: 1.0 },
+            Fate::SentAfterEdits { similarity: 0.5 },
+            Fate::DeletedUnanswered,
+        ] {
+            m.fate_changed(mb, None, Some(&fate));
+        }
+        let used = Usage {
+            input_tokens: 100,
+            output_tokens: 20,
+            calls: 1,
+        };
+        m.model_used(mb, &used, None);
+        let err = anyhow::Error::new(LlmError::RateLimited { retry_after: None });
+        m.model_used(mb, &Usage::default(), Some(&err));
+        m.set_latencies(mb, &[60, 4000, 90_000, 1_000_000]);
+    }
+    let body = m.encode();
+    assert!(
+        body.contains("tend_response_latency_seconds_bucket"),
+        "{body}"
+    );
+    let (clean, said) = lint(&body);
+    assert!(
+        clean && said.trim().is_empty(),
+        "promtool: {said}\n--- body\n{body}"
+    );
+}
+
 #[test]
 fn an_address_that_cannot_be_bound_fails_tend_run_naming_the_key() {
     let llm = instant_model();

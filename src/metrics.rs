@@ -17,30 +17,25 @@
 //! exception: it is recomputed from the record, so it is encoded from a stored snapshot.
 
 mod http;
+mod latency;
 #[cfg(test)]
 mod tests;
 
 pub use http::{serve, Endpoint};
+pub use latency::{LatencySnapshot, LATENCY_BUCKETS};
+
+use latency::Latencies;
 
 use crate::llm::{LlmError, Usage};
 use crate::store::Fate;
 use chrono::{DateTime, Utc};
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{
-    DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, LabelValueEncoder, NoLabelSet,
-};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
-use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
-
-/// The upper bounds of the response-latency buckets, in seconds: 5 and 15 minutes, an hour,
-/// 4 hours, a day, 3 days, a week.
-pub const LATENCY_BUCKETS: [f64; 7] = [300.0, 900.0, 3600.0, 14400.0, 86400.0, 259200.0, 604800.0];
+use std::sync::Arc;
 
 /// The Content-Type of what [`Metrics::encode`] writes.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -293,9 +288,7 @@ impl Metrics {
     /// Our answered response latencies in the mailbox, in seconds, all time: they replace the
     /// last ones given (recomputed from the record each pass, so they only grow as mail does).
     pub fn set_latencies(&self, mailbox: &str, seconds: &[i64]) {
-        let snapshot = LatencySnapshot::of(seconds);
-        let mut map = self.0.latency.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(mailbox.to_string(), snapshot);
+        self.0.latency.set(mailbox, LatencySnapshot::of(seconds));
     }
 
     /// The mailbox is gone from the configuration: its series go too.
@@ -322,8 +315,7 @@ impl Metrics {
             let mailbox = mailbox.to_string();
             family.remove(&KindLabels { mailbox, kind });
         }
-        let mut map = m.latency.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(mailbox);
+        m.latency.remove(mailbox);
     }
 }
 
@@ -356,63 +348,6 @@ fn error_kind(err: &LlmError) -> &'static str {
         LlmError::BadAnswer(_) => "bad_answer",
         LlmError::Cut(_) => "cut",
         LlmError::Declined(_) => "declined",
-    }
-}
-
-/// One mailbox's response latencies, bucketed: `buckets[i]` counts the waits in
-/// (`LATENCY_BUCKETS[i - 1]`, `LATENCY_BUCKETS[i]`] (not cumulative: the encoder adds up).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LatencySnapshot {
-    pub buckets: [u64; LATENCY_BUCKETS.len()],
-    pub sum: f64,
-    pub count: u64,
-}
-
-impl LatencySnapshot {
-    /// Buckets `seconds`; a negative wait (clocks disagreeing) counts as 0.
-    pub fn of(seconds: &[i64]) -> LatencySnapshot {
-        let mut buckets = [0; LATENCY_BUCKETS.len()];
-        let mut sum = 0.0;
-        for &s in seconds {
-            let s = s.max(0) as f64;
-            sum += s;
-            if let Some(i) = LATENCY_BUCKETS.iter().position(|&le| s <= le) {
-                buckets[i] += 1;
-            }
-        }
-        LatencySnapshot {
-            buckets,
-            sum,
-            count: seconds.len() as u64,
-        }
-    }
-}
-
-/// The latency histogram, per mailbox, as last set: encoded at each scrape (a custom collector,
-/// since a histogram that is recomputed cannot be observed into again without counting twice).
-#[derive(Debug, Default)]
-struct Latencies(Mutex<BTreeMap<String, LatencySnapshot>>);
-
-impl Collector for Latencies {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map.is_empty() {
-            return Ok(());
-        }
-        let mut metric = encoder.encode_descriptor(
-            "tend_response_latency",
-            "Time from a buyer's message that opened a wait to our first answer in the thread, \
-             every answered wait.",
-            Some(&Unit::Seconds),
-            MetricType::Histogram,
-        )?;
-        for (mailbox, s) in map.iter() {
-            let buckets: Vec<(f64, u64)> = LATENCY_BUCKETS.iter().copied().zip(s.buckets).collect();
-            metric
-                .encode_family(&label(mailbox))?
-                .encode_histogram::<NoLabelSet>(s.sum, s.count, &buckets, None)?;
-        }
-        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! `tend run`: one task per mailbox over one store, under a `TaskTracker`; signals (SIGTERM and
-//! SIGINT stop, SIGHUP reloads the mailbox files); systemd's READY, STATUS and WATCHDOG; and a
-//! status snapshot for `tend status` while this process holds the store.
+//! SIGINT stop, SIGHUP reloads the mailbox files); systemd's READY, STATUS and WATCHDOG; a
+//! status snapshot for `tend status` while this process holds the store; and, with
+//! `metrics_listen`, the Prometheus endpoint (`crate::metrics`), bound before any mailbox starts.
 //!
 //! A failing mailbox never stops the others: each task reconnects on its own. Shutdown cancels
 //! every task, waits for them a bounded time (a model call is abandoned, an APPEND in flight is

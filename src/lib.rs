@@ -17,6 +17,7 @@ pub mod voice;
 pub mod draft;
 pub mod deliver;
 pub mod daemon;
+pub mod metrics;
 pub mod systemd;
 pub mod cli;
 pub mod alloc;

@@ -149,6 +149,7 @@ pub async fn attend<M: LanguageModel>(
         if !dry_run {
             record_usage(store, mb, &id, now, &written, used)?;
         }
+        crate::metrics::with(|m| m.model_used(&mb.name, &used, written.as_ref().err()));
         let outcome = match written {
             Ok(o) => o,
             Err(err) => match err.downcast_ref::<LlmError>() {
@@ -219,6 +220,7 @@ pub async fn attend<M: LanguageModel>(
                             deliver::deliver(s, drafts, store, &rec, &ids, &d.raw).await?;
                         if delivery == deliver::Delivery::Appended {
                             budget = budget.saturating_sub(1);
+                            crate::metrics::with(|m| m.draft_written(&mb.name));
                             // Test hook: die between the new draft and the old one's removal.
                             #[cfg(debug_assertions)]
                             if std::env::var_os("TEND_TEST_CRASH_BEFORE_REMOVAL").is_some() {

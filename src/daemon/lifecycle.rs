@@ -92,6 +92,9 @@ pub(super) async fn tidy(
         }
         if copy != before && !dry_run {
             store.record_copy(&id, &copy)?;
+            crate::metrics::with(|m| {
+                m.fate_changed(&mb.name, before.fate.as_ref(), copy.fate.as_ref())
+            });
         }
     }
     Ok(actions)

@@ -141,7 +141,10 @@ impl<M: LanguageModel + 'static> Watch<M> {
                     Ok(()) => break,
                     Err(err) => err,
                 },
-                Err(err) => err,
+                Err(err) => {
+                    crate::metrics::with(|m| m.synced(name, false, Utc::now()));
+                    err
+                }
             };
             // A mailbox that cannot connect (or failed its first sync) holds no one back.
             if let Some(gate) = self.gate.lock().ok().and_then(|mut g| g.take()) {
@@ -219,6 +222,7 @@ impl<M: LanguageModel + 'static> Watch<M> {
             self.health
                 .set(name, State::Syncing, timeout * 8 + START_WAIT);
             let synced = sync(mb, &self.store, &mut session, &folders, &self.stop).await;
+            crate::metrics::with(|m| m.synced(name, synced.is_ok(), Utc::now()));
             // Arrived even when the sync failed: the others must not wait for a retry.
             gate.arrive();
             synced?;
@@ -244,7 +248,7 @@ impl<M: LanguageModel + 'static> Watch<M> {
                 self.health.set(name, State::Syncing, timeout * 8);
                 let model = &*self.model;
                 let (store, pl) = (&self.store, &self.pipeline);
-                let (report, actions) = work(
+                let worked = work(
                     mb,
                     pl,
                     store,
@@ -254,7 +258,9 @@ impl<M: LanguageModel + 'static> Watch<M> {
                     false,
                     &self.stop,
                 )
-                .await?;
+                .await;
+                crate::metrics::with(|m| m.synced(name, worked.is_ok(), Utc::now()));
+                let (report, actions) = worked?;
                 backoff.reset();
                 let drafted = actions
                     .iter()

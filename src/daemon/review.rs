@@ -54,12 +54,20 @@ fn sweep(
     let since = now.timestamp() - (window + 1) * 86_400;
     let mut out = Vec::new();
     let mut judged = 0;
+    // Counted over every judged thread, kept or not, for the metrics' gauges.
+    let (mut needs_reply, mut silent) = (0, 0);
     // Read once for every thread: the last look at Drafts and our drafts' lifecycles.
     let drafts = lifecycle::Known::read(mb, store)?;
     for id in store.recent_threads(&mb.name, since)? {
         if let Some(thread) = store.thread(&id)? {
             let review = judge_with(mb, store, thread, now, &drafts)?;
             judged += 1;
+            if let Verdict::Attention(f) = &review.verdict {
+                match f.kind {
+                    detect::Kind::Reply => needs_reply += 1,
+                    detect::Kind::FollowUp { .. } => silent += 1,
+                }
+            }
             if keep(&review) {
                 out.push(review);
             }
@@ -67,6 +75,7 @@ fn sweep(
     }
     // Newest first: a thread the model cannot handle must not be first in line on every pass.
     out.sort_by_key(|r| std::cmp::Reverse(r.thread.messages.last().and_then(|m| m.date)));
+    crate::metrics::with(|m| m.reviewed(&mb.name, needs_reply, silent));
     Ok((out, judged))
 }
 

@@ -1,6 +1,7 @@
 //! `tend run`: one task per mailbox over one store, under a `TaskTracker`; signals (SIGTERM and
-//! SIGINT stop, SIGHUP reloads the mailbox files); systemd's READY, STATUS and WATCHDOG; and a
-//! status snapshot for `tend status` while this process holds the store.
+//! SIGINT stop, SIGHUP reloads the mailbox files); systemd's READY, STATUS and WATCHDOG; a
+//! status snapshot for `tend status` while this process holds the store; and, with
+//! `metrics_listen`, the Prometheus endpoint (`crate::metrics`), bound before any mailbox starts.
 //!
 //! A failing mailbox never stops the others: each task reconnects on its own. Shutdown cancels
 //! every task, waits for them a bounded time (a model call is abandoned, an APPEND in flight is
@@ -13,6 +14,7 @@ use super::health::Health;
 use super::mailbox::{StartGate, Watch};
 use crate::config::{self, Config, MailboxConfig};
 use crate::llm::LanguageModel;
+use crate::metrics::{self, Metrics};
 use crate::store::Store;
 use crate::systemd;
 use anyhow::{Context, Result};
@@ -57,6 +59,8 @@ struct Service<M> {
     store: Store,
     model: Arc<M>,
     health: Arc<Health>,
+    /// What the mailbox tasks count, for the Prometheus endpoint (`metrics_listen`).
+    metrics: Metrics,
     tracker: TaskTracker,
     shutdown: CancellationToken,
     running: BTreeMap<String, Running>,
@@ -77,11 +81,18 @@ pub async fn run<M: LanguageModel + 'static>(
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    // Bound before any mailbox starts: an address that cannot be had fails `tend run` at once.
+    let metrics = Metrics::new();
+    let endpoint = match config.metrics_listen {
+        Some(addr) => Some(metrics::serve(addr, metrics.clone()).await?),
+        None => None,
+    };
     let mut service = Service {
         config,
         store,
         model: Arc::new(model),
         health: Arc::new(Health::default()),
+        metrics,
         tracker: TaskTracker::new(),
         shutdown: CancellationToken::new(),
         running: BTreeMap::new(),
@@ -131,6 +142,9 @@ pub async fn run<M: LanguageModel + 'static>(
     }
     systemd::stopping();
     service.stop().await;
+    if let Some(endpoint) = endpoint {
+        endpoint.stop().await;
+    }
     snapshot(&service.config, &service.store, &service.health);
     Ok(())
 }
@@ -151,7 +165,9 @@ impl<M: LanguageModel + 'static> Service<M> {
             retry: retry.clone(),
             gate: std::sync::Mutex::new(self.gate.clone()),
         };
-        let task = self.tracker.spawn(watch.run());
+        let task = self
+            .tracker
+            .spawn(metrics::scope(self.metrics.clone(), watch.run()));
         let name = mb.name.clone();
         self.running.insert(
             name,
@@ -223,6 +239,7 @@ impl<M: LanguageModel + 'static> Service<M> {
             || new.state_dir != self.config.state_dir
             || new.poll_interval != self.config.poll_interval
             || new.pipeline != self.config.pipeline
+            || new.metrics_listen != self.config.metrics_listen
         {
             tracing::warn!(
                 "tend.toml changed: only mailbox files are reloaded; restart tend for the rest"
@@ -240,6 +257,7 @@ impl<M: LanguageModel + 'static> Service<M> {
                 None => {
                     self.stop_one(&name, None).await;
                     self.health.remove(&name);
+                    self.metrics.forget(&name);
                     tracing::info!(mailbox = %name, "reload: mailbox file removed; stopped");
                     removed += 1;
                 }

@@ -8,6 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod html;
+pub mod term;
+
 /// Everything `tend report` shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {

@@ -25,6 +25,8 @@ th { background: #f7fafc; font-weight: 600; }
 th:first-child, td:first-child, td.text { text-align: left; }
 td.subject { text-align: left; max-width: 28rem; white-space: normal; overflow-wrap: anywhere; }
 tr.all td { font-weight: 600; }
+#attention th, #attention td, table.stalls th:nth-child(2), table.stalls td:nth-child(2) { text-align: left; }
+#attention th:first-child, #attention td:first-child { text-align: right; }
 tr.needs_reply td:nth-child(2) { color: #b7791f; font-weight: 600; }
 figure.chart { margin: 1rem 0; }
 figure.chart svg { max-width: 100%; height: auto; }
@@ -280,7 +282,11 @@ fn stall_table(out: &mut String, report: &Report) {
     if report.stalls.is_empty() {
         return;
     }
-    table_head(out, &["stage", "whose turn", "deals", "median gap"], "");
+    table_head(
+        out,
+        &["stage", "whose turn", "deals", "median gap"],
+        " class=\"stalls\"",
+    );
     for s in &report.stalls {
         let stage = s.stage.as_deref().unwrap_or("(no stage yet)");
         let cells = [

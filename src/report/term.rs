@@ -17,6 +17,14 @@ const ATTENTION_SHOWN: usize = 10;
 /// Subjects are cut to this many characters so a row fits a terminal.
 const SUBJECT_CHARS: usize = 44;
 
+/// Whether to colour: only on a terminal, and never when NO_COLOR is set to a non-empty value
+/// (no-color.org). The caller reads both; kept here so the rule has one home and a test.
+///
+/// The CLI: `color_wanted(stdout().is_terminal(), env::var_os("NO_COLOR").as_deref())`.
+pub fn color_wanted(stdout_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stdout_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// The report as terminal text; ANSI colour only when `color` is true.
 pub fn render(report: &Report, color: bool) -> String {
     let p = Paint(color);

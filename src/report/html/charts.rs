@@ -26,6 +26,7 @@ const P90: RGBColor = RGBColor(0x9a, 0xe6, 0xb4);
 const INK: RGBColor = RGBColor(0x2d, 0x37, 0x48);
 const FONT: &str = "sans-serif";
 const WIDTH: u32 = 760;
+const STALLS_CHARTED: usize = 10;
 
 /// Answered waits per latency bucket, ours and theirs side by side.
 pub(super) fn latency(ours: &[Bucket], theirs: &[Bucket]) -> Drawn {
@@ -41,7 +42,7 @@ pub(super) fn latency(ours: &[Bucket], theirs: &[Bucket]) -> Drawn {
         .map(|b| b.count)
         .max()
         .unwrap_or(0);
-    let top = top + top / 8 + 1;
+    let top = top.saturating_add(top / 8).saturating_add(1);
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (WIDTH, 320)).into_drawing_area();
@@ -115,10 +116,12 @@ pub(super) fn funnel(stages: &[StageNumbers]) -> Drawn {
     horizontal(&bars, "deals that entered the stage")
 }
 
-/// Where momentum dies: deals stalled per stage and turn, the most first.
+/// Where momentum dies: deals stalled per stage and turn, the most first (the top ten; the
+/// table under the chart has them all).
 pub(super) fn stalls(stalls: &[Stall]) -> Drawn {
     let bars: Vec<_> = stalls
         .iter()
+        .take(STALLS_CHARTED)
         .map(|s| {
             let stage = s
                 .stage
@@ -143,7 +146,7 @@ pub(super) fn stalls(stalls: &[Stall]) -> Drawn {
 fn horizontal(bars: &[(String, u64, RGBColor, String)], desc: &str) -> Drawn {
     let n = bars.len().max(1);
     let top = bars.iter().map(|b| b.1).max().unwrap_or(0);
-    let top = top + top / 5 + 1;
+    let top = top.saturating_add(top / 5).saturating_add(1);
     let widest = bars.iter().map(|b| b.0.chars().count()).max().unwrap_or(0);
     let label_area = (widest as u32 * 8 + 16).clamp(60, 220);
     let height = 60 + 34 * n as u32;

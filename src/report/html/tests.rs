@@ -167,3 +167,39 @@ fn escaping_covers_text_and_attribute_quotes() {
     assert_eq!(esc("x\u{1b}[31my\u{0}"), "x [31my ");
     assert_eq!(esc("line\nnext"), "line\nnext");
 }
+
+#[test]
+fn extreme_figures_render_without_panicking() {
+    let mut report = fixture::realistic();
+    let l = &mut report.response_latency.ours;
+    l.answered = u64::MAX;
+    l.p50_seconds = Some(i64::MAX);
+    l.p90_seconds = Some(i64::MIN);
+    l.within_1h = Some(f64::NAN);
+    l.within_1_business_day = Some(f64::INFINITY);
+    l.histogram[0].count = u64::MAX;
+    l.histogram[1].label = "<\u{0}\n".repeat(500);
+    report.response_latency.theirs.histogram.clear();
+    report.stages[0].entered = u64::MAX;
+    report.stages[1].median_seconds = Some(i64::MAX);
+    report.stages[1].p90_seconds = Some(i64::MAX);
+    report.stages[2].median_seconds = Some(-86_400);
+    report.stages[3].name = "名前".repeat(200);
+    report.stalls[0].deals = u64::MAX;
+    report.stalls = report.stalls.iter().cycle().take(300).cloned().collect();
+    report.attention[0].waiting_seconds = i64::MIN;
+    report.attention[1].subject = "x".repeat(100_000);
+    let page = render(&report);
+    assert_eq!(page.matches("<svg class=\"chart\"").count(), 4);
+    assert!(page.len() < 2_000_000, "{} bytes", page.len());
+    let text = crate::report::term::render(&report, true);
+    assert!(text.contains("Needs attention now"));
+
+    let mut bare = fixture::empty();
+    bare.stages.clear();
+    bare.mailboxes.clear();
+    bare.response_latency.ours.histogram.clear();
+    bare.response_latency.theirs.histogram.clear();
+    assert_eq!(render(&bare).matches("<svg class=\"chart\"").count(), 4);
+    assert!(crate::report::term::render(&bare, false).contains("no stages configured"));
+}

@@ -178,3 +178,13 @@ fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+#[test]
+fn colour_is_wanted_only_on_a_terminal_without_no_color() {
+    use std::ffi::OsStr;
+    assert!(color_wanted(true, None));
+    assert!(color_wanted(true, Some(OsStr::new(""))));
+    assert!(!color_wanted(true, Some(OsStr::new("1"))));
+    assert!(!color_wanted(false, None));
+    assert!(!color_wanted(false, Some(OsStr::new(""))));
+}

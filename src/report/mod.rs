@@ -11,6 +11,9 @@ pub mod numbers;
 
 use serde::{Deserialize, Serialize};
 
+pub mod html;
+pub mod term;
+
 /// Everything `tend report` shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {

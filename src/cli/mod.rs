@@ -17,6 +17,8 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+mod party;
+mod report;
 mod show;
 mod stage;
 mod voice;
@@ -79,8 +81,11 @@ pub enum Command {
         mailbox: Option<String>,
     },
     /// Why a thread was or was not flagged: every check the rules made, the parts of the prompt
-    /// a draft would send, what became of the draft. Give any Message-ID of the thread.
+    /// a draft would send, what became of the draft (give any Message-ID of it); or, given an address
+    /// or a company's domain, the timeline of everything between us across threads and
+    /// mailboxes, their deals with each stage change and the sentence behind it.
     Explain {
+        /// A Message-ID, a contact's address, or a company's domain (`acme.example`).
         message_id: String,
         #[arg(long)]
         mailbox: Option<String>,
@@ -104,6 +109,23 @@ pub enum Command {
         /// Withdraw the thread's corrections (tags set in the mail client still count).
         #[arg(long, conflicts_with = "stage")]
         clear: bool,
+    },
+    /// The numbers: how quickly we answer buyers and they us, time in each stage and the
+    /// conversion between stages, where deals stall, open needs-reply threads, silent deals,
+    /// drafts and what became of them; per mailbox, per company and overall.
+    Report {
+        /// The window's start: a span back from its end (90d, 12w, 36h) or a date (2026-09-01).
+        #[arg(long, default_value = "90d")]
+        since: String,
+        /// The window's end (default: now): a span back from now, or a date.
+        #[arg(long)]
+        until: Option<String>,
+        /// Print the report as JSON (keys documented in the README).
+        #[arg(long)]
+        json: bool,
+        /// Write a self-contained HTML page with charts to this file.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
 }
 
@@ -232,6 +254,21 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             note,
             clear: _,
         } => stage::run(config, &message_id, stage.as_deref(), note.as_deref(), now),
+        Command::Report {
+            since,
+            until,
+            json,
+            html,
+        } => {
+            let asked = report::Asked {
+                since: &since,
+                until: until.as_deref(),
+                json,
+                html: html.as_deref(),
+            };
+            report::run(config, asked, now)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Explain {
             message_id,
             mailbox,
@@ -242,9 +279,10 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                 .trim()
                 .trim_start_matches('<')
                 .trim_end_matches('>');
-            let thread_id = store
-                .thread_of(id)?
-                .with_context(|| format!("no stored message or thread has the id <{id}>"))?;
+            let Some(thread_id) = store.thread_of(id)? else {
+                // Not a message: a person or a company, if the record knows them.
+                return party::run(config, &store, id, now);
+            };
             let thread = store
                 .thread(&thread_id)?
                 .context("the thread has no stored messages")?;

@@ -55,14 +55,19 @@ pub(super) fn explain(
     match party {
         Party::Person(a) => {
             let c = record.contacts.get(a)?;
-            let name = c.name.as_deref().map_or(String::new(), |n| format!("{} ", shown(n)));
+            let name = c
+                .name
+                .as_deref()
+                .map_or(String::new(), |n| format!("{} ", shown(n)));
             let _ = writeln!(
                 out,
                 "{name}<{}>: {} from them, {} from us; company {}",
                 shown(a),
                 c.received,
                 c.sent,
-                c.company.as_deref().map_or("none (free mail)".into(), shown)
+                c.company
+                    .as_deref()
+                    .map_or("none (free mail)".into(), shown)
             );
         }
         Party::Company(d) => {
@@ -72,7 +77,11 @@ pub(super) fn explain(
                 "{}: {} people ({}), {} deals",
                 shown(d),
                 c.contacts.len(),
-                c.contacts.iter().map(|a| shown(a)).collect::<Vec<_>>().join(", "),
+                c.contacts
+                    .iter()
+                    .map(|a| shown(a))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 c.deals.len()
             );
         }
@@ -107,14 +116,19 @@ pub(super) fn explain(
                 .evidence
                 .as_deref()
                 .map_or(String::new(), |e| format!(": \"{}\"", shown(e)));
-            let _ = writeln!(out, "  {} {} ({source}){evidence}", at(c.at, tz), shown(&c.stage));
+            let _ = writeln!(
+                out,
+                "  {} {} ({source}){evidence}",
+                at(c.at, tz),
+                shown(&c.stage)
+            );
         }
         if matches!(deal.state, DealState::NeedsReply | DealState::Quiet) {
             let since = deal.last().map_or(0, |t| t.at);
             let _ = writeln!(
                 out,
                 "  flagged: {state} for {}{}",
-                duration(now.timestamp() - since),
+                duration(Some(now.timestamp() - since)),
                 why(deal).map_or(String::new(), |r| format!(": {}", shown(&r)))
             );
         }
@@ -132,15 +146,54 @@ pub(super) fn explain(
             Side::Buyer => "them",
         };
         let subject = deal.threads.first().map_or("", |th| th.subject.as_str());
+        // A buyer's message names only the outside people it also went to; "us" is implied.
+        let to = match (t.side, t.to.is_empty()) {
+            (Side::Buyer, true) => "us".to_string(),
+            (Side::Buyer, false) => format!("us, {}", t.to.join(", ")),
+            _ => t.to.join(", "),
+        };
         let _ = writeln!(
             out,
-            "  {} [{}] {side:<9} {} -> {}  \"{}\"",
+            "  {} {:<8} {side:<9} {} -> {}  \"{}\"",
             at(t.at, tz),
-            shown(&t.mailbox),
+            format!("[{}]", shown(&t.mailbox)),
             shown(&t.from),
-            shown(&t.to.join(", ")),
+            shown(&to),
             shown(subject)
         );
     }
     Some(out)
+}
+
+/// `tend explain ADDRESS|DOMAIN`: the record built from the store, the party's deals with the
+/// reason `detect` gives for each open one (judged by the deal's owner mailbox).
+pub(super) fn run(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    who: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let record = crate::daemon::record::build(config, store, now, false)?;
+    let party = Party::parse(who);
+    let why = |deal: &Deal| -> Option<String> {
+        let mb = config.mailboxes.iter().find(|m| m.name == deal.owner)?;
+        let thread = store.thread(&deal.id).ok()??;
+        let review = crate::daemon::judge(mb, store, thread, now).ok()?;
+        Some(review.verdict.reason().to_string())
+    };
+    let tz = config
+        .mailboxes
+        .first()
+        .map_or(chrono_tz::UTC, |m| m.timezone);
+    match explain(&record, &party, tz, now, &why) {
+        Some(text) => {
+            print!("{text}");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        None => anyhow::bail!(
+            "no stored message has the id <{}>, and no contact or company is named {:?}",
+            shown(who),
+            shown(who)
+        ),
+    }
 }

@@ -1,30 +1,20 @@
 //! `tend report`: the record built from the store (or, while `tend run` holds the store, the
 //! record it last left in the state directory), the numbers over a window, and one of three
-//! renderings: terminal tables, JSON, or a self-contained HTML page. Also the record snapshot
-//! `tend run` leaves for it.
+//! renderings: terminal tables, JSON, or a self-contained HTML page.
 
 use crate::config::Config;
 use crate::daemon;
-use crate::record::{Record, StageChange};
+use crate::record::Record;
 use crate::report::{self, Report};
 use crate::store::{self, Store};
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-/// Where `tend run` leaves the record for `tend report` while it holds the store.
-pub(super) fn snapshot_path(config: &Config) -> PathBuf {
-    config.state_dir.join("record.json")
-}
-
-/// The start of the window: `90d`, `12w`, `36h`, or a date (`2026-09-01`, 00:00 UTC) or an
-/// RFC 3339 time.
-pub(super) fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+/// A moment: a span back from `now` (`90d`, `12w`, `36h`), or a date (`2026-09-01`, 00:00
+/// UTC) or an RFC 3339 time.
+pub(super) fn parse_moment(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     let text = text.trim();
     let unit = |c: char| match c {
         'h' => Some(3600),
@@ -52,19 +42,13 @@ pub(super) fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc
     bail!("--since {text:?}: give a span like 90d, 12w or 36h, or a date like 2026-09-01")
 }
 
-/// The user's stage corrections by Message-ID.
-fn corrections(config: &Config) -> Result<HashMap<String, Vec<StageChange>>> {
-    let _ = config;
-    Ok(HashMap::new())
-}
-
-/// The record: built from the store, or the one `tend run` left while it holds the store
-/// (saying how old it is on stderr).
-pub(super) fn record(config: &Config, now: DateTime<Utc>) -> Result<Record> {
+/// The record as of `until`: built from the store, or the one `tend run` left while it holds
+/// the store (saying how old it is on stderr; later mail in it is not left out).
+pub(super) fn record(config: &Config, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Record> {
     match Store::open(&config.state_dir, now.timestamp()) {
-        Ok(store) => daemon::record::build(config, &store, &corrections(config)?, now),
+        Ok(store) => daemon::record::build(config, &store, until, until < now),
         Err(err) if store::is_locked(&err) => {
-            let path = snapshot_path(config);
+            let path = daemon::record::snapshot_path(&config.state_dir);
             let bytes = std::fs::read(&path).with_context(|| {
                 format!(
                     "{err:#}; and it has not written its record yet ({})",
@@ -75,8 +59,8 @@ pub(super) fn record(config: &Config, now: DateTime<Utc>) -> Result<Record> {
                 .with_context(|| format!("reading the record {}", path.display()))?;
             let age = now.timestamp() - record.built_at;
             eprintln!(
-                "(tend run is active; this is the record it wrote {} ago)",
-                report::term::duration(age)
+                "(tend run is active; this is the record it wrote {} s ago)",
+                age.max(0)
             );
             Ok(record)
         }
@@ -84,20 +68,27 @@ pub(super) fn record(config: &Config, now: DateTime<Utc>) -> Result<Record> {
     }
 }
 
+/// What `tend report` was asked for.
+pub(super) struct Asked<'a> {
+    pub since: &'a str,
+    pub until: Option<&'a str>,
+    pub json: bool,
+    pub html: Option<&'a Path>,
+}
+
 /// Runs `tend report`.
-pub(super) fn run(
-    config: &Config,
-    since: &str,
-    json: bool,
-    html: Option<&Path>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let since = parse_since(since, now)?;
-    if since >= now {
-        bail!("--since must be before now");
+pub(super) fn run(config: &Config, asked: Asked, now: DateTime<Utc>) -> Result<()> {
+    let until = match asked.until {
+        Some(u) => parse_moment(u, now).context("--until")?.min(now),
+        None => now,
+    };
+    let since = parse_moment(asked.since, until)?;
+    if since >= until {
+        bail!("--since must be before --until (or now)");
     }
-    let record = record(config, now)?;
-    let report: Report = report::numbers::compute(&record, &config.pipeline, since, now);
+    let record = record(config, until, now)?;
+    let report: Report = report::numbers::compute(&record, &config.pipeline, since, until);
+    let (json, html) = (asked.json, asked.html);
     if let Some(path) = html {
         let page = report::html::render(&report);
         write_atomic(path, page.as_bytes())
@@ -110,8 +101,10 @@ pub(super) fn run(
             serde_json::to_string_pretty(&report).context("writing the report as JSON")?
         );
     } else if html.is_none() {
-        let stdout = std::io::stdout();
-        let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = report::term::color_wanted(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        );
         print!("{}", report::term::render(&report, color));
     }
     Ok(())
@@ -124,46 +117,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The record snapshot is rebuilt at most this often (reading every stored thread costs
-/// seconds on a large mailbox) and only after a change.
-const RECORD_EVERY: Duration = Duration::from_secs(600);
-
-/// Called from `tend run`'s status snapshot: rebuilds the record on a thread of its own when
-/// the last one is older than [`RECORD_EVERY`] (or there is none), never two at once.
-pub(super) fn refresh_snapshot(config: &Config, store: &Store) {
-    static RUNNING: AtomicBool = AtomicBool::new(false);
-    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
-    let due = LAST
-        .lock()
-        .map(|l| l.is_none_or(|t| t.elapsed() >= RECORD_EVERY))
-        .unwrap_or(false);
-    if !due || RUNNING.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    if let Ok(mut l) = LAST.lock() {
-        *l = Some(Instant::now());
-    }
-    let (config, store) = (config.clone(), store.clone());
-    let spawned = std::thread::Builder::new()
-        .name("record".into())
-        .spawn(move || {
-            let now = Utc::now();
-            let written = corrections(&config)
-                .and_then(|c| daemon::record::build(&config, &store, &c, now))
-                .and_then(|r| {
-                    let bytes = serde_json::to_vec(&r)?;
-                    write_atomic(&snapshot_path(&config), &bytes)
-                });
-            if let Err(err) = written {
-                tracing::warn!("could not write the record snapshot: {err:#}");
-            }
-            RUNNING.store(false, Ordering::SeqCst);
-        });
-    if spawned.is_err() {
-        RUNNING.store(false, Ordering::SeqCst);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,23 +125,23 @@ mod tests {
     fn since_takes_spans_and_dates() {
         let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
         assert_eq!(
-            parse_since("90d", now).unwrap(),
+            parse_moment("90d", now).unwrap(),
             Utc.with_ymd_and_hms(2026, 9, 2, 12, 0, 0).unwrap()
         );
         assert_eq!(
-            parse_since("2w", now).unwrap(),
+            parse_moment("2w", now).unwrap(),
             Utc.with_ymd_and_hms(2026, 11, 17, 12, 0, 0).unwrap()
         );
         assert_eq!(
-            parse_since("2026-09-01", now).unwrap(),
+            parse_moment("2026-09-01", now).unwrap(),
             Utc.with_ymd_and_hms(2026, 9, 1, 0, 0, 0).unwrap()
         );
         assert_eq!(
-            parse_since("2026-09-01T08:00:00+02:00", now).unwrap(),
+            parse_moment("2026-09-01T08:00:00+02:00", now).unwrap(),
             Utc.with_ymd_and_hms(2026, 9, 1, 6, 0, 0).unwrap()
         );
         for bad in ["", "d", "0d", "-3d", "90 days", "yesterday", "99999999d"] {
-            assert!(parse_since(bad, now).is_err(), "{bad}");
+            assert!(parse_moment(bad, now).is_err(), "{bad}");
         }
     }
 }

@@ -3,42 +3,42 @@
 //! and every draft of ours with what became of it. Reading the threads one by one keeps the
 //! memory to the record's metadata whatever the size of the mailboxes.
 //!
+//! `tend run` rebuilds it on a thread of its own at most every ten minutes, after a change,
+//! and leaves it in the state directory for `tend report` (which cannot open the store while
+//! the service holds it), with the latency histogram of the Prometheus endpoint.
+//!
 //! It decides nothing about the record itself (`record` does) and computes no numbers
 //! (`report`).
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::record::{self, Builder, DraftNote, DraftOutcome, Known, Record};
-use crate::store::{CopyStatus, Fate, Store};
-use anyhow::Result;
+use crate::report::numbers::{self, Turn};
+use crate::store::{corrections, CopyStatus, Fate, Store};
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// Builds the record of every configured mailbox. `corrections` are the user's stage
-/// corrections by Message-ID (any message of a thread), already resolved to changes. With
-/// `as_of`, the record as it stood then: later mail and changes are left out.
-pub fn build(
-    config: &Config,
-    store: &Store,
-    corrections: &HashMap<String, Vec<record::StageChange>>,
-    now: DateTime<Utc>,
-    as_of: bool,
-) -> Result<Record> {
+/// Where `tend run` leaves the record for `tend report`.
+pub fn snapshot_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("record.json")
+}
+
+/// Builds the record of every configured mailbox, with the user's stage corrections (the
+/// corrections file and the stage keywords seen in the mailboxes). With `as_of`, the record
+/// as it stood at `now`: later mail and changes are left out.
+pub fn build(config: &Config, store: &Store, now: DateTime<Utc>, as_of: bool) -> Result<Record> {
     let we_wrote_to = |address: &str| {
         config
             .mailboxes
             .iter()
             .any(|mb| store.contact(&mb.name, address).is_ok_and(|c| c.sent > 0))
     };
-    // Corrections name a message; the record wants them per thread.
-    let mut by_thread: HashMap<String, Vec<record::StageChange>> = HashMap::new();
-    for (message_id, changes) in corrections {
-        if let Some(thread) = store.thread_of(message_id)? {
-            by_thread
-                .entry(thread)
-                .or_default()
-                .extend(changes.iter().cloned());
-        }
-    }
+    let corrections = corrections::load(&config.state_dir)?;
+    let mut by_thread = store.user_stages(&corrections)?;
     let mut builder = Builder::new(
         &config.mailboxes,
         &config.pipeline,
@@ -74,6 +74,69 @@ pub fn build(
 /// The stages the model inferred for a thread (none before stage inference stored any).
 fn inferred(_store: &Store, _thread: &str) -> Result<Vec<record::StageChange>> {
     Ok(Vec::new())
+}
+
+/// The record is rebuilt at most this often: reading every stored thread costs seconds on a
+/// large mailbox.
+const EVERY: Duration = Duration::from_secs(600);
+
+/// Rebuilds the record on a thread of its own, unless one was built less than [`EVERY`] ago
+/// or one is being built: writes it for `tend report` and gives each mailbox's answered
+/// waits (all time) to the latency histogram of `metrics`.
+pub fn refresh(config: &Config, store: &Store, metrics: &Metrics) {
+    static RUNNING: AtomicBool = AtomicBool::new(false);
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let due = LAST
+        .lock()
+        .map(|l| l.is_none_or(|t| t.elapsed() >= EVERY))
+        .unwrap_or(false);
+    if !due || RUNNING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if let Ok(mut l) = LAST.lock() {
+        *l = Some(Instant::now());
+    }
+    let (config, store, metrics) = (Arc::new(config.clone()), store.clone(), metrics.clone());
+    let spawned = std::thread::Builder::new()
+        .name("record".into())
+        .spawn(move || {
+            if let Err(err) = refresh_now(&config, &store, &metrics) {
+                tracing::warn!("could not rebuild the record for tend report: {err:#}");
+            }
+            RUNNING.store(false, Ordering::SeqCst);
+        });
+    if spawned.is_err() {
+        RUNNING.store(false, Ordering::SeqCst);
+    }
+}
+
+fn refresh_now(config: &Config, store: &Store, metrics: &Metrics) -> Result<()> {
+    let now = Utc::now();
+    let record = build(config, store, now, false)?;
+    let owner: std::collections::HashMap<&str, &str> = record
+        .deals
+        .iter()
+        .map(|d| (d.id.as_str(), d.owner.as_str()))
+        .collect();
+    let mut answered: std::collections::HashMap<&str, Vec<i64>> = std::collections::HashMap::new();
+    let waits = numbers::waits(&record, DateTime::<Utc>::MIN_UTC, now);
+    for w in waits.iter().filter(|w| w.turn == Turn::Ours) {
+        if let (Some(mb), Some(s)) = (owner.get(w.deal.as_str()), w.seconds()) {
+            answered.entry(mb).or_default().push(s);
+        }
+    }
+    for mb in &config.mailboxes {
+        let seconds = answered
+            .get(mb.name.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        metrics.set_latencies(&mb.name, seconds);
+    }
+    let path = snapshot_path(&config.state_dir);
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec(&record).context("encoding the record")?;
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
 }
 
 /// What the user did with a draft of ours, as the report counts it.

@@ -135,6 +135,11 @@ pub async fn run<M: LanguageModel + 'static>(
                 let version = service.health.version();
                 if written.is_none_or(|(v, at)| v != version || at.elapsed() >= SNAPSHOT_MAX_AGE) {
                     snapshot(&service.config, &service.store, &service.health);
+                    // The record for `tend report` and the latency histogram: on a thread of
+                    // its own, at most every ten minutes, once every mailbox has synced.
+                    if service.health.snapshot().values().all(|h| h.last_sync.is_some()) {
+                        super::record::refresh(&service.config, &service.store, &service.metrics);
+                    }
                     written = Some((version, tokio::time::Instant::now()));
                 }
             }

@@ -157,8 +157,10 @@ impl Corrections {
     }
 
     /// The stage changes the user made, per thread: every correction not cleared by a later
-    /// `--clear` of its thread (source [`StageSource::Command`], `at` the command's time,
-    /// evidence the note), and every stage set by an IMAP keyword on a message (source
+    /// `--clear` of its thread (source [`StageSource::Command`], `at` the date of the message
+    /// it names, as every stage change is dated by the message that caused it; the command's
+    /// own time when the store does not know that message; never before an earlier command
+    /// on the thread, so the later command stays the last word; evidence the note), and every stage set by an IMAP keyword on a message (source
     /// [`StageSource::Keyword`], `at` that message's date from `date_of`; a tagged message
     /// the store does not know yet, or without a date, counts once it is known).
     ///
@@ -185,7 +187,9 @@ impl Corrections {
                 None => list.retain(|s| s.source != StageSource::Command),
                 Some(stage) => list.push(StageChange {
                     stage: stage.clone(),
-                    at: c.at,
+                    at: date_of(&c.message_id)
+                        .unwrap_or(c.at)
+                        .max(list.last().map_or(i64::MIN, |l| l.at)),
                     message_id: Some(c.message_id.clone()),
                     source: StageSource::Command,
                     evidence: c.note.clone(),

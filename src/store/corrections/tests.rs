@@ -149,11 +149,12 @@ fn commands_and_keywords_resolve_per_thread_the_later_winning() {
         out.keys().map(String::as_str).collect::<Vec<_>>(),
         ["t1", "t2", "unknown@x"]
     );
-    // The tag on a later message (3000) wins over the command made at 2000.
+    // The command is dated by the message it names (q1, 1000); the tag on a later message
+    // (3000) wins over it.
     assert_eq!(
         brief(&out["t1"]),
         [
-            ("demo", 2_000, StageSource::Command),
+            ("demo", 1_000, StageSource::Command),
             ("proposal", 3_000, StageSource::Keyword)
         ]
     );
@@ -181,7 +182,8 @@ fn a_clear_withdraws_the_threads_earlier_commands_but_not_its_tags() {
         brief(&out["t1"]),
         [
             ("qualified", 1_000, StageSource::Keyword),
-            ("negotiation", 2_200, StageSource::Command)
+            // Dated by q1 like the tag; on a tie the command comes last.
+            ("negotiation", 1_000, StageSource::Command)
         ]
     );
     assert!(!out.contains_key("t2"), "{out:?}");

@@ -177,3 +177,63 @@ fn tend_run_starts_drafting_only_after_every_mailbox_synced_once() {
     assert!(llm.requests().is_empty(), "the model was asked");
     tend.stop();
 }
+
+/// A message of the proposal thread, `days_ago` days back.
+fn proposal_thread(id: &str, from: &str, to: &str, parents: &[&str], days_ago: i64) -> String {
+    let refs: Vec<String> = parents.iter().map(|p| format!("<{p}>")).collect();
+    let threading = match parents.last() {
+        Some(p) => format!("In-Reply-To: <{p}>\r\nReferences: {}\r\n", refs.join(" ")),
+        None => String::new(),
+    };
+    format!(
+        "Message-ID: <{id}>\r\nDate: {}\r\nFrom: {from}\r\nTo: {to}\r\n\
+         Subject: Re: Licences for the Hamburg team\r\n{threading}\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Text of {id}.\r\n",
+        (Utc::now() - Duration::days(days_ago)).to_rfc2822()
+    )
+}
+
+/// Alice's proposal went quiet long enough for a follow-up; when bob, her teammate, already
+/// followed up from his own mailbox, alice gets no follow-up draft of her own (and without
+/// bob's message she does: the control).
+#[test]
+fn no_follow_up_in_my_mailbox_when_a_teammate_already_followed_up_from_theirs() {
+    for teammate_wrote in [false, true] {
+        let (d, _llm, setup) = world();
+        let ask = proposal_thread(
+            "ask-f@buyer.test",
+            "Bea <bea@buyer.test>",
+            "alice@acme.test",
+            &[],
+            12,
+        );
+        let offer = proposal_thread(
+            "offer-f@acme.test",
+            "alice@acme.test",
+            "Bea <bea@buyer.test>",
+            &["ask-f@buyer.test"],
+            9,
+        );
+        d.put("alice", "INBOX", ask.as_bytes(), "S");
+        d.put("alice", "Sent", offer.as_bytes(), "S");
+        if teammate_wrote {
+            let nudge = proposal_thread(
+                "nudge-f@acme.test",
+                "Bob <bob@acme.test>",
+                "Bea <bea@buyer.test>",
+                &["ask-f@buyer.test", "offer-f@acme.test"],
+                1,
+            );
+            d.put("bob", "Sent", nudge.as_bytes(), "S");
+        }
+        once(&setup);
+        let drafts = d.messages("alice", "Drafts").len();
+        assert_eq!(
+            drafts,
+            usize::from(!teammate_wrote),
+            "teammate wrote: {teammate_wrote}"
+        );
+        assert!(d.messages("bob", "Drafts").is_empty(), "a draft for bob");
+    }
+}

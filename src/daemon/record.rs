@@ -50,6 +50,9 @@ pub fn build(config: &Config, store: &Store, now: DateTime<Utc>, as_of: bool) ->
     }
     for mb in &config.mailboxes {
         for id in store.recent_threads(&mb.name, i64::MIN)? {
+            if builder.knows(&id) {
+                continue;
+            }
             let Some(thread) = store.thread(&id)? else {
                 continue;
             };

@@ -129,6 +129,11 @@ impl<'a> Builder<'a> {
             || (crate::parse::is_list_sign(why) && (self.we_wrote_to)(&canonical(from)))
     }
 
+    /// Was this thread added already (listed by another mailbox)? Saves reading it again.
+    pub fn knows(&self, thread_id: &str) -> bool {
+        self.seen.contains(thread_id)
+    }
+
     /// Adds one stored thread, listed by mailbox `holder`.
     pub fn add_thread(&mut self, holder: &'a MailboxConfig, thread: &Thread, known: Known) {
         if !self.seen.insert(thread.id.clone()) {

@@ -44,7 +44,7 @@ fn chat() -> Vec<ChatMessage> {
 }
 
 fn schema() -> AnswerSchema {
-    tend::draft::prompt::answer_schema()
+    tend::draft::prompt::answer_schema(&tend::config::Pipeline::default())
 }
 
 fn kind(err: anyhow::Error) -> LlmError {

@@ -10,7 +10,7 @@
 
 use super::health::{self, Backoff, Health, State};
 use super::{open, span, sync, work, Action, SyncReport};
-use crate::config::MailboxConfig;
+use crate::config::{MailboxConfig, Pipeline};
 use crate::imap::{FolderNames, LoginError, Session, Wake};
 use crate::llm::LanguageModel;
 use crate::store::Store;
@@ -72,6 +72,8 @@ impl StartGate {
 /// What a mailbox task needs, owned, so it can run on its own.
 pub(super) struct Watch<M> {
     pub mb: MailboxConfig,
+    /// The service's sales stages (`tend.toml`, not reloaded with the mailbox files).
+    pub pipeline: Arc<Pipeline>,
     pub store: Store,
     pub model: Arc<M>,
     pub poll: Duration,
@@ -242,8 +244,18 @@ impl<M: LanguageModel + 'static> Watch<M> {
                 self.health.set(name, State::Syncing, timeout * 8);
                 let model = &*self.model;
                 let store = &self.store;
-                let (report, actions) =
-                    work(mb, store, model, &mut session, &folders, false, &self.stop).await?;
+                let pipeline = &self.pipeline;
+                let (report, actions) = work(
+                    mb,
+                    pipeline,
+                    store,
+                    model,
+                    &mut session,
+                    &folders,
+                    false,
+                    &self.stop,
+                )
+                .await?;
                 backoff.reset();
                 let drafted = actions
                     .iter()

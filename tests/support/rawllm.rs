@@ -119,7 +119,7 @@ pub fn config(base_url: &str, api_key: Option<PathBuf>) -> LlmConfig {
 }
 
 pub fn schema() -> AnswerSchema {
-    tend::draft::prompt::answer_schema()
+    tend::draft::prompt::answer_schema(&tend::config::Pipeline::default())
 }
 
 pub fn format_type(req: &Request) -> String {

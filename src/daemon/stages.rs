@@ -4,7 +4,8 @@
 //! [`record`]). Newest threads first, at most `pipeline.max_stage_calls_per_day` a mailbox and
 //! day (its time zone; counted in the store, so a restart does not reset it). A model failure
 //! ends the stage calls of this pass and is logged; the drafts are done by then and never wait
-//! for it. Its tokens count in the mailbox's usage like a draft's.
+//! for it. A request the model refuses (or answers unusably) is not asked again for the same
+//! message, so one thread too long for the model does not cost a call every pass. Its tokens count in the mailbox's usage like a draft's.
 //!
 //! A dry run makes no stage calls: it writes nothing, and a stage that is not stored would be
 //! paid for again on every run.
@@ -12,7 +13,7 @@
 use super::Action;
 use crate::config::{MailboxConfig, Pipeline};
 use crate::draft::stage::{self, Inferred};
-use crate::llm::LanguageModel;
+use crate::llm::{LanguageModel, LlmError};
 use crate::record::{StageChange, StageSource};
 use crate::store::{StageSeen, Store, UsageDay};
 use crate::thread::Thread;
@@ -209,6 +210,16 @@ pub async fn infer<M: LanguageModel>(
             }
             Err(err) => {
                 tracing::warn!(thread = %id, "the model failed; no more stage calls this pass: {err:#}");
+                // Refused for this request (too long, content policy) or answered unusably:
+                // the same thread fails alike, so this message is not asked about again (nor
+                // paid for on every pass). Down, rate limited, timed out: asked next pass.
+                let kind = err.downcast_ref::<LlmError>();
+                if kind
+                    .is_some_and(|k| matches!(k, LlmError::Rejected(_)) || k.is_unusable_answer())
+                {
+                    store.add_stage_call(&mb.name, day)?;
+                    record(store, mb, &thread, None, now)?;
+                }
                 report.error = Some(format!("{err:#}"));
                 break;
             }

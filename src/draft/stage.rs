@@ -88,7 +88,7 @@ pub fn read(
     thread: &Thread,
 ) -> Option<Inferred> {
     let named = obj.get("stage")?.as_str()?.trim();
-    let stage = pipeline.stage(named.trim_matches(|c: char| c == '"' || c == '\''))?;
+    let stage = pipeline.stage(named.trim_matches(['"', '\'']))?;
     let evidence = obj
         .get("stage_evidence")
         .and_then(|e| e.as_str())
@@ -134,7 +134,7 @@ fn in_thread(evidence: &str, thread: &Thread) -> bool {
         let unquoted: Vec<&str> = m
             .text
             .lines()
-            .map(|l| l.trim_start_matches(|c: char| c == '>' || c == ' '))
+            .map(|l| l.trim_start_matches(['>', ' ']))
             .collect();
         normalise(&unquoted.join("\n")).contains(evidence)
             || normalise(&m.new_text).contains(evidence)

@@ -66,9 +66,15 @@ pub(super) fn record(
     let seen = StageSeen {
         message_id: cause.message_id.clone(),
         at: cause.date,
+        through: newest(thread),
     };
     store.set_stage_seen(&thread.id, &seen)?;
     Ok(changed)
+}
+
+/// The date of the thread's newest dated message.
+fn newest(thread: &Thread) -> Option<i64> {
+    thread.messages.iter().filter_map(|m| m.date).max()
 }
 
 /// Does `thread` have a buyer message newer than the one a stage was last inferred for?
@@ -159,17 +165,36 @@ pub async fn infer<M: LanguageModel>(
     let mut left = pipeline
         .max_stage_calls_per_day
         .saturating_sub(store.stage_calls(&mb.name, day)?);
-    // Ids and dates only: the window's threads are read again one at a time when asked.
+    // Ids and dates only: the window's threads are read again one at a time when asked. A
+    // thread with nothing newer than it was looked at is not read at all: the review reads
+    // the window on every pass already, this step should not do it twice.
     let mut due: Vec<(Option<i64>, String)> = Vec::new();
-    for id in store.recent_threads(&mb.name, super::review::since(mb, now))? {
+    for (latest, id) in store.recent_threads_dated(&mb.name, super::review::since(mb, now))? {
+        if asked.contains(id.as_str()) {
+            continue;
+        }
+        let seen = store.stage_seen(&id)?;
+        if seen.as_ref().is_some_and(|s| s.through >= Some(latest)) {
+            continue;
+        }
         let Some(thread) = store.thread(&id)? else {
             continue;
         };
-        if asked.contains(thread.id.as_str()) {
-            continue;
-        }
-        if let Some(at) = unseen(&thread, mb, store.stage_seen(&thread.id)?.as_ref()) {
-            due.push((at, thread.id));
+        match unseen(&thread, mb, seen.as_ref()) {
+            Some(at) => due.push((at, thread.id)),
+            // Nothing new from the buyer (our own reply, a machine's): looked at through it.
+            // A thread the buyer never wrote in gets a mark naming no message.
+            None => {
+                let mut mark = seen.unwrap_or(StageSeen {
+                    message_id: String::new(),
+                    at: None,
+                    through: None,
+                });
+                if mark.through < newest(&thread) {
+                    mark.through = newest(&thread);
+                    store.set_stage_seen(&thread.id, &mark)?;
+                }
+            }
         }
     }
     due.sort_by(|a, b| b.cmp(a));

@@ -20,6 +20,10 @@ pub struct StageSeen {
     pub message_id: String,
     /// Its Date (Unix seconds), to tell which of two marks is later when threads merge.
     pub at: Option<i64>,
+    /// The date of the thread's newest message when it was last looked at: a thread with
+    /// nothing newer is not read again for a stage.
+    #[serde(default)]
+    pub through: Option<i64>,
 }
 
 fn day_key(mailbox: &str, day: NaiveDate) -> Vec<u8> {
@@ -73,13 +77,12 @@ pub(super) fn merged(a: Vec<StageChange>, b: Vec<StageChange>) -> Vec<StageChang
     out
 }
 
-/// The later of two marks (an undated one loses to a dated one).
+/// The later of two marks (an undated one loses to a dated one), looked at through the later
+/// of their dates.
 pub(super) fn later(a: StageSeen, b: StageSeen) -> StageSeen {
-    if b.at > a.at {
-        b
-    } else {
-        a
-    }
+    let through = a.through.max(b.through);
+    let mark = if b.at > a.at { b } else { a };
+    StageSeen { through, ..mark }
 }
 
 /// A stored history; an undecodable one reads as empty (it is re-inferred, not fatal).

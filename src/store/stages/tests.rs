@@ -92,6 +92,7 @@ fn stage_calls_count_per_mailbox_and_day_and_the_mark_is_kept() {
     let seen = StageSeen {
         message_id: "m1".into(),
         at: Some(10),
+        through: Some(20),
     };
     assert_eq!(store.stage_seen("t@x").unwrap(), None);
     store.set_stage_seen("t@x", &seen).unwrap();
@@ -116,6 +117,7 @@ fn the_history_survives_the_format_migration() {
         let seen = StageSeen {
             message_id: "q@b".into(),
             at: Some(5),
+            through: None,
         };
         db.open_tree("stage_seen")
             .unwrap()
@@ -179,6 +181,7 @@ fn a_merged_threads_history_follows_it() {
     let seen = |id: &str, at| StageSeen {
         message_id: id.into(),
         at: Some(at),
+        through: Some(at),
     };
     store.set_stage_seen("q@b", &seen("q@b", 100)).unwrap();
     store.set_stage_seen("p@acme", &seen("a@b", 300)).unwrap();
@@ -208,4 +211,28 @@ fn merging_histories_orders_them_and_drops_repeats() {
         stages(&merged(a, b)),
         [("new", "m1"), ("proposal", "m3"), ("won", "m4")]
     );
+}
+
+#[test]
+fn recent_threads_come_dated_newest_first_for_the_stage_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 0).unwrap();
+    let q = msg(
+        "q@b",
+        &[],
+        "bob@buyer.test",
+        "alice@acme.test",
+        "Pricing",
+        100,
+    );
+    let r = msg("r@c", &[], "cat@cat.test", "alice@acme.test", "Demo", 200);
+    let old = msg("o@d", &[], "dan@dan.test", "alice@acme.test", "Old", -5);
+    for m in [&q, &r, &old] {
+        store.save("m", &me(), m).unwrap();
+    }
+    assert_eq!(
+        store.recent_threads_dated("m", 0).unwrap(),
+        [(200, "r@c".to_string()), (100, "q@b".to_string())]
+    );
+    assert!(store.recent_threads_dated("other", 0).unwrap().is_empty());
 }

@@ -23,7 +23,10 @@
 //!
 //! The answer's keys are described in words, never shown as a literal example object: a small
 //! model copies an example's placeholder values verbatim. Their shape is enforced by
-//! [`answer_schema`] instead.
+//! [`answer_schema`] instead. With a pipeline of stages (the default set, unless `[pipeline]`
+//! says otherwise), the system message also lists them, our words and not the buyer's, and
+//! the answer names the deal's stage with the sentence behind it (`draft::stage`): the draft's
+//! call infers the stage at no extra cost.
 
 use super::memory::{self, Party};
 use crate::config::{MailboxConfig, Pipeline};

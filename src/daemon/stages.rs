@@ -252,3 +252,6 @@ pub async fn infer<M: LanguageModel>(
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests;

@@ -198,7 +198,11 @@ pub fn request(thread: &Thread, mailbox: &MailboxConfig, pipeline: &Pipeline) ->
     let mut blocks: Vec<String> = Vec::new();
     let mut used = 0;
     for m in human.iter().rev().take(STAGE_MESSAGES) {
-        let text = m.new_text.trim();
+        // Only quoted text (a forward): the whole of it, as a draft's prompt shows it.
+        let text = match m.new_text.trim() {
+            "" => m.text.trim(),
+            new => new,
+        };
         let text = match text.char_indices().nth(STAGE_MESSAGE_MAX) {
             Some((i, _)) => format!("{} [...]", &text[..i]),
             None => text.to_string(),

@@ -81,7 +81,8 @@ pub const KEYS: &str = "stage is the name of the stage, exactly as listed, or un
 
 /// The stage in a parsed answer object, read tolerantly (see the module comment): the name as
 /// the pipeline spells it, the evidence cut to one line of [`EVIDENCE_MAX`] characters and kept
-/// only when it is a sentence of `thread`.
+/// only when it is a passage of two words or more of one of `thread`'s messages (after
+/// whitespace normalisation); evidence that is not is dropped and the stage kept.
 pub fn read(
     obj: &serde_json::Map<String, serde_json::Value>,
     pipeline: &Pipeline,
@@ -93,7 +94,8 @@ pub fn read(
         .get("stage_evidence")
         .and_then(|e| e.as_str())
         .map(clean_evidence)
-        .filter(|e| !e.is_empty())
+        // A lone word ("yes", "offer") is in every thread and justifies nothing.
+        .filter(|e| e.split(' ').count() >= 2)
         .filter(|e| in_thread(e, thread));
     Some(Inferred {
         stage: stage.name.clone(),

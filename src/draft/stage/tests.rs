@@ -132,6 +132,9 @@ fn evidence_not_in_the_thread_is_dropped_and_the_stage_kept() {
             evidence: None
         })
     );
+    let one_word = serde_json::json!({"stage": "proposal", "stage_evidence": "offer"});
+    let got = from_answer(&answer(one_word), &p, &thread()).unwrap();
+    assert_eq!(got.evidence, None, "a word of the thread is no sentence");
 }
 
 #[test]

@@ -305,8 +305,13 @@ fn our_reply_in_sent_means_no_draft() {
     w.once();
     assert!(w.drafts().is_empty());
     assert!(
-        w.llm.requests().is_empty(),
-        "no model call when nothing needs attention"
+        w.llm.draft_requests().is_empty(),
+        "no draft call when nothing needs attention"
+    );
+    assert_eq!(
+        w.llm.stage_requests().len(),
+        1,
+        "the buyer's mail gets its stage inferred once"
     );
 }
 
@@ -858,10 +863,14 @@ fn with_model_may_veto_false_a_bare_veto_is_a_failed_answer_not_paid_for_again()
         "a failed draft shows in the exit status"
     );
     assert!(w.drafts().is_empty());
-    assert_eq!(w.llm.requests().len(), 2, "asked once more, then given up");
+    assert_eq!(
+        w.llm.draft_requests().len(),
+        2,
+        "asked once more, then given up"
+    );
     // Unusable twice cannot heal: recorded (not as a veto), and not paid for on the next pass.
     w.once();
-    assert_eq!(w.llm.requests().len(), 2);
+    assert_eq!(w.llm.draft_requests().len(), 2);
     let status = String::from_utf8_lossy(&w.tend(&["status"]).stdout).to_string();
     assert!(
         status.contains("failed 1 time") && status.contains("not tried again until"),
@@ -880,7 +889,7 @@ fn with_model_may_veto_false_a_bare_veto_is_a_failed_answer_not_paid_for_again()
         "And for 80 seats?",
     ));
     let _ = w.tend(&["once"]);
-    assert_eq!(w.llm.requests().len(), 4);
+    assert_eq!(w.llm.draft_requests().len(), 4);
     assert!(w.drafts().is_empty());
 }
 
@@ -988,13 +997,13 @@ fn model_400_on_one_thread_does_not_stop_the_others() {
     let drafts = w.drafts();
     assert_eq!(drafts.len(), 1, "the other thread gets its draft");
     assert!(String::from_utf8_lossy(&drafts[0].raw).contains("<dan1@d.test>"));
-    let asked = w.llm.requests().len();
+    let asked = w.llm.draft_requests().len();
     // json_schema, then json_object (in case the schema was the problem), then the demo.
     assert_eq!(asked, 3);
     // The failure is recorded with a backoff: the next pass does not pay for it again.
     w.once();
     assert_eq!(
-        w.llm.requests().len(),
+        w.llm.draft_requests().len(),
         asked,
         "not asked again before the backoff"
     );
@@ -1025,12 +1034,17 @@ fn a_finding_without_a_recipient_is_recorded_without_asking_the_model() {
     ));
     w.tend(&["once"]);
     w.tend(&["once"]);
-    let prompts: Vec<String> = w.llm.requests().iter().map(|r| r.to_string()).collect();
+    let prompts: Vec<String> = w
+        .llm
+        .draft_requests()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
     assert!(
         !prompts
             .iter()
             .any(|p| p.contains("Can you send me a quote")),
-        "no model call for a draft nobody could receive"
+        "no draft call for a draft nobody could receive"
     );
     assert_eq!(w.drafts().len(), 1, "the pricing thread is drafted");
     let status = String::from_utf8_lossy(&w.tend(&["status"]).stdout).to_string();
@@ -1123,7 +1137,7 @@ fn an_upgraded_store_whose_ledger_holds_legacy_ids_writes_no_duplicate() {
     }
     once_when_free(&w);
     assert!(w.drafts().is_empty(), "handled under its old id");
-    assert!(w.llm.requests().is_empty(), "and not paid for again");
+    assert!(w.llm.draft_requests().is_empty(), "and not paid for again");
 }
 
 #[test]
@@ -1154,7 +1168,7 @@ fn a_draft_written_under_a_legacy_id_is_found_in_drafts() {
     std::fs::remove_dir_all(w.state()).unwrap();
     w.once();
     assert_eq!(w.drafts().len(), 1, "no second draft beside the old one");
-    assert!(w.llm.requests().is_empty(), "and no model call");
+    assert!(w.llm.draft_requests().is_empty(), "and no model call");
 }
 
 #[test]

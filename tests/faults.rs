@@ -116,7 +116,7 @@ fn a_message_that_cannot_be_fetched_keeps_the_cursor_below_it() {
     assert!(out.status.success());
     assert!(!stdout(&out).contains("could not be fetched"));
     w.assert_each_drafted_once();
-    assert_eq!(w.llm.requests().len(), 3);
+    assert_eq!(w.llm.draft_requests().len(), 3);
 }
 
 /// `tend run` with a message the server never gives: it drafts for the others, says so in
@@ -188,7 +188,7 @@ fn a_reply_in_sent_that_cannot_be_fetched_holds_the_drafts_back() {
     assert_eq!(w.drafts(), 0, "no draft while our answer is missing");
     assert!(w.once().status.success());
     assert_eq!(w.drafts(), 0, "answered: no draft at all");
-    assert!(w.llm.requests().is_empty());
+    assert!(w.llm.draft_requests().is_empty());
 }
 
 #[test]
@@ -288,7 +288,7 @@ fn a_refused_search_of_drafts_is_not_not_there() {
     assert!(w.once().status.success());
     w.assert_each_drafted_once();
     assert_eq!(
-        w.llm.requests().len(),
+        w.llm.draft_requests().len(),
         1,
         "the rerun found the draft before paying"
     );
@@ -349,5 +349,5 @@ fn a_drafts_folder_named_in_modified_utf7_is_found_and_written_to() {
     std::fs::remove_dir_all(w.setup.path("state")).unwrap();
     assert!(w.once().status.success());
     w.assert_each_drafted_once_in("Entw&APw-rfe");
-    assert_eq!(w.llm.requests().len(), 1);
+    assert_eq!(w.llm.draft_requests().len(), 1);
 }

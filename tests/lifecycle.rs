@@ -356,7 +356,11 @@ fn an_edited_draft_is_left_alone(message_id: Option<&str>) {
         edited,
         "the edited draft is the user's"
     );
-    assert_eq!(w.llm.requests().len(), 1, "no second draft, not even asked");
+    assert_eq!(
+        w.llm.draft_requests().len(),
+        1,
+        "no second draft, not even asked"
+    );
     let status = w.status();
     assert!(status.contains("holds a draft of yours"), "{status}");
     assert!(

@@ -44,7 +44,11 @@ fn chat() -> Vec<ChatMessage> {
 }
 
 fn schema() -> AnswerSchema {
-    tend::draft::prompt::answer_schema()
+    // The draft's schema without stages: these tests are about the HTTP layer.
+    tend::draft::prompt::answer_schema(&tend::config::Pipeline {
+        stages: vec![],
+        ..Default::default()
+    })
 }
 
 fn kind(err: anyhow::Error) -> LlmError {

@@ -174,7 +174,7 @@ fn tend_run_starts_drafting_only_after_every_mailbox_synced_once() {
         tend.log()
     );
     assert!(d.messages("bob", "Drafts").is_empty(), "a draft for bob");
-    assert!(llm.requests().is_empty(), "the model was asked");
+    assert!(llm.draft_requests().is_empty(), "the model was asked");
     tend.stop();
 }
 

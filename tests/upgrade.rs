@@ -249,7 +249,7 @@ fn a_store_from_the_previous_version_keeps_its_ledger() {
     );
     assert!(String::from_utf8_lossy(&drafts[0].raw).contains(&ids[0]));
     assert!(
-        w.llm.requests().is_empty(),
+        w.llm.draft_requests().is_empty(),
         "both questions were dealt with before the upgrade: no model call"
     );
     let store = tend::store::Store::open(&w.state(), 0).unwrap();

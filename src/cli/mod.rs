@@ -57,7 +57,8 @@ pub enum Command {
     },
     /// One full pass: sync, find what needs attention, write drafts into Drafts.
     Once {
-        /// Print the drafts instead of saving them.
+        /// Print the drafts instead of saving them (and make no stage-only model calls: a dry
+        /// run writes nothing).
         #[arg(long)]
         dry_run: bool,
         #[arg(long)]
@@ -292,7 +293,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                 if prompt {
                     match &review.verdict {
                         Verdict::Attention(f) => {
-                            let grounding = grounding(&store, mb, &review.thread, f)?;
+                            let grounding = grounding(config, &store, mb, &review.thread, f)?;
                             print!(
                                 "{}",
                                 prompt_text(&draft::request(&review.thread, f, mb, &grounding))
@@ -330,7 +331,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                 );
                 print!("{}", checks_text(&checks));
                 if let Verdict::Attention(f) = &review.verdict {
-                    let grounding = grounding(&store, mb, &review.thread, f)?;
+                    let grounding = grounding(config, &store, mb, &review.thread, f)?;
                     let sources = draft::prompt::parts(&review.thread, f, mb, &grounding);
                     let sent = draft::request(&review.thread, f, mb, &grounding);
                     print!("{}", prompt_parts_text(&sources, &sent));
@@ -354,6 +355,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
 /// What a draft for `finding` would be grounded in now: the related threads and the voice, as
 /// the daemon gathers them, so `explain` shows the prompt a draft would really send.
 fn grounding(
+    config: &Config,
     store: &Store,
     mb: &MailboxConfig,
     thread: &crate::thread::Thread,
@@ -362,7 +364,8 @@ fn grounding(
     // A pass relearns the voice after its sync; `explain` must see the voice that pass would.
     store.refresh_voice(&mb.name, &mb.identity)?;
     let voice = store.voice(&mb.name)?.unwrap_or_default();
-    draft::memory::grounding(store, mb, thread, finding, voice.into())
+    let pipeline = std::sync::Arc::new(config.pipeline.clone());
+    draft::memory::grounding(store, mb, thread, finding, voice.into(), pipeline)
 }
 
 fn exit(failed: bool) -> ExitCode {

@@ -5,7 +5,7 @@
 //! own: it calls `sync` only to look again before delivering.
 
 use super::{lifecycle, sync, Action};
-use crate::config::MailboxConfig;
+use crate::config::{MailboxConfig, Pipeline};
 use crate::deliver;
 use crate::detect::{Finding, Verdict};
 use crate::draft::{self, compose, Outcome};
@@ -37,10 +37,12 @@ fn legacy_draft_id(mb: &MailboxConfig, f: &Finding) -> String {
     compose::legacy_message_id(&mb.name, &f.thread_id, &f.trigger, domain)
 }
 
-/// Drafts an answer for every finding not dealt with yet. With `session: None` (a dry run)
-/// drafts are composed and returned but nothing is written anywhere.
+/// Drafts an answer for every finding not dealt with yet, and stores the deal's stage each
+/// answer named (`stages::record`). With `session: None` (a dry run) drafts are composed and
+/// returned but nothing is written anywhere.
 pub async fn attend<M: LanguageModel>(
     mb: &MailboxConfig,
+    pipeline: &Pipeline,
     store: &Store,
     model: &M,
     mut session: Option<(&mut Session, &FolderNames)>,
@@ -63,6 +65,7 @@ pub async fn attend<M: LanguageModel>(
     // Decoded once a pass (up to 500 of our messages, a megabyte of JSON), not once per
     // finding, and only by a pass that drafts: most passes find nothing new to write.
     let mut voice: Option<std::sync::Arc<crate::voice::Voice>> = None;
+    let pipeline = std::sync::Arc::new(pipeline.clone());
     for review in super::review::open_findings(mb, store, now)? {
         if shutdown.is_cancelled() {
             break;
@@ -141,7 +144,8 @@ pub async fn attend<M: LanguageModel>(
                 ))
                 .clone(),
         };
-        let grounding = draft::memory::grounding(store, mb, &review.thread, finding, shared)?;
+        let grounding =
+            draft::memory::grounding(store, mb, &review.thread, finding, shared, pipeline.clone())?;
         let (written, used) = tokio::select! {
             r = crate::llm::counting(draft::write_with(model, mb, &review.thread, finding, &grounding, now)) => r,
             _ = shutdown.cancelled() => break,
@@ -182,8 +186,12 @@ pub async fn attend<M: LanguageModel>(
                 }
             },
         };
+        // The stage is the answer's, whatever becomes of the draft (answered meanwhile too).
+        if !dry_run {
+            super::stages::record(store, mb, &review.thread, outcome.stage(), now)?;
+        }
         match outcome {
-            Outcome::Veto { reason } => {
+            Outcome::Veto { reason, .. } => {
                 if session.is_some() {
                     store.record_draft(
                         &id,

@@ -10,7 +10,7 @@
 
 use super::health::{self, Backoff, Health, State};
 use super::{open, span, sync, work, Action, SyncReport};
-use crate::config::MailboxConfig;
+use crate::config::{MailboxConfig, Pipeline};
 use crate::imap::{FolderNames, LoginError, Session, Wake};
 use crate::llm::LanguageModel;
 use crate::store::Store;
@@ -72,8 +72,8 @@ impl StartGate {
 /// What a mailbox task needs, owned, so it can run on its own.
 pub(super) struct Watch<M> {
     pub mb: MailboxConfig,
-    /// The service's stages, for the stage keywords a pass looks for.
-    pub pipeline: crate::config::Pipeline,
+    /// The service's sales stages (`tend.toml`, not reloaded with the mailbox files).
+    pub pipeline: Arc<Pipeline>,
     pub store: Store,
     pub model: Arc<M>,
     pub poll: Duration,
@@ -247,10 +247,10 @@ impl<M: LanguageModel + 'static> Watch<M> {
             if changed || Instant::now() >= due {
                 self.health.set(name, State::Syncing, timeout * 8);
                 let model = &*self.model;
-                let (store, pl) = (&self.store, &self.pipeline);
+                let (store, pipeline) = (&self.store, &self.pipeline);
                 let worked = work(
                     mb,
-                    pl,
+                    pipeline,
                     store,
                     model,
                     &mut session,

@@ -1,5 +1,6 @@
 //! The only module that knows the order of the stages: sync (imap -> parse -> store), review
-//! (store -> detect), attend (draft -> deliver), and the loop of `tend run`. Every other module
+//! (store -> detect), attend (draft -> deliver), the sales stages where no draft was asked
+//! for (`stages`), and the loop of `tend run`. Every other module
 //! does one stage and returns; this one decides what happens next, and when a failure in one
 //! thread or mailbox must not stop the others. This file owns the types a pass reports and the
 //! order itself (`open`, `pass`, `run`); fetching and storing a folder is in `sync`, judging
@@ -14,11 +15,13 @@ pub mod record;
 mod mailbox;
 mod review;
 mod service;
+mod stages;
 mod sync;
 
 pub use attend::{attend, draft_id};
 pub use review::{contact, judge, review};
 pub use service::run;
+pub use stages::StageReport;
 pub use sync::sync;
 
 use crate::config::{MailboxConfig, Pipeline};
@@ -128,7 +131,7 @@ pub async fn open(mb: &MailboxConfig) -> Result<(Session, FolderNames)> {
     Ok((session, folders))
 }
 
-/// One full pass over one mailbox on a new connection: sync, review, draft, deliver.
+/// One full pass over one mailbox on a new connection: sync, review, draft, deliver, stages.
 pub async fn pass<M: LanguageModel>(
     mb: &MailboxConfig,
     pipeline: &Pipeline,
@@ -153,7 +156,8 @@ pub async fn pass<M: LanguageModel>(
     result
 }
 
-/// One pass on an open session: sync, the stage keywords, then draft for what needs it.
+/// One pass on an open session: sync, the stage keywords, then draft for what needs it, then a
+/// stage-only call where new buyer mail got no draft (not in a dry run, see `stages`).
 #[allow(clippy::too_many_arguments)]
 pub async fn work<M: LanguageModel>(
     mb: &MailboxConfig,
@@ -183,10 +187,13 @@ pub async fn work<M: LanguageModel>(
     }
     let now = Utc::now();
     let actions = if dry_run {
-        attend(mb, store, model, None, now, shutdown).await?
+        attend(mb, pipeline, store, model, None, now, shutdown).await?
     } else {
         attend::drafts_folder(folders)?;
-        attend(mb, store, model, Some((session, folders)), now, shutdown).await?
+        let session = Some((session, folders));
+        let actions = attend(mb, pipeline, store, model, session, now, shutdown).await?;
+        stages::after_attend(mb, pipeline, store, model, &actions, now, shutdown).await;
+        actions
     };
     Ok((report, actions))
 }

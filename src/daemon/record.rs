@@ -74,9 +74,9 @@ pub fn build(config: &Config, store: &Store, now: DateTime<Utc>, as_of: bool) ->
     Ok(builder.finish())
 }
 
-/// The stages the model inferred for a thread (none before stage inference stored any).
-fn inferred(_store: &Store, _thread: &str) -> Result<Vec<record::StageChange>> {
-    Ok(Vec::new())
+/// The stages the model inferred for a thread.
+fn inferred(store: &Store, thread: &str) -> Result<Vec<record::StageChange>> {
+    store.stage_history(thread)
 }
 
 /// The record is rebuilt at most this often: reading every stored thread costs seconds on a

@@ -47,11 +47,7 @@ fn sweep(
     now: DateTime<Utc>,
     keep: impl Fn(&Review) -> bool,
 ) -> Result<(Vec<Review>, usize)> {
-    let window = mb
-        .rules
-        .reply_window_days
-        .max(mb.rules.followup_window_days) as i64;
-    let since = now.timestamp() - (window + 1) * 86_400;
+    let since = since(mb, now);
     let mut out = Vec::new();
     let mut judged = 0;
     // Counted over every judged thread, kept or not, for the metrics' gauges.
@@ -77,6 +73,16 @@ fn sweep(
     out.sort_by_key(|r| std::cmp::Reverse(r.thread.messages.last().and_then(|m| m.date)));
     crate::metrics::with(|m| m.reviewed(&mb.name, needs_reply, silent));
     Ok((out, judged))
+}
+
+/// The start of the window whose threads are judged (Unix seconds): the longer of the reply
+/// and follow-up windows, and a day more. The stage step (`stages`) looks at the same threads.
+pub(super) fn since(mb: &MailboxConfig, now: DateTime<Utc>) -> i64 {
+    let window = mb
+        .rules
+        .reply_window_days
+        .max(mb.rules.followup_window_days) as i64;
+    now.timestamp() - (window + 1) * 86_400
 }
 
 /// Judges one thread, for `explain`.

@@ -161,7 +161,7 @@ impl<M: LanguageModel + 'static> Service<M> {
         let retry = Arc::new(Notify::new());
         let watch = Watch {
             mb: mb.clone(),
-            pipeline: self.config.pipeline.clone(),
+            pipeline: Arc::new(self.config.pipeline.clone()),
             store: self.store.clone(),
             model: self.model.clone(),
             poll: self.config.poll_interval,

@@ -283,16 +283,18 @@ pub fn gather(
 }
 
 /// The [`super::prompt::Grounding`] of a draft: what [`gather`] finds (the voice is filled by
-/// `voice`).
+/// `voice`), and the service's pipeline of stages.
 pub fn grounding(
     store: &Store,
     mailbox: &MailboxConfig,
     thread: &Thread,
     finding: &Finding,
     voice: std::sync::Arc<crate::voice::Voice>,
+    pipeline: std::sync::Arc<crate::config::Pipeline>,
 ) -> Result<super::prompt::Grounding> {
     Ok(super::prompt::Grounding {
         related: gather(store, mailbox, thread, finding)?,
         voice,
+        pipeline,
     })
 }

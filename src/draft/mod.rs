@@ -4,13 +4,15 @@
 //! An unusable answer (malformed, empty, or no draft at all by [`check`]: an echo of the prompt,
 //! a copy of the thread, written as the buyer) is asked for once more; twice unusable is the
 //! model's failure for that finding, which `daemon::attend` records. Figures in an accepted body
-//! that nothing in the prompt grounds become placeholders, noted on the [`Draft`].
+//! that nothing in the prompt grounds become placeholders, noted on the [`Draft`]. The same
+//! answer names the deal's sales stage ([`stage`]), carried on the [`Outcome`] for `attend`.
 
 pub mod check;
 pub mod compose;
 pub mod memory;
 pub mod parts;
 pub mod prompt;
+pub mod stage;
 
 use crate::config::MailboxConfig;
 use crate::detect::{Finding, Kind};
@@ -45,6 +47,8 @@ pub struct Draft {
     pub body: String,
     /// What [`check`] replaced in the model's body: one note per invented figure.
     pub placeholders: Vec<String>,
+    /// The deal's stage the same answer named, if it named one of the pipeline's.
+    pub stage: Option<stage::Inferred>,
     /// The whole RFC 5322 message with CRLF line endings.
     pub raw: Vec<u8>,
 }
@@ -54,8 +58,22 @@ pub struct Draft {
 pub enum Outcome {
     /// Boxed: a draft is large beside a veto.
     Draft(Box<Draft>),
-    /// The model judged that no answer is needed, with its one-line reason.
-    Veto { reason: String },
+    /// The model judged that no answer is needed, with its one-line reason, and the stage the
+    /// same answer named.
+    Veto {
+        reason: String,
+        stage: Option<stage::Inferred>,
+    },
+}
+
+impl Outcome {
+    /// The deal's stage the model named in this answer, if any.
+    pub fn stage(&self) -> Option<&stage::Inferred> {
+        match self {
+            Outcome::Draft(d) => d.stage.as_ref(),
+            Outcome::Veto { stage, .. } => stage.as_ref(),
+        }
+    }
 }
 
 /// The model's answer, interpreted.
@@ -112,11 +130,12 @@ pub async fn write_with<M: LanguageModel>(
     let first = request(thread, finding, mailbox, grounding);
     // The configured signature wins; else the one learned from Sent.
     let signature = crate::voice::signature(mailbox, &grounding.voice);
-    let schema = prompt::answer_schema();
+    let schema = prompt::answer_schema(&grounding.pipeline);
+    let staged = |answer: &str| stage::from_answer(answer, &grounding.pipeline, thread);
     let may_veto = mailbox.rules.model_may_veto;
     let mut messages = first.clone();
     let mut attempt = 1;
-    let checked = loop {
+    let (checked, inferred) = loop {
         let unusable = match model.complete(&messages, Some(&schema)).await {
             Ok(answer) => {
                 tracing::debug!(
@@ -127,7 +146,7 @@ pub async fn write_with<M: LanguageModel>(
                 match interpret_with(&answer, signature, may_veto) {
                     Ok(Answer::Body { body, .. }) => {
                         match check::check(&body, &first, thread, mailbox) {
-                            Ok(checked) => break checked,
+                            Ok(checked) => break (checked, staged(&answer)),
                             Err(bad) => {
                                 // The reason only: the body may quote mail, which no log holds.
                                 tracing::info!(attempt, "refused: {bad}");
@@ -135,7 +154,10 @@ pub async fn write_with<M: LanguageModel>(
                             }
                         }
                     }
-                    Ok(Answer::Veto { reason }) => return Ok(Outcome::Veto { reason }),
+                    Ok(Answer::Veto { reason }) => {
+                        let stage = staged(&answer);
+                        return Ok(Outcome::Veto { reason, stage });
+                    }
                     Err(err) => err,
                 }
             }
@@ -169,6 +191,7 @@ pub async fn write_with<M: LanguageModel>(
     let mut draft =
         compose::compose_signed(thread, finding, mailbox, &checked.body, signature, now)?;
     draft.placeholders = checked.placeholders;
+    draft.stage = inferred;
     Ok(Outcome::Draft(Box::new(draft)))
 }
 

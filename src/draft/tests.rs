@@ -149,7 +149,10 @@ impl LanguageModel for Canned {
         messages: &[ChatMessage],
         schema: Option<&AnswerSchema>,
     ) -> Result<String> {
-        assert_eq!(schema, Some(&prompt::answer_schema()));
+        assert_eq!(
+            schema,
+            Some(&prompt::answer_schema(&crate::config::Pipeline::default()))
+        );
         *self.1.lock().unwrap() = messages.to_vec();
         Ok(self.0.clone())
     }
@@ -233,6 +236,40 @@ fn write_drafts_and_recipients_ignore_the_model() {
     assert!(d.cc.is_empty());
     assert!(d.body.starts_with("Hi Bob,"));
     assert_eq!(model.1.lock().unwrap().len(), 2);
+    assert_eq!(
+        d.stage, None,
+        "an answer without stage keys is still a draft"
+    );
+}
+
+#[test]
+fn the_drafts_answer_names_the_stage_for_attend() {
+    let model = Canned(
+        r#"{"needs_reply": true, "reason": "price question", "body": "Hi Bob, it is [price].",
+            "stage": "qualified", "stage_evidence": "What is the price?"}"#
+            .into(),
+        Default::default(),
+    );
+    let f = finding("q@buyer.example", Kind::Reply);
+    let out = run(write(&model, &mailbox(), &thread(), &f, Utc::now())).unwrap();
+    let want = crate::draft::stage::Inferred {
+        stage: "qualified".into(),
+        evidence: Some("What is the price?".into()),
+    };
+    assert_eq!(out.stage(), Some(&want));
+    let veto = Canned(
+        r#"{"needs_reply": false, "reason": "thanks only", "body": "", "stage": "won", "stage_evidence": "signed"}"#
+            .into(),
+        Default::default(),
+    );
+    let out = run(write(&veto, &mailbox(), &thread(), &f, Utc::now())).unwrap();
+    assert!(matches!(out, Outcome::Veto { .. }));
+    assert_eq!(
+        out.stage()
+            .map(|s| (s.stage.as_str(), s.evidence.is_none())),
+        Some(("won", true)),
+        "evidence the thread does not hold is dropped"
+    );
 }
 
 #[test]
@@ -243,7 +280,7 @@ fn write_veto_and_errors() {
         Default::default(),
     );
     match run(write(&veto, &mailbox(), &thread(), &f, Utc::now())).unwrap() {
-        Outcome::Veto { reason } => assert_eq!(reason, "thanks only"),
+        Outcome::Veto { reason, .. } => assert_eq!(reason, "thanks only"),
         Outcome::Draft(_) => panic!("expected a veto"),
     }
     let empty = Canned(

@@ -1,7 +1,7 @@
 //! Merging threads: moving the members of a thread that another absorbed (its alias is
 //! already recorded by `filing`) in one transaction, and finishing on open every merge that
-//! a crash cut short. Also fills in the per-thread `Facts` of a store written before they
-//! existed. It does not decide which threads merge (`thread::admit` does).
+//! a crash cut short, the thread's inferred stages with them. Also fills in the per-thread
+//! `Facts` of a store written before they existed. It does not decide which threads merge (`thread::admit` does).
 
 use super::filing::{be_i64, MAX_ALIAS_HOPS};
 use super::{json, key, Record, Store};
@@ -54,10 +54,12 @@ impl Store {
             &self.thread_msgs,
             &self.mailbox_threads,
             &self.sweep,
+            &self.stages,
+            &self.stage_seen,
         );
         trees
             .transaction(
-                |(messages, msg_thread, thread_msgs, mailbox_threads, sweep)| {
+                |(messages, msg_thread, thread_msgs, mailbox_threads, sweep, stages, seen)| {
                     for id in &ids {
                         if let Some(v) = messages.get(id)? {
                             let mut r = Record::decode(&v).map_err(|e| {
@@ -83,6 +85,27 @@ impl Store {
                         mailbox_threads.insert(into_key, &newest.to_be_bytes())?;
                         super::sweep::gone(sweep, &mailbox, from, be_i64(&date))?;
                         super::sweep::moved(sweep, &mailbox, &into, keep, newest)?;
+                    }
+                    // The stages inferred for `from` follow its messages (`stages`).
+                    if let Some(h) = stages.remove(from.as_bytes())? {
+                        let into_h = stages.get(into.as_bytes())?;
+                        let both = super::stages::merged(
+                            super::stages::decode_history(into_h.as_deref()),
+                            super::stages::decode_history(Some(&h)),
+                        );
+                        stages.insert(into.as_bytes(), super::stages::encode_history(&both))?;
+                    }
+                    if let Some(s) = seen.remove(from.as_bytes())? {
+                        let from_seen = super::stages::decode_seen(Some(&s));
+                        let into_seen =
+                            super::stages::decode_seen(seen.get(into.as_bytes())?.as_deref());
+                        let mark = match (into_seen, from_seen) {
+                            (Some(a), Some(b)) => Some(super::stages::later(a, b)),
+                            (a, b) => a.or(b),
+                        };
+                        if let Some(mark) = mark {
+                            seen.insert(into.as_bytes(), super::stages::encode_seen(&mark))?;
+                        }
                     }
                     Ok(())
                 },

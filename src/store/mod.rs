@@ -5,9 +5,9 @@
 //! flushing; a message's bytes are `record`, the format version and the migration of an older
 //! store `format`; filing a message under its thread in one transaction is `filing`, the draft ledger
 //! and the draft failures are `ledger`, the learned voice and its index of our messages `voice`,
-//! the index of each person's and company's threads `related`, the stages set by IMAP keywords
-//! `stage_keywords`. The user's stage corrections are not in sled but beside it (`corrections`),
-//! so a rebuild keeps them.
+//! the index of each person's and company's threads `related`, the inferred stage history of
+//! each thread `stages`, the stages set by IMAP keywords `stage_keywords`. The user's stage
+//! corrections are not in sled but beside it (`corrections`), so a rebuild keeps them.
 //!
 //! It does not decide anything about threads (that is `thread::resolve`) or about attention.
 
@@ -20,6 +20,7 @@ mod params;
 mod record;
 mod related;
 mod stage_keywords;
+mod stages;
 mod sweep;
 mod usage;
 mod voice;
@@ -29,6 +30,7 @@ pub use ledger::{
     SeenDraft,
 };
 pub use related::party_keys;
+pub use stages::StageSeen;
 pub use usage::UsageDay;
 
 use record::Record;
@@ -110,6 +112,12 @@ pub struct Store {
     related: sled::Tree,
     /// mailbox \0 latest date (8 bytes) thread id -> (): `mailbox_threads` by date (`sweep`).
     sweep: sled::Tree,
+    /// thread id -> the inferred `Vec<record::StageChange>` (`stages`).
+    stages: sled::Tree,
+    /// thread id -> `StageSeen`: the buyer message a stage was last inferred for (`stages`).
+    stage_seen: sled::Tree,
+    /// mailbox \0 YYYY-MM-DD -> stage-only model calls that day (u32 big-endian, `stages`).
+    stage_calls: sled::Tree,
 }
 
 /// sled's page cache. It was 64 MiB: a first sync of the 50k bench mailbox peaked at 142 MB
@@ -254,6 +262,9 @@ impl Store {
             voice_own: tree("voice_own")?,
             related: tree("related")?,
             sweep: tree("sweep")?,
+            stages: tree("stages")?,
+            stage_seen: tree("stage_seen")?,
+            stage_calls: tree("stage_calls")?,
             db,
         };
         store.repair_threads()?;

@@ -83,6 +83,34 @@ impl Store {
         Ok(out)
     }
 
+    /// [`Store::recent_threads`] with the date of each thread's newest message, newest first
+    /// (the stage step reads a thread only when it has a message newer than it looked at).
+    pub fn recent_threads_dated(&self, mailbox: &str, since: i64) -> Result<Vec<(i64, String)>> {
+        let prefix = key(mailbox, "");
+        let mut end = prefix.clone();
+        if let Some(last) = end.last_mut() {
+            *last = 1;
+        }
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        // Newest first, so a thread merged into another is listed with its newest date.
+        for item in self.sweep.range(entry(mailbox, since, "")..end).rev() {
+            let (k, _) = item.context("scanning the sweep index")?;
+            let (Some(date), Some(id)) = (
+                k.get(prefix.len()..prefix.len() + 8),
+                k.get(prefix.len() + 8..),
+            ) else {
+                continue;
+            };
+            let date = (be_i64(date) as u64 ^ (1 << 63)) as i64;
+            let t = self.follow(&String::from_utf8_lossy(id))?;
+            if seen.insert(t.clone()) {
+                out.push((date, t));
+            }
+        }
+        Ok(out)
+    }
+
     /// On open: indexes a store from before the index, from `mailbox_threads` (once).
     pub(super) fn index_sweep(&self) -> Result<()> {
         if self

@@ -90,6 +90,35 @@ impl FakeLlm {
     pub fn requests(&self) -> Vec<Value> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// The stage-only calls (`tend::draft::stage`) among the requests.
+    pub fn stage_requests(&self) -> Vec<Value> {
+        self.requests().into_iter().filter(is_stage).collect()
+    }
+
+    /// Every request but the stage-only calls: the draft calls, also those asked in plain JSON
+    /// mode (no schema name) after a server refused the schema.
+    pub fn draft_requests(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| !is_stage(r))
+            .collect()
+    }
+}
+
+/// The opening of the system message of a stage-only call (`tend::draft::stage::request`).
+const STAGE_PROMPT: &str = "You judge how far a sales deal has come";
+
+/// Is this a stage-only call? Its schema says so; asked in plain JSON mode, its prompt does.
+fn is_stage(request: &Value) -> bool {
+    schema_name(request) == Some("stage") || request.to_string().contains(STAGE_PROMPT)
+}
+
+/// The schema a model request named, if it named one.
+fn schema_name(request: &Value) -> Option<&str> {
+    request["response_format"]["json_schema"]["name"]
+        .as_str()
+        .or_else(|| request["tool_choice"]["name"].as_str())
 }
 
 impl Drop for FakeLlm {

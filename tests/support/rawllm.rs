@@ -119,7 +119,11 @@ pub fn config(base_url: &str, api_key: Option<PathBuf>) -> LlmConfig {
 }
 
 pub fn schema() -> AnswerSchema {
-    tend::draft::prompt::answer_schema()
+    // The draft's schema without stages: these tests are about the HTTP layer.
+    tend::draft::prompt::answer_schema(&tend::config::Pipeline {
+        stages: vec![],
+        ..Default::default()
+    })
 }
 
 pub fn format_type(req: &Request) -> String {

@@ -130,6 +130,7 @@ pub fn compose_signed(
         left_out: who.left_out,
         notes: who.notes,
         placeholders: Vec::new(),
+        stage: None,
         subject,
         body: model_body,
         raw: message.formatted(),

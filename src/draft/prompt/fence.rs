@@ -7,7 +7,7 @@
 /// `</related`, `<offer`, `<example` lose their `<`,
 /// in any case and with any spacing a model reads the same way (`< /thread>`, `</ Thread>`,
 /// a fullwidth `＜`, zero-width characters between).
-pub(super) fn defang(s: &str) -> String {
+pub(crate) fn defang(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find(['<', '\u{ff1c}']) {

@@ -2,6 +2,7 @@
 //! the budget that keeps the newest messages, the follow-up task, and the veto wording.
 
 use super::*;
+use crate::config::Pipeline;
 use crate::draft::test_support::{finding, mailbox};
 use crate::parse::Addr;
 
@@ -236,7 +237,11 @@ fn retry_rewords_the_request_and_keeps_the_thread_fenced() {
 
 #[test]
 fn answer_schema_is_strict_shaped() {
-    let s = answer_schema();
+    let none = Pipeline {
+        stages: vec![],
+        ..Pipeline::default()
+    };
+    let s = answer_schema(&none);
     assert_eq!(s.name, "draft");
     assert_eq!(
         s.schema,
@@ -251,4 +256,31 @@ fn answer_schema_is_strict_shaped() {
             "additionalProperties": false
         })
     );
+}
+
+#[test]
+fn with_stages_the_schema_requires_the_stage_and_its_evidence() {
+    let s = answer_schema(&Pipeline::default());
+    assert_eq!(
+        s.schema["required"],
+        serde_json::json!(["needs_reply", "reason", "body", "stage", "stage_evidence"])
+    );
+    assert_eq!(
+        s.schema["properties"]["stage"]["enum"],
+        serde_json::json!([
+            "new",
+            "qualified",
+            "demo",
+            "proposal",
+            "negotiation",
+            "won",
+            "lost",
+            "unknown"
+        ])
+    );
+    assert_eq!(
+        s.schema["properties"]["stage_evidence"],
+        serde_json::json!({"type": "string"})
+    );
+    assert_eq!(s.schema["additionalProperties"], false);
 }

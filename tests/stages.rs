@@ -271,3 +271,81 @@ fn a_thread_we_answered_gets_one_stage_only_call_and_the_cap_holds() {
     w.tend(&["once"]);
     assert_eq!(w.llm.requests().len(), 1, "the cap holds across runs");
 }
+
+/// The model inferred "proposal" from the buyer's acknowledgement; the user tags that message
+/// "negotiation" in their client. The tag wins, the inference stays in the history beside it,
+/// and after the store is deleted and rebuilt from the mailbox the tag still decides.
+#[test]
+fn a_keyword_correction_wins_over_inference_and_survives_a_rebuild() {
+    let w = World::new("", |_| {
+        Reply::Content(
+            json!({"needs_reply": true, "reason": "asks for the order form",
+                   "body": "Hi Bob,\n\nthank you, the order form follows.",
+                   "stage": "proposal", "stage_evidence": ACK})
+            .to_string(),
+        )
+    });
+    let now = Utc::now();
+    let offer = mail(
+        "offer@acme.test",
+        "Alice <alice@acme.test>",
+        "Bob <bob@buyer.test>",
+        "Our offer",
+        now - Duration::days(2),
+        None,
+        "Here is our offer for 40 seats.",
+    );
+    w.dovecot.put("alice", "Sent", offer.as_bytes(), "S");
+    let ack = mail(
+        "ack@buyer.test",
+        "Bob <bob@buyer.test>",
+        "alice@acme.test",
+        "Re: Our offer",
+        now - Duration::hours(5),
+        Some("offer@acme.test"),
+        &format!("Thanks Alice.\r\n{ACK}\r\nCould you send the order form?"),
+    );
+    w.dovecot.put("alice", "INBOX", ack.as_bytes(), "");
+    w.tend(&["once"]);
+    w.dovecot
+        .tag("alice", "INBOX", "ack@buyer.test", "+FLAGS", "negotiation");
+    w.tend(&["once"]);
+    let explained =
+        |w: &World| String::from_utf8(w.tend(&["explain", "bob@buyer.test"]).stdout).unwrap();
+    let text = explained(&w);
+    assert!(text.contains("stage negotiation"), "{text}");
+    assert!(
+        text.contains(
+            "proposal (inferred, overruled by your correction): \"We received your offer"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("negotiation (your tag)"), "{text}");
+    let report = |w: &World| -> Value {
+        serde_json::from_slice(&w.tend(&["report", "--json", "--since", "7d"]).stdout).unwrap()
+    };
+    let in_stage = |r: &Value, name: &str| {
+        r["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["current"]
+            .clone()
+    };
+    let r = report(&w);
+    assert_eq!(in_stage(&r, "negotiation"), 1);
+    assert_eq!(in_stage(&r, "proposal"), 0);
+
+    std::fs::remove_dir_all(w.state().join("db")).unwrap();
+    w.tend(&["once"]);
+    assert_eq!(
+        w.dovecot.messages("alice", "Drafts").len(),
+        1,
+        "the rebuilt store wrote no second draft"
+    );
+    let text = explained(&w);
+    assert!(text.contains("stage negotiation"), "{text}");
+    assert!(text.contains("negotiation (your tag)"), "{text}");
+    assert_eq!(in_stage(&report(&w), "negotiation"), 1);
+}

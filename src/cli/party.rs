@@ -104,7 +104,15 @@ pub(super) fn explain(
             shown(&deal.owner),
             deal.stage.as_deref().map_or("unknown".into(), shown)
         );
-        for c in &deal.history {
+        // The model's overruled inferences stay in view, marked, where they fell.
+        let mut changes: Vec<(&crate::record::StageChange, bool)> = deal
+            .history
+            .iter()
+            .map(|c| (c, false))
+            .chain(deal.overruled.iter().map(|c| (c, true)))
+            .collect();
+        changes.sort_by_key(|(c, overruled)| (c.at, !overruled));
+        for (c, overruled) in changes {
             let source = match c.source {
                 StageSource::Opened => "opened",
                 StageSource::Inferred => "inferred",
@@ -112,13 +120,18 @@ pub(super) fn explain(
                 StageSource::Command => "your correction",
                 StageSource::Dark => "went dark",
             };
+            let note = if overruled {
+                ", overruled by your correction"
+            } else {
+                ""
+            };
             let evidence = c
                 .evidence
                 .as_deref()
                 .map_or(String::new(), |e| format!(": \"{}\"", shown(e)));
             let _ = writeln!(
                 out,
-                "  {} {} ({source}){evidence}",
+                "  {} {} ({source}{note}){evidence}",
                 at(c.at, tz),
                 shown(&c.stage)
             );

@@ -218,6 +218,7 @@ impl<'a> Builder<'a> {
             state: DealState::WaitingOnThem,
             stage: None,
             history: Vec::new(),
+            overruled: Vec::new(),
             joined: Vec::new(),
         };
         self.pending.push((deal, known, holder));
@@ -298,8 +299,9 @@ impl<'a> Builder<'a> {
 
     /// The deal's stage history: it enters the pipeline's first stage at its first touch; the
     /// model's inferences follow, except those from messages dated at or before a correction
-    /// of the user's (a correction wins, and holds until later mail moves the deal on).
-    fn history(&self, deal: &Deal, known: Known) -> Vec<StageChange> {
+    /// of the user's (a correction wins, and holds until later mail moves the deal on), which
+    /// come back apart as overruled.
+    fn history(&self, deal: &Deal, known: Known) -> (Vec<StageChange>, Vec<StageChange>) {
         let mut out = Vec::new();
         if let (Some(first), Some(t)) = (self.pipeline.stages.first(), deal.touches().next()) {
             out.push(StageChange {
@@ -318,13 +320,12 @@ impl<'a> Builder<'a> {
             .filter(|c| known_stage(c))
             .map(|c| c.at)
             .max();
-        out.extend(
-            known
-                .inferred
-                .into_iter()
-                .filter(known_stage)
-                .filter(|c| last_correction.is_none_or(|at| c.at > at)),
-        );
+        let (kept, overruled): (Vec<_>, Vec<_>) = known
+            .inferred
+            .into_iter()
+            .filter(known_stage)
+            .partition(|c| last_correction.is_none_or(|at| c.at > at));
+        out.extend(kept);
         out.extend(known.corrections.into_iter().filter(known_stage));
         for c in &mut out {
             if let Some(s) = self.pipeline.stage(&c.stage) {
@@ -334,7 +335,7 @@ impl<'a> Builder<'a> {
         // Corrections sort after inferences of the same moment: the user's word is the last.
         out.sort_by_key(|c| (c.at, c.source != StageSource::Opened, is_correction(c)));
         out.dedup_by(|b, a| a.stage == b.stage);
-        out
+        (out, overruled)
     }
 
     /// The deal's state from its last touch and its stage; a deal quiet for `lost_after_days`
@@ -410,7 +411,7 @@ impl<'a> Builder<'a> {
             if buyers.iter().all(|b| self.one_way(b)) {
                 continue;
             }
-            deal.history = self.history(&deal, known);
+            (deal.history, deal.overruled) = self.history(&deal, known);
             self.settle(&mut deal, holder);
             self.record.deals.push(deal);
         }

@@ -124,6 +124,10 @@ pub struct Deal {
     pub stage: Option<String>,
     /// Every stage change, in order of `at`; corrections included, marked by source.
     pub history: Vec<StageChange>,
+    /// The model's inferences a correction of the user's overruled (kept for `explain`, left
+    /// out of the numbers).
+    #[serde(default)]
+    pub overruled: Vec<StageChange>,
     /// Why a later thread joined this deal (the model's reason, or the user's).
     pub joined: Vec<String>,
 }

@@ -262,6 +262,12 @@ fn a_correction_wins_over_inference_until_later_mail_moves_the_deal() {
         "the inference dated before the correction is overruled; the later one stands"
     );
     assert_eq!(r.deals[0].stage.as_deref(), Some("negotiation"));
+    let overruled: Vec<&str> = r.deals[0]
+        .overruled
+        .iter()
+        .map(|c| c.stage.as_str())
+        .collect();
+    assert_eq!(overruled, ["qualified"], "kept apart, for explain");
 }
 
 #[test]

@@ -200,7 +200,8 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("demo", 1_500, StageSource::Command),
+                // A command is dated by the message it names (q, 1000).
+                ("demo", 1_000, StageSource::Command),
                 ("proposal", 2_000, StageSource::Keyword)
             ]
         );

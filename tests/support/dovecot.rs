@@ -120,6 +120,15 @@ impl Dovecot {
         }
     }
 
+    /// The password `add_user` gave `user`.
+    fn password(&self, user: &str) -> String {
+        let line = fs::read_to_string(self.base().join("users.d").join(user)).expect("a user");
+        line.trim_end()
+            .split_once("{PLAIN}")
+            .map(|(_, p)| p.to_string())
+            .expect("a {PLAIN} password")
+    }
+
     /// Write a message straight into a folder ("INBOX", "Sent", "Drafts", ...). `flags` are
     /// Maildir letters, e.g. "S"; an empty string puts it in `new/` (unseen, \Recent), otherwise
     /// in `cur/`. Dovecot sees it on the next IMAP command; messages put later get higher UIDs.
@@ -219,6 +228,50 @@ impl Dovecot {
         (&stream).write_all(b"\r\n").unwrap();
         expect(&mut reader, "a2");
         let _ = (&stream).write_all(b"a3 LOGOUT\r\n");
+    }
+
+    /// Sets (`op` "+FLAGS") or removes ("-FLAGS") a keyword on the message with that
+    /// Message-ID over IMAP, as a mail client tagging it does (Thunderbird's tags are keywords).
+    pub fn tag(&self, user: &str, folder: &str, message_id: &str, op: &str, keyword: &str) {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to tag");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut answer = |tag: &str, command: &str| -> String {
+            if !command.is_empty() {
+                (&stream)
+                    .write_all(format!("{tag} {command}\r\n").as_bytes())
+                    .unwrap();
+            }
+            let mut out = String::new();
+            loop {
+                let mut line = String::new();
+                assert!(reader.read_line(&mut line).unwrap() > 0, "tag: closed");
+                out.push_str(&line);
+                if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
+                    assert!(rest.starts_with("OK"), "{command}: {out}");
+                    return out;
+                }
+            }
+        };
+        answer("*", "");
+        answer(
+            "t1",
+            &format!("LOGIN \"{user}\" \"{}\"", self.password(user)),
+        );
+        answer("t2", &format!("SELECT \"{folder}\""));
+        let found = answer(
+            "t3",
+            &format!("UID SEARCH HEADER Message-ID \"<{message_id}>\""),
+        );
+        let uid: u32 = found
+            .lines()
+            .find_map(|l| l.strip_prefix("* SEARCH "))
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {message_id} in {folder}: {found}"));
+        answer("t4", &format!("UID STORE {uid} {op} ({keyword})"));
+        let _ = (&stream).write_all(b"t5 LOGOUT\r\n");
     }
 
     /// Adds settings to the server's config (its `local.conf`); they apply from the next

@@ -66,6 +66,7 @@ fn deal(id: &str, owner: &str, state: DealState, threads: Vec<Vec<Touch>>) -> De
         state,
         stage: None,
         history: vec![],
+        overruled: Vec::new(),
         joined: vec![],
     }
 }

@@ -6,7 +6,8 @@
 
 Reads every message file of the Maildir++ folders (INBOX and .Sent), headers only, with
 Python's own email parser. Threads are the References chain's first id (else In-Reply-To,
-else the message's own id). In each thread, in Date order: a wait opens at a buyer message
+else the message's own id). In each thread, in causal order (a reply after what its References
+name: by the length of that chain), then by Date, as tend orders them: a wait opens at a buyer message
 that is the thread's first message or the first buyer message after one of ours, and closes
 at our next message. Waits that opened in the report's window [since, until) count;
 answered ones give the latency, nearest-rank p50 and p90. Prints one JSON object with both
@@ -38,7 +39,7 @@ def messages(root):
             refs = (h["References"] or "").split()
             parent = (h["In-Reply-To"] or "").strip()
             root_id = (refs[0] if refs else parent or mid).strip("<>")
-            yield root_id, at, parseaddr(h["From"] or "")[1].lower()
+            yield root_id, len(refs), at, parseaddr(h["From"] or "")[1].lower()
 
 
 def nearest_rank(sorted_values, q):
@@ -54,14 +55,14 @@ def main():
     parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
     since, until = parse(report["window"]["since"]), parse(report["window"]["until"])
     threads = {}
-    for root_id, at, sender in messages(maildir):
-        threads.setdefault(root_id, []).append((at, sender.endswith("@" + own)))
+    for root_id, depth, at, sender in messages(maildir):
+        threads.setdefault(root_id, []).append((depth, at, sender.endswith("@" + own)))
     answered, waiting = [], 0
     for touches in threads.values():
         touches.sort()
         opened = None
         prev_ours = None
-        for at, ours in touches:
+        for _, at, ours in touches:
             if not ours and (prev_ours is None or prev_ours):
                 opened = at
             elif ours and opened is not None:

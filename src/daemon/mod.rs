@@ -8,6 +8,7 @@
 mod attend;
 mod drafts;
 pub mod health;
+mod joins;
 mod keywords;
 pub mod lifecycle;
 pub mod record;
@@ -188,6 +189,9 @@ pub async fn work<M: LanguageModel>(
         attend::drafts_folder(folders)?;
         attend(mb, store, model, Some((session, folders)), now, shutdown).await?
     };
+    if !shutdown.is_cancelled() {
+        joins::judge(mb, pipeline, store, model, dry_run, now).await;
+    }
     Ok((report, actions))
 }
 

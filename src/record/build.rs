@@ -7,17 +7,22 @@
 //! buyer-side people who wrote to us or whom we wrote to directly (in To): never someone seen
 //! only in a Cc. Companies are domains, except free mail.
 //!
+//! A thread said to continue another thread's deal ([`Known::joins`], the model's judgement or
+//! the user's) becomes a second thread of that deal in [`Builder::finish`]: chains follow to
+//! the root deal, and a join to a thread that is no deal (or a cycle) is ignored, so the
+//! thread stands alone as its own deal.
+//!
 //! It reads no store and no clock: `now` and the lookups come in as arguments.
 
 use super::{
-    Company, Contact, Deal, DealState, DealThread, DraftNote, Record, Side, StageChange,
-    StageSource, Touch,
+    Company, Contact, Deal, DealState, DealThread, DraftNote, JoinSource, Record, Side,
+    StageChange, StageSource, Touch,
 };
 use crate::config::domains::{canonical, domain_of};
 use crate::config::{is_freemail, MailboxConfig, Outcome, Pipeline};
 use crate::parse::Email;
 use crate::thread::Thread;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What a stored thread brings besides its messages.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +31,9 @@ pub struct Known {
     pub inferred: Vec<StageChange>,
     /// The user's corrections (keywords and `tend stage`), in any order.
     pub corrections: Vec<StageChange>,
+    /// The deal this thread continues: the other thread's id, why, and who said so (the
+    /// user's word is resolved before, by the caller). `None`: the thread stands alone.
+    pub joins: Option<(String, String, JoinSource)>,
 }
 
 /// Collects threads into a record.
@@ -396,15 +404,16 @@ impl<'a> Builder<'a> {
     /// The record, deals and drafts in a stable order.
     pub fn finish(mut self) -> Record {
         let pending = std::mem::take(&mut self.pending);
-        for (mut deal, known, holder) in pending {
-            let buyers: Vec<&str> = deal
-                .touches()
-                .filter(|t| t.side == Side::Buyer)
-                .map(|t| t.from.as_str())
-                .collect();
-            if buyers.iter().all(|b| self.one_way(b)) {
-                continue;
-            }
+        let deals: Vec<(Deal, Known, &MailboxConfig)> = pending
+            .into_iter()
+            .filter(|(deal, _, _)| {
+                !deal
+                    .touches()
+                    .filter(|t| t.side == Side::Buyer)
+                    .all(|t| self.one_way(&t.from))
+            })
+            .collect();
+        for (mut deal, known, holder) in join(deals) {
             deal.history = self.history(&deal, known);
             self.settle(&mut deal, holder);
             self.record.deals.push(deal);
@@ -454,4 +463,68 @@ impl<'a> Builder<'a> {
 
 fn is_correction(c: &StageChange) -> bool {
     matches!(c.source, StageSource::Keyword | StageSource::Command)
+}
+
+/// Folds every deal whose thread joins another deal into that deal (see the module comment):
+/// its threads (all in order of their first touch), contacts, stage knowledge and the reason.
+/// The root keeps its id, company and owner; the value is the latest-opened thread's that
+/// states one.
+fn join<'a>(deals: Vec<(Deal, Known, &'a MailboxConfig)>) -> Vec<(Deal, Known, &'a MailboxConfig)> {
+    let index: HashMap<&str, usize> = deals
+        .iter()
+        .enumerate()
+        .map(|(i, (d, _, _))| (d.id.as_str(), i))
+        .collect();
+    let target: Vec<Option<usize>> = deals
+        .iter()
+        .enumerate()
+        .map(|(i, (_, k, _))| {
+            k.joins
+                .as_ref()
+                .and_then(|(to, _, _)| index.get(to.as_str()).copied())
+                .filter(|&j| j != i)
+        })
+        .collect();
+    let root = |i: usize| {
+        let mut seen = BTreeSet::from([i]);
+        let mut at = i;
+        while let Some(next) = target[at] {
+            if !seen.insert(next) {
+                // A cycle has no root: the thread stands alone.
+                return i;
+            }
+            at = next;
+        }
+        at
+    };
+    let roots: Vec<usize> = (0..deals.len()).map(root).collect();
+    let mut slots: Vec<Option<(Deal, Known, &'a MailboxConfig)>> =
+        deals.into_iter().map(Some).collect();
+    let opened = |d: &Deal| d.touches().map(|t| t.at).min();
+    for (i, &r) in roots.iter().enumerate() {
+        if r == i {
+            continue;
+        }
+        let Some((member, known, _)) = slots[i].take() else {
+            continue;
+        };
+        let Some((deal, into, _)) = slots[r].as_mut() else {
+            continue;
+        };
+        if let Some((_, reason, _)) = &known.joins {
+            deal.joined.push(reason.clone());
+        }
+        if member.value.is_some() && (deal.value.is_none() || opened(&member) >= opened(deal)) {
+            deal.value = member.value.clone();
+        }
+        deal.contacts.extend(member.contacts);
+        deal.contacts.sort();
+        deal.contacts.dedup();
+        deal.threads.extend(member.threads);
+        deal.threads
+            .sort_by_key(|t| (t.touches.first().map(|t| t.at), t.id.clone()));
+        into.inferred.extend(known.inferred);
+        into.corrections.extend(known.corrections);
+    }
+    slots.into_iter().flatten().collect()
 }

@@ -14,6 +14,16 @@ mod tests;
 
 pub use build::{company_of, Builder, Known};
 
+/// Who said that a thread continues another thread's deal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinSource {
+    /// The model judged it (once per new thread, stored in the store's `deal_joins`).
+    Inferred,
+    /// `tend deal MESSAGE-ID --join OTHER`: the user's word, which wins.
+    Command,
+}
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 //! the voice and its index, cursors) is dropped and the next sync rebuilds it with every
 //! folder's cursor reset, saying so in the log; what only tend knows is kept as it is: the
 //! draft ledger and its trigger index, the draft failures, the copies in Drafts, the last look
-//! at Drafts and the usage of the model. Every tree not named here is rebuilt, so an index
+//! at Drafts, the usage of the model and its deal-join judgements. Every tree not named here is rebuilt, so an index
 //! added later is too.
 //!
 //! It does not know what the trees hold; `Store::open_at` opens them after this has run.
@@ -17,13 +17,15 @@ pub(super) const FORMAT: u64 = 2;
 const FORMAT_KEY: &[u8] = b"tend_store_format";
 
 /// Trees a migration keeps: state that is not in any mailbox.
-const KEEP: [&str; 6] = [
+const KEEP: [&str; 7] = [
     "ledger",
     "ledger_triggers",
     "failures",
     "draft_copies",
     "drafts_seen",
     "usage",
+    // The model's deal-join judgements (`joins`): asked once, in no mailbox.
+    "deal_joins",
 ];
 
 /// The format version recorded in `db`, if any.

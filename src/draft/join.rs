@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(interpret(r#"{"continues": "maybe", "reason": "x"}"#), None);
         assert_eq!(interpret(r#"{"continues": 1}"#), None);
         assert_eq!(interpret(""), None);
-        let bell = interpret("{\"continues\": true, \"reason\": \"a\u{7}b\"}").unwrap();
+        let bell = interpret(r#"{"continues": true, "reason": "a\u0007b"}"#).unwrap();
         assert_eq!(bell.reason, "a b");
     }
 }

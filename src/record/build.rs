@@ -466,7 +466,8 @@ fn is_correction(c: &StageChange) -> bool {
 }
 
 /// Folds every deal whose thread joins another deal into that deal (see the module comment):
-/// its threads (all in order of their first touch), contacts, stage knowledge and the reason.
+/// its threads (all in order of their first touch), contacts, stage knowledge and the reason
+/// (`joined`, in the order of the joined threads).
 /// The root keeps its id, company and owner; the value is the latest-opened thread's that
 /// states one.
 fn join<'a>(deals: Vec<(Deal, Known, &'a MailboxConfig)>) -> Vec<(Deal, Known, &'a MailboxConfig)> {
@@ -501,6 +502,7 @@ fn join<'a>(deals: Vec<(Deal, Known, &'a MailboxConfig)>) -> Vec<(Deal, Known, &
     let mut slots: Vec<Option<(Deal, Known, &'a MailboxConfig)>> =
         deals.into_iter().map(Some).collect();
     let opened = |d: &Deal| d.touches().map(|t| t.at).min();
+    let mut reasons: Vec<Vec<((Option<i64>, String), String)>> = vec![Vec::new(); slots.len()];
     for (i, &r) in roots.iter().enumerate() {
         if r == i {
             continue;
@@ -511,8 +513,13 @@ fn join<'a>(deals: Vec<(Deal, Known, &'a MailboxConfig)>) -> Vec<(Deal, Known, &
         let Some((deal, into, _)) = slots[r].as_mut() else {
             continue;
         };
+        let first = member
+            .threads
+            .first()
+            .and_then(|t| t.touches.first())
+            .map(|t| t.at);
         if let Some((_, reason, _)) = &known.joins {
-            deal.joined.push(reason.clone());
+            reasons[r].push(((first, member.id.clone()), reason.clone()));
         }
         if member.value.is_some() && (deal.value.is_none() || opened(&member) >= opened(deal)) {
             deal.value = member.value.clone();
@@ -525,6 +532,15 @@ fn join<'a>(deals: Vec<(Deal, Known, &'a MailboxConfig)>) -> Vec<(Deal, Known, &
             .sort_by_key(|t| (t.touches.first().map(|t| t.at), t.id.clone()));
         into.inferred.extend(known.inferred);
         into.corrections.extend(known.corrections);
+    }
+    // The reasons in the order of the joined threads (as `threads` lists them, the root left
+    // out), so each reads beside its thread.
+    for (slot, mut why) in slots.iter_mut().zip(reasons) {
+        if let Some((deal, _, _)) = slot {
+            why.sort();
+            deal.joined
+                .extend(why.into_iter().map(|(_, reason)| reason));
+        }
     }
     slots.into_iter().flatten().collect()
 }

@@ -502,7 +502,9 @@ fn join<'a>(deals: Vec<(Deal, Known, &'a MailboxConfig)>) -> Vec<(Deal, Known, &
     let mut slots: Vec<Option<(Deal, Known, &'a MailboxConfig)>> =
         deals.into_iter().map(Some).collect();
     let opened = |d: &Deal| d.touches().map(|t| t.at).min();
-    let mut reasons: Vec<Vec<((Option<i64>, String), String)>> = vec![Vec::new(); slots.len()];
+    // Per root: (the joined thread's first touch and id, the reason).
+    type Reason = ((Option<i64>, String), String);
+    let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); slots.len()];
     for (i, &r) in roots.iter().enumerate() {
         if r == i {
             continue;

@@ -230,3 +230,6 @@ fn open_deal(
     }
     Ok(latest.pop_last().map(|(_, t)| t))
 }
+
+#[cfg(test)]
+mod tests;

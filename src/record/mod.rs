@@ -9,6 +9,7 @@
 //! (`detect`), though a deal's state agrees with it.
 
 mod build;
+mod join;
 #[cfg(test)]
 mod tests;
 

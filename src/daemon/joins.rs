@@ -33,6 +33,10 @@ use std::collections::BTreeMap;
 pub const OPEN_DAYS: i64 = 60;
 /// The judgement stored for a new thread whose company had no open deal when it came.
 const NO_DEAL: &str = "no open deal of the company when the thread began";
+/// ... whose first buyer message came before the window: no new deal.
+const OLD: &str = "the thread began before the window: an existing deal";
+/// ... whose buyer writes from free mail: each person stands alone, no company to join.
+const FREE_MAIL: &str = "free mail: no company";
 /// Threads of the company looked at, newest first, to find the open deal.
 const CANDIDATES: usize = 8;
 
@@ -86,10 +90,18 @@ async fn judge_all<M: LanguageModel>(
         let (Some(opened), Some(from)) = (first.date, first.from.as_ref()) else {
             continue;
         };
-        if opened < since {
-            continue;
-        }
-        let Some(company) = company_of(&from.email) else {
+        // Neither changes later: such a thread is marked, so later passes skip it at once.
+        let settled = if opened < since {
+            Some(OLD)
+        } else if company_of(&from.email).is_none() {
+            Some(FREE_MAIL)
+        } else {
+            None
+        };
+        let (None, Some(company)) = (settled, company_of(&from.email)) else {
+            if let (Some(why), false) = (settled, dry_run) {
+                store.record_join(&thread.id, "", false, why, now.timestamp())?;
+            }
             continue;
         };
         let Some(deal) = open_deal(mb, pipeline, store, &thread, &company, opened, now, &ended)?

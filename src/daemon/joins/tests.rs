@@ -161,4 +161,6 @@ async fn the_daily_cap_a_dry_run_and_free_mail_make_no_call() {
     let (_dir, store) = store_with("gmail.com", now().timestamp());
     run(&store, &model, &Pipeline::default(), false).await;
     assert_eq!(store.join_of(&po(&store)).unwrap(), None);
+    let marked = store.join_judged(&po(&store)).unwrap().unwrap();
+    assert_eq!(marked.reason, FREE_MAIL, "marked, so later passes skip it");
 }

@@ -140,7 +140,8 @@ pub struct Deal {
 }
 
 impl Deal {
-    /// Every touch of every thread, oldest first.
+    /// Every touch of every thread, thread by thread: each thread's oldest first, the threads
+    /// in order of their first touch (a deal of joined threads interleaves in time).
     pub fn touches(&self) -> impl Iterator<Item = &Touch> {
         self.threads.iter().flat_map(|t| &t.touches)
     }

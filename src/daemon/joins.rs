@@ -194,7 +194,10 @@ fn buyer_messages<'a>(
     })
 }
 
-/// The most recent open deal of `company` other than `thread`, begun before `opened`.
+/// The most recent open deal of `company` other than `thread`, begun before `opened`, among
+/// the company's threads of every mailbox sharing the store (a teammate's deal is one too: the
+/// record is one for all mailboxes). A candidate's buyer side is whoever writes from the
+/// company's domain, which needs no mailbox's identity.
 #[allow(clippy::too_many_arguments)]
 fn open_deal(
     mb: &MailboxConfig,
@@ -207,38 +210,54 @@ fn open_deal(
     ended: &dyn Fn(&str) -> bool,
 ) -> Result<Option<Thread>> {
     let parties = [format!("@{company}")];
-    let mut latest: BTreeMap<i64, Thread> = BTreeMap::new();
-    for other in store.related_threads(&mb.name, &parties, &thread.id, CANDIDATES)? {
-        let Some(began) = buyer_messages(mb, &other).find_map(|m| m.date) else {
-            continue;
-        };
-        let last = other
-            .messages
-            .iter()
-            .filter(|m| human(m))
-            .filter_map(|m| m.date.map(|d| (d, m)))
-            .max_by_key(|(d, _)| *d);
-        let Some((last_at, last)) = last else {
-            continue;
-        };
-        if began >= opened || last_at < now.timestamp() - OPEN_DAYS * 86_400 || ended(&other.id) {
-            continue;
-        }
-        let ours = last
-            .from
+    let at_company = |m: &Email| {
+        m.from
             .as_ref()
-            .is_some_and(|f| mb.identity.is_own(&f.email) || mb.identity.is_internal(&f.email));
-        let dark = last_at + i64::from(pipeline.lost_after_days) * 86_400 <= now.timestamp();
-        if ours
-            && dark
-            && pipeline
+            .is_some_and(|f| company_of(&f.email).as_deref() == Some(company))
+    };
+    let mut mailboxes = store.synced_mailboxes()?;
+    if !mailboxes.contains(&mb.name) {
+        mailboxes.push(mb.name.clone());
+    }
+    let mut latest: BTreeMap<i64, Thread> = BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for name in &mailboxes {
+        for other in store.related_threads(name, &parties, &thread.id, CANDIDATES)? {
+            if !seen.insert(other.id.clone()) {
+                continue;
+            }
+            let Some(began) = other
+                .messages
+                .iter()
+                .filter(|m| human(m) && at_company(m))
+                .find_map(|m| m.date)
+            else {
+                continue;
+            };
+            let last = other
+                .messages
+                .iter()
+                .filter(|m| human(m))
+                .filter_map(|m| m.date.map(|d| (d, m)))
+                .max_by_key(|(d, _)| *d);
+            let Some((last_at, last)) = last else {
+                continue;
+            };
+            if began >= opened || last_at < now.timestamp() - OPEN_DAYS * 86_400 || ended(&other.id)
+            {
+                continue;
+            }
+            // We wrote last and nobody answered for `lost_after_days`: the deal went dark.
+            let dark = last_at + i64::from(pipeline.lost_after_days) * 86_400 <= now.timestamp();
+            let lost_exists = pipeline
                 .stages
                 .iter()
-                .any(|s| s.outcome == Some(Outcome::Lost))
-        {
-            continue;
+                .any(|s| s.outcome == Some(Outcome::Lost));
+            if !at_company(last) && dark && lost_exists {
+                continue;
+            }
+            latest.entry(last_at).or_insert(other);
         }
-        latest.entry(last_at).or_insert(other);
     }
     Ok(latest.pop_last().map(|(_, t)| t))
 }

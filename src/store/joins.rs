@@ -108,6 +108,23 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The mailboxes that have synced into this store (their folder cursors), by name: the
+    /// join step looks for a company's open deal in every one of them.
+    pub fn synced_mailboxes(&self) -> Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for item in self.cursors.iter() {
+            let (k, _) = item.context("reading the folder cursors")?;
+            let name = k.split(|b| *b == 0).next().unwrap_or_default();
+            let name = String::from_utf8_lossy(name).into_owned();
+            if out.last() != Some(&name) {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn calls_key(mailbox: &str, day: NaiveDate) -> Vec<u8> {
     key("calls", &format!("{mailbox}\0{}", day.format("%Y-%m-%d")))
 }

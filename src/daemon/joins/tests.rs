@@ -1,6 +1,7 @@
 //! The join step over a real store and a scripted model: a yes joins and is asked once, a
 //! no, garbage or an unusable answer is judged without a join, a server failure stops the
-//! step unjudged, the daily cap and a dry run make no call, free mail is never compared.
+//! step unjudged, the daily cap and a dry run make no call, free mail is never compared, and
+//! a teammate's open deal counts.
 
 use super::*;
 use crate::draft::test_support::{email, mailbox};
@@ -163,4 +164,46 @@ async fn the_daily_cap_a_dry_run_and_free_mail_make_no_call() {
     assert_eq!(store.join_of(&po(&store)).unwrap(), None);
     let marked = store.join_judged(&po(&store)).unwrap().unwrap();
     assert_eq!(marked.reason, FREE_MAIL, "marked, so later passes skip it");
+}
+
+#[tokio::test]
+async fn a_teammates_open_deal_with_the_company_is_found_from_the_other_mailbox() {
+    let now = now().timestamp();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), now).unwrap();
+    let mut bob = mailbox();
+    bob.name = "bob".into();
+    bob.identity.addresses = vec!["bob@shop.example".into()];
+    let mut ask = email(
+        "p1",
+        addr("carol@nordwind.example"),
+        "A pilot?",
+        now - 8 * 86_400,
+    );
+    ask.to = vec![addr("bob@shop.example")];
+    let mut quote = email(
+        "p2",
+        addr("bob@shop.example"),
+        "EUR 4,000",
+        now - 7 * 86_400,
+    );
+    quote.to = vec![addr("carol@nordwind.example")];
+    quote.in_reply_to = Some("p1".into());
+    store.save_all("bob", &bob.identity, &[ask, quote]).unwrap();
+    let cursor = crate::store::Cursor {
+        uidvalidity: 1,
+        last_uid: 2,
+    };
+    store.set_cursor("bob", "INBOX", cursor).unwrap();
+    let alice = mailbox();
+    let mut order = email("o1", addr("dan@nordwind.example"), "Our PO", now - 86_400);
+    order.to = vec![addr("alice@shop.example")];
+    store.save_all("alice", &alice.identity, &[order]).unwrap();
+    let model = Scripted::new(vec![Ok(r#"{"continues": true, "reason": "bob's pilot"}"#)]);
+    run(&store, &model, &Pipeline::default(), false).await;
+    let pilot = store.thread_of("p1").unwrap().unwrap();
+    assert_eq!(
+        store.join_of(&po(&store)).unwrap(),
+        Some((pilot, "bob's pilot".to_string()))
+    );
 }

@@ -2,12 +2,14 @@
 //! company (issue 10: by default each thread is one deal; a new thread the model judges to
 //! continue an open deal joins it). For each thread of the review window that is a NEW deal
 //! (its first human buyer message is in the window) and was never judged, the company (the
-//! buyer's domain; never free mail) is looked up in the store's relationship index; the most
-//! recent OPEN deal of that company (another thread with a buyer in it, begun before this one,
+//! buyer's domain; never free mail) is looked up in the store's relationship index of every
+//! mailbox sharing the store (a teammate's deal counts: the record is one); the most recent
+//! OPEN deal of that company (another thread someone at the company wrote in, begun before this one,
 //! its latest human message within [`OPEN_DAYS`], not won or lost by a stage keyword and not
 //! gone dark) is the one candidate, and the model is asked once. Every answer is stored, a
 //! "no" and an unusable answer too, so the pair is never asked again; a new thread with no
-//! open deal to compare is marked too, so each thread costs the lookup once.
+//! open deal to compare, one that began before the window or one from free mail is marked
+//! too, so each thread costs the lookup once.
 //!
 //! The calls are capped per mailbox and day (the mailbox's time zone) at
 //! `pipeline.max_stage_calls_per_day`, counted apart from the stage calls in the store's

@@ -121,6 +121,11 @@ fn a_new_thread_the_model_judges_to_continue_an_open_deal_joins_it_until_the_use
     let story = ok(&setup, &["explain", "nordwind.example"]);
     assert!(story.contains(REASON), "{story}");
     assert!(story.contains("PO for the pilot"), "{story}");
+    let why = ok(&setup, &["explain", "<po1@nordwind.example>"]);
+    assert!(
+        why.contains(&format!("the model judged: {REASON}")),
+        "{why}"
+    );
 
     ok(&setup, &["once"]);
     assert_eq!(
@@ -132,6 +137,8 @@ fn a_new_thread_the_model_judges_to_continue_an_open_deal_joins_it_until_the_use
     let said = ok(&setup, &["deal", "<po1@nordwind.example>", "--split"]);
     assert!(said.contains("a deal of its own"), "{said}");
     assert_eq!(deals(&setup), 2, "the user's word wins over the model's");
+    let why = ok(&setup, &["explain", "po1@nordwind.example"]);
+    assert!(why.contains("a deal of its own, by the user"), "{why}");
 
     // The store is derived state; the user's word is kept apart and survives its rebuild,
     // also when the model is asked again and says yes again.

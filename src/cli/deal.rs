@@ -6,6 +6,7 @@
 //! otherwise recorded unchecked, saying so.
 //!
 //! It does not change the record itself: the next pass (or report) reads the corrections.
+//! It also says, for `tend explain MESSAGE-ID`, which deal a thread belongs to and why.
 
 use super::show::shown;
 use crate::config::Config;
@@ -96,6 +97,37 @@ pub(super) fn run(
     }
     println!("the record changes on the next pass of `tend run` or `tend once`, and in the next `tend report`");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `tend explain` shows of a thread's deal: the user's word if they gave one, else what
+/// the model judged, if it was asked. Empty when neither.
+pub(super) fn explain_text(config: &Config, store: &Store, thread: &str) -> Result<String> {
+    let said = corrections::load(&config.state_dir)?
+        .joins_by_thread(&|id| store.thread_of(id).ok().flatten());
+    Ok(match said.get(thread) {
+        Some(corrections::JoinWord::Split) => {
+            "    deal: a deal of its own, by the user (tend deal --split)\n".to_string()
+        }
+        Some(corrections::JoinWord::Join { thread: deal, note }) => format!(
+            "    deal: continues the deal of <{}>, by the user (tend deal --join){}\n",
+            shown(deal),
+            note.as_deref()
+                .map_or(String::new(), |n| format!(": {}", shown(n)))
+        ),
+        None => match store.join_judged(thread)? {
+            Some(j) if j.continues => format!(
+                "    deal: continues the deal of <{}>, the model judged: {}\n",
+                shown(&j.deal),
+                shown(&j.reason)
+            ),
+            Some(j) if !j.deal.is_empty() => format!(
+                "    deal: a deal of its own; the model judged it does not continue <{}>: {}\n",
+                shown(&j.deal),
+                shown(&j.reason)
+            ),
+            _ => String::new(),
+        },
+    })
 }
 
 fn checked_id(message_id: &str) -> Result<&str> {

@@ -346,6 +346,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                     println!("{}", message_line(mb, m));
                 }
                 print!("{}", review_text(mb, &review, now));
+                print!("{}", deal::explain_text(config, &store, &thread_id)?);
                 let contact = |a: &str| daemon::contact(mb, &store, a);
                 let (_, checks) = detect::assess_traced(
                     &thread,

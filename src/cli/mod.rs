@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+mod deal;
 mod party;
 mod report;
 mod show;
@@ -110,6 +111,26 @@ pub enum Command {
         /// Withdraw the thread's corrections (tags set in the mail client still count).
         #[arg(long, conflicts_with = "stage")]
         clear: bool,
+    },
+    /// Correct which threads make one deal: the thread of MESSAGE_ID continues the deal of the
+    /// thread of `--join` OTHER, or (`--split`) stands alone, whatever the model judged. Kept
+    /// apart from the store (a rebuild keeps it), and works while `tend run` is running.
+    Deal {
+        /// Any message of the thread, with or without <>.
+        message_id: String,
+        /// Any message of the deal it continues.
+        #[arg(
+            long,
+            value_name = "OTHER_MESSAGE_ID",
+            required_unless_present = "split"
+        )]
+        join: Option<String>,
+        /// The thread is a deal of its own.
+        #[arg(long, conflicts_with = "join")]
+        split: bool,
+        /// Why (shown with the deal).
+        #[arg(long)]
+        note: Option<String>,
     },
     /// The numbers: how quickly we answer buyers and they us, time in each stage and the
     /// conversion between stages, where deals stall, open needs-reply threads, silent deals,
@@ -255,6 +276,12 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             note,
             clear: _,
         } => stage::run(config, &message_id, stage.as_deref(), note.as_deref(), now),
+        Command::Deal {
+            message_id,
+            join,
+            split: _,
+            note,
+        } => deal::run(config, &message_id, join.as_deref(), note.as_deref(), now),
         Command::Report {
             since,
             until,
@@ -320,6 +347,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                     println!("{}", message_line(mb, m));
                 }
                 print!("{}", review_text(mb, &review, now));
+                print!("{}", deal::explain_text(config, &store, &thread_id)?);
                 let contact = |a: &str| daemon::contact(mb, &store, a);
                 let (_, checks) = detect::assess_traced(
                     &thread,

@@ -104,6 +104,16 @@ pub(super) fn explain(
             shown(&deal.owner),
             deal.stage.as_deref().map_or("unknown".into(), shown)
         );
+        let joined = deal.threads.iter().filter(|t| t.id != deal.id);
+        for (thread, reason) in joined.zip(&deal.joined) {
+            let _ = writeln!(
+                out,
+                "  joined: <{}> \"{}\": {}",
+                shown(&thread.id),
+                shown(&thread.subject),
+                shown(reason)
+            );
+        }
         // The model's overruled inferences stay in view, marked, where they fell.
         let mut changes: Vec<(&crate::record::StageChange, bool)> = deal
             .history

@@ -9,6 +9,7 @@
 mod attend;
 mod drafts;
 pub mod health;
+mod joins;
 mod keywords;
 pub mod lifecycle;
 pub mod record;
@@ -195,6 +196,9 @@ pub async fn work<M: LanguageModel>(
         stages::after_attend(mb, pipeline, store, model, &actions, now, shutdown).await;
         actions
     };
+    if !shutdown.is_cancelled() {
+        joins::judge(mb, pipeline, store, model, dry_run, now).await;
+    }
     Ok((report, actions))
 }
 

@@ -12,9 +12,10 @@
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::record::{self, Builder, DraftNote, DraftOutcome, Known, Record};
+use crate::record::{self, Builder, DraftNote, DraftOutcome, JoinSource, Known, Record};
 use crate::report::numbers::{self, Turn};
-use crate::store::{corrections, CopyStatus, Fate, Store};
+use crate::store::corrections::{self, JoinWord};
+use crate::store::{CopyStatus, Fate, Store};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ pub fn build(config: &Config, store: &Store, now: DateTime<Utc>, as_of: bool) ->
     };
     let corrections = corrections::load(&config.state_dir)?;
     let mut by_thread = store.user_stages(&corrections)?;
+    let joins_said = corrections.joins_by_thread(&|id| store.thread_of(id).ok().flatten());
     let mut builder = Builder::new(
         &config.mailboxes,
         &config.pipeline,
@@ -59,6 +61,7 @@ pub fn build(config: &Config, store: &Store, now: DateTime<Utc>, as_of: bool) ->
             let known = Known {
                 inferred: inferred(store, &thread.id)?,
                 corrections: by_thread.remove(&thread.id).unwrap_or_default(),
+                joins: joins(store, &joins_said, &thread.id)?,
             };
             builder.add_thread(mb, &thread, known);
         }
@@ -72,6 +75,26 @@ pub fn build(config: &Config, store: &Store, now: DateTime<Utc>, as_of: bool) ->
         }
     }
     Ok(builder.finish())
+}
+
+/// The deal a thread continues: the user's word (`tend deal`) over the model's judgement.
+fn joins(
+    store: &Store,
+    said: &std::collections::BTreeMap<String, JoinWord>,
+    thread: &str,
+) -> Result<Option<(String, String, JoinSource)>> {
+    Ok(match said.get(thread) {
+        Some(JoinWord::Split) => None,
+        Some(JoinWord::Join { thread: deal, note }) => Some((
+            deal.clone(),
+            note.clone()
+                .unwrap_or_else(|| "joined by the user (tend deal --join)".to_string()),
+            JoinSource::Command,
+        )),
+        None => store
+            .join_of(thread)?
+            .map(|(deal, reason)| (deal, reason, JoinSource::Inferred)),
+    })
 }
 
 /// The stages the model inferred for a thread.

@@ -9,6 +9,7 @@
 
 pub mod check;
 pub mod compose;
+pub mod join;
 pub mod memory;
 pub mod parts;
 pub mod prompt;

@@ -7,11 +7,16 @@
 //! buyer-side people who wrote to us or whom we wrote to directly (in To): never someone seen
 //! only in a Cc. Companies are domains, except free mail.
 //!
+//! A thread said to continue another thread's deal ([`Known::joins`], the model's judgement or
+//! the user's) becomes a second thread of that deal in [`Builder::finish`]: chains follow to
+//! the root deal, and a join to a thread that is no deal (or a cycle) is ignored, so the
+//! thread stands alone as its own deal.
+//!
 //! It reads no store and no clock: `now` and the lookups come in as arguments.
 
 use super::{
-    Company, Contact, Deal, DealState, DealThread, DraftNote, Record, Side, StageChange,
-    StageSource, Touch,
+    Company, Contact, Deal, DealState, DealThread, DraftNote, JoinSource, Record, Side,
+    StageChange, StageSource, Touch,
 };
 use crate::config::domains::{canonical, domain_of};
 use crate::config::{is_freemail, MailboxConfig, Outcome, Pipeline};
@@ -26,6 +31,9 @@ pub struct Known {
     pub inferred: Vec<StageChange>,
     /// The user's corrections (keywords and `tend stage`), in any order.
     pub corrections: Vec<StageChange>,
+    /// The deal this thread continues: the other thread's id, why, and who said so (the
+    /// user's word is resolved before, by the caller). `None`: the thread stands alone.
+    pub joins: Option<(String, String, JoinSource)>,
 }
 
 /// Collects threads into a record.
@@ -402,15 +410,16 @@ impl<'a> Builder<'a> {
     /// The record, deals and drafts in a stable order.
     pub fn finish(mut self) -> Record {
         let pending = std::mem::take(&mut self.pending);
-        for (mut deal, known, holder) in pending {
-            let buyers: Vec<&str> = deal
-                .touches()
-                .filter(|t| t.side == Side::Buyer)
-                .map(|t| t.from.as_str())
-                .collect();
-            if buyers.iter().all(|b| self.one_way(b)) {
-                continue;
-            }
+        let deals: Vec<(Deal, Known, &MailboxConfig)> = pending
+            .into_iter()
+            .filter(|(deal, _, _)| {
+                !deal
+                    .touches()
+                    .filter(|t| t.side == Side::Buyer)
+                    .all(|t| self.one_way(&t.from))
+            })
+            .collect();
+        for (mut deal, known, holder) in super::join::fold(deals) {
             (deal.history, deal.overruled) = self.history(&deal, known);
             self.settle(&mut deal, holder);
             self.record.deals.push(deal);

@@ -9,10 +9,21 @@
 //! (`detect`), though a deal's state agrees with it.
 
 mod build;
+mod join;
 #[cfg(test)]
 mod tests;
 
 pub use build::{company_of, Builder, Known};
+
+/// Who said that a thread continues another thread's deal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinSource {
+    /// The model judged it (once per new thread, stored in the store's `deal_joins`).
+    Inferred,
+    /// `tend deal MESSAGE-ID --join OTHER`: the user's word, which wins.
+    Command,
+}
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -133,7 +144,8 @@ pub struct Deal {
 }
 
 impl Deal {
-    /// Every touch of every thread, oldest first.
+    /// Every touch of every thread, thread by thread: each thread's oldest first, the threads
+    /// in order of their first touch (a deal of joined threads interleaves in time).
     pub fn touches(&self) -> impl Iterator<Item = &Touch> {
         self.threads.iter().flat_map(|t| &t.touches)
     }

@@ -245,6 +245,7 @@ fn a_correction_wins_over_inference_until_later_mail_moves_the_deal() {
             change("no-such-stage", MON + 2 * DAY, StageSource::Inferred),
         ],
         corrections: vec![change("Proposal", MON + DAY, StageSource::Keyword)],
+        joins: None,
     };
     let r = build(&mbs, &[(0, t, known)], MON + 2 * DAY + 60);
     let stages: Vec<(&str, StageSource)> = r.deals[0]
@@ -308,7 +309,140 @@ fn a_won_stage_ends_the_deal_whoever_wrote_last() {
             source: StageSource::Command,
             evidence: Some("PO received by phone".into()),
         }],
+        joins: None,
     };
     let r = build(&mbs, &[(0, t, known)], MON + DAY);
     assert_eq!(r.deals[0].state, DealState::Won);
+}
+
+fn joins(deal: &str, reason: &str) -> Known {
+    Known {
+        joins: Some((deal.into(), reason.into(), JoinSource::Inferred)),
+        ..Known::default()
+    }
+}
+
+/// Carol's pilot (we answered), and a week later her colleague Dan's PO in a thread of its own.
+fn pilot_and_po() -> (Thread, Thread) {
+    let pilot = thread(
+        "pilot",
+        vec![
+            msg("p1", "carol@nordwind.example", &["alice@shop.example"], MON),
+            msg(
+                "p2",
+                "alice@shop.example",
+                &["carol@nordwind.example"],
+                MON + 3600,
+            ),
+        ],
+    );
+    let po = thread(
+        "po",
+        vec![msg(
+            "o1",
+            "dan@nordwind.example",
+            &["alice@shop.example"],
+            MON + 7 * DAY,
+        )],
+    );
+    (pilot, po)
+}
+
+#[test]
+fn a_thread_joined_to_an_open_deal_makes_one_deal_of_two_threads() {
+    let mbs = [mailbox()];
+    let (pilot, po) = pilot_and_po();
+    let threads = [
+        (0, po, joins("pilot", "the PO for the pilot we quoted")),
+        (0, pilot, Known::default()),
+    ];
+    let r = build(&mbs, &threads, MON + 7 * DAY + 60);
+    assert_eq!(r.deals.len(), 1);
+    let deal = &r.deals[0];
+    assert_eq!(deal.id, "pilot", "the deal keeps its first thread's id");
+    let ids: Vec<&str> = deal.threads.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["pilot", "po"]);
+    assert_eq!(deal.joined, ["the PO for the pilot we quoted"]);
+    assert_eq!(
+        deal.contacts,
+        ["carol@nordwind.example", "dan@nordwind.example"]
+    );
+    assert_eq!(
+        deal.state,
+        DealState::NeedsReply,
+        "the latest touch of all threads: Dan's PO waits for us"
+    );
+    assert_eq!(r.companies["nordwind.example"].deals, ["pilot"]);
+}
+
+#[test]
+fn a_chain_of_joins_follows_to_the_root_deal() {
+    let mbs = [mailbox()];
+    let (pilot, po) = pilot_and_po();
+    let invoice = thread(
+        "invoice",
+        vec![msg(
+            "i1",
+            "erin@nordwind.example",
+            &["alice@shop.example"],
+            MON + 9 * DAY,
+        )],
+    );
+    let threads = [
+        (0, invoice, joins("po", "the invoice address for the PO")),
+        (0, po, joins("pilot", "the PO")),
+        (0, pilot, Known::default()),
+    ];
+    let r = build(&mbs, &threads, MON + 10 * DAY);
+    assert_eq!(r.deals.len(), 1);
+    let ids: Vec<&str> = r.deals[0].threads.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["pilot", "po", "invoice"]);
+    assert_eq!(
+        r.deals[0].joined,
+        ["the PO", "the invoice address for the PO"]
+    );
+}
+
+#[test]
+fn a_thread_without_a_join_stands_alone_and_a_join_into_no_deal_is_ignored() {
+    let mbs = [mailbox()];
+    let (pilot, po) = pilot_and_po();
+    // A `--split` reaches the builder as no join at all: the thread is its own deal.
+    let r = build(
+        &mbs,
+        &[
+            (0, po.clone(), Known::default()),
+            (0, pilot.clone(), Known::default()),
+        ],
+        MON + 8 * DAY,
+    );
+    assert_eq!(r.deals.len(), 2);
+    // Our own announcement to nobody outside is no deal; a join into it, or into a thread
+    // the record never saw, leaves the PO a deal of its own.
+    let ours = thread(
+        "ours",
+        vec![msg("n1", "alice@shop.example", &["bob@shop.example"], MON)],
+    );
+    for target in ["ours", "unknown"] {
+        let r = build(
+            &mbs,
+            &[
+                (0, po.clone(), joins(target, "x")),
+                (0, pilot.clone(), Known::default()),
+                (0, ours.clone(), Known::default()),
+            ],
+            MON + 8 * DAY,
+        );
+        assert_eq!(r.deals.len(), 2, "join into {target}");
+        assert!(r.deals.iter().all(|d| d.joined.is_empty()));
+    }
+}
+
+#[test]
+fn two_threads_joined_to_each_other_both_stand_alone() {
+    let mbs = [mailbox()];
+    let (pilot, po) = pilot_and_po();
+    let threads = [(0, po, joins("pilot", "a")), (0, pilot, joins("po", "b"))];
+    let r = build(&mbs, &threads, MON + 8 * DAY);
+    assert_eq!(r.deals.len(), 2);
 }

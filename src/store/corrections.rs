@@ -8,6 +8,11 @@
 //! [`StageChange`]s of each thread ([`Corrections::stage_changes`]), which the record merges
 //! with the inferred ones.
 //!
+//! It also keeps the user's word on which threads make one deal (`tend deal ID --join OTHER`,
+//! `tend deal ID --split`), a list of its own in the same file ([`JoinCorrection`]); a file
+//! written before that list existed loads as having none, and a file without any is written
+//! as before.
+//!
 //! Two `tend stage` at the same instant may lose one of the two (each reads, adds, renames); no
 //! file lock is taken, as std's is newer than our rust-version.
 //!
@@ -47,6 +52,34 @@ pub struct Correction {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Corrections {
     entries: Vec<Correction>,
+    joins: Vec<JoinCorrection>,
+}
+
+/// One `tend deal` command, as recorded: the thread of `message_id` continues the deal of the
+/// thread of `join`, or (`join` is `None`) stands alone whatever the model said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinCorrection {
+    /// Any message of the thread, without angle brackets.
+    pub message_id: String,
+    /// Any message of the deal it joins; `None` for `--split`.
+    pub join: Option<String>,
+    /// Unix seconds of the command.
+    pub at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The user's last word on one thread's deal (see [`Corrections::joins_by_thread`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinWord {
+    /// Continues the deal of this thread, with the user's note.
+    Join {
+        thread: String,
+        note: Option<String>,
+    },
+    /// Stands alone.
+    Split,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -54,6 +87,9 @@ pub struct Corrections {
 struct OnDisk {
     version: u32,
     corrections: Vec<Correction>,
+    /// Absent from files written before joins were corrected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    joins: Vec<JoinCorrection>,
 }
 
 /// Where the corrections of `state_dir` are kept.
@@ -88,6 +124,7 @@ pub fn load(state_dir: &Path) -> Result<Corrections> {
     );
     Ok(Corrections {
         entries: disk.corrections,
+        joins: disk.joins,
     })
 }
 
@@ -111,6 +148,50 @@ impl Corrections {
         });
     }
 
+    /// Every `tend deal` command, oldest first.
+    pub fn join_entries(&self) -> &[JoinCorrection] {
+        &self.joins
+    }
+
+    /// Records that the thread of `message_id` continues the deal of the thread of `join`
+    /// (`None`: stands alone) since `at`. Angle brackets around the ids are dropped.
+    pub fn set_join(&mut self, message_id: &str, join: Option<&str>, at: i64, note: Option<&str>) {
+        self.joins.push(JoinCorrection {
+            message_id: bare_id(message_id).to_string(),
+            join: join.map(|j| bare_id(j).to_string()),
+            at,
+            note: note
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(String::from),
+        });
+    }
+
+    /// The user's last word per thread (`thread_of` as for [`Self::stage_changes`]; a message
+    /// no thread knows stands for a thread of its own): the latest `tend deal` naming a
+    /// message of the thread wins.
+    pub fn joins_by_thread(
+        &self,
+        thread_of: &dyn Fn(&str) -> Option<String>,
+    ) -> BTreeMap<String, JoinWord> {
+        let thread = |id: &str| thread_of(id).unwrap_or_else(|| id.to_string());
+        let mut commands: Vec<&JoinCorrection> = self.joins.iter().collect();
+        // Stable: commands of one second keep the order they were made in.
+        commands.sort_by_key(|c| c.at);
+        let mut out = BTreeMap::new();
+        for c in commands {
+            let word = match &c.join {
+                Some(other) => JoinWord::Join {
+                    thread: thread(other),
+                    note: c.note.clone(),
+                },
+                None => JoinWord::Split,
+            };
+            out.insert(thread(&c.message_id), word);
+        }
+        out
+    }
+
     /// Writes the corrections to `<state_dir>/corrections.json` atomically, mode 600: a crash
     /// leaves either the old file or the new one (and perhaps a temp file, which `load`
     /// ignores).
@@ -123,6 +204,7 @@ impl Corrections {
         let disk = OnDisk {
             version: VERSION,
             corrections: self.entries.clone(),
+            joins: self.joins.clone(),
         };
         let mut bytes = serde_json::to_vec_pretty(&disk).context("serialising the corrections")?;
         bytes.push(b'\n');

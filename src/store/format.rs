@@ -4,10 +4,10 @@
 //! the voice and its index, cursors) is dropped and the next sync rebuilds it with every
 //! folder's cursor reset, saying so in the log; what only tend knows is kept as it is: the
 //! draft ledger and its trigger index, the draft failures, the copies in Drafts, the last look
-//! at Drafts, the usage of the model, and the stages it inferred with their marks and daily
-//! counts (`stages`; keyed by thread id, which is the id of the message that started the
-//! thread, so a rebuilt thread mostly finds its history again). Every tree not named here is
-//! rebuilt, so an index added later is too.
+//! at Drafts, the usage of the model, its deal-join judgements, and the stages it inferred
+//! with their marks and daily counts (`stages`; keyed by thread id, which is the id of the
+//! message that started the thread, so a rebuilt thread mostly finds its history again).
+//! Every tree not named here is rebuilt, so an index added later is too.
 //!
 //! It does not know what the trees hold; `Store::open_at` opens them after this has run.
 
@@ -19,7 +19,7 @@ pub(super) const FORMAT: u64 = 2;
 const FORMAT_KEY: &[u8] = b"tend_store_format";
 
 /// Trees a migration keeps: state that is not in any mailbox.
-const KEEP: [&str; 9] = [
+const KEEP: [&str; 10] = [
     "ledger",
     "ledger_triggers",
     "failures",
@@ -29,6 +29,8 @@ const KEEP: [&str; 9] = [
     "stages",
     "stage_seen",
     "stage_calls",
+    // The model's deal-join judgements (`joins`): asked once, in no mailbox.
+    "deal_joins",
 ];
 
 /// The format version recorded in `db`, if any.

@@ -14,6 +14,7 @@
 pub mod corrections;
 mod filing;
 mod format;
+mod joins;
 mod ledger;
 mod merge;
 mod params;
@@ -25,6 +26,7 @@ mod sweep;
 mod usage;
 mod voice;
 
+pub use joins::JoinJudgement;
 pub use ledger::{
     similarity, CopyStatus, DraftCopy, DraftRecord, DraftState, DraftsView, FailureRecord, Fate,
     SeenDraft,

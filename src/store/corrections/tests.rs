@@ -203,3 +203,46 @@ fn ids_lose_their_brackets() {
     assert_eq!(bare_id(" <a@b> "), "a@b");
     assert_eq!(bare_id("a@b"), "a@b");
 }
+
+#[test]
+fn a_file_from_before_joins_loads_and_one_without_joins_is_written_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        path(dir.path()),
+        r#"{"version": 1, "corrections": [{"message_id": "q1@b", "stage": "won", "at": 5}]}"#,
+    )
+    .unwrap();
+    let c = load(dir.path()).unwrap();
+    assert_eq!(c.entries().len(), 1);
+    assert!(c.join_entries().is_empty());
+    c.save(dir.path()).unwrap();
+    let text = std::fs::read_to_string(path(dir.path())).unwrap();
+    assert!(!text.contains("joins"), "{text}");
+}
+
+#[test]
+fn join_corrections_round_trip_and_the_latest_word_per_thread_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Corrections::default();
+    c.set_join("<q2@b>", Some("<q1@b>"), 100, Some(" the PO "));
+    c.save(dir.path()).unwrap();
+    let back = load(dir.path()).unwrap();
+    assert_eq!(back, c);
+    assert_eq!(
+        back.joins_by_thread(&threads)["t2"],
+        JoinWord::Join {
+            thread: "t1".into(),
+            note: Some("the PO".into())
+        }
+    );
+    c.set_join("q2@b", None, 200, None);
+    let words = c.joins_by_thread(&threads);
+    assert_eq!(words["t2"], JoinWord::Split, "the later --split wins");
+    assert_eq!(words.len(), 1);
+    // A message no thread knows yet stands for a thread of its own.
+    c.set_join("new@b", Some("r1@b"), 300, None);
+    assert!(matches!(
+        &c.joins_by_thread(&threads)["new@b"],
+        JoinWord::Join { thread, .. } if thread == "t1"
+    ));
+}

@@ -96,12 +96,12 @@ impl FakeLlm {
         self.requests().into_iter().filter(is_stage).collect()
     }
 
-    /// Every request but the stage-only calls: the draft calls, also those asked in plain JSON
-    /// mode (no schema name) after a server refused the schema.
+    /// Every request but the stage-only and the deal-join calls: the draft calls, also those
+    /// asked in plain JSON mode (no schema name) after a server refused the schema.
     pub fn draft_requests(&self) -> Vec<Value> {
         self.requests()
             .into_iter()
-            .filter(|r| !is_stage(r))
+            .filter(|r| !is_stage(r) && schema_name(r) != Some("deal_join"))
             .collect()
     }
 }

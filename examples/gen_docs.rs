@@ -12,7 +12,36 @@
 use anyhow::{bail, Context, Result};
 use clap::CommandFactory;
 use clap_complete::Shell;
+use clap_mangen::roff::{bold, italic, roman, Roff};
+use clap_mangen::Man;
 use std::path::PathBuf;
+
+/// The files a packaged tend reads and writes, as the unit and config/ describe them.
+const FILES: &[(&str, &str)] = &[
+    (
+        "/etc/tend/tend.toml",
+        "Settings shared by every mailbox: the model, the store, the pipeline.",
+    ),
+    (
+        "/etc/tend/mailboxes/*.toml",
+        "One watched mailbox per file, named after it. Only *.toml files are read: \
+         example.toml.sample is the commented example to copy.",
+    ),
+    (
+        "/etc/tend/credentials/",
+        "One secret per file (root's, mode 600; the folder mode 700). The service sees the file \
+         NAME as the systemd credential tend_NAME.",
+    ),
+    (
+        "/var/lib/tend",
+        "The store (the service's StateDirectory): derived from the mail, except the stage \
+         corrections.",
+    ),
+    (
+        "/lib/systemd/system/tend.service",
+        "The service, not enabled on install: systemctl enable --now tend once configured.",
+    ),
+];
 
 fn main() -> Result<()> {
     let mut args = std::env::args_os().skip(1);
@@ -25,6 +54,9 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&man).with_context(|| format!("creating {}", man.display()))?;
     clap_mangen::generate_to(tend::cli::Args::command(), &man)
         .with_context(|| format!("writing the man pages into {}", man.display()))?;
+    // tend.1 again, with the FILES and SEE ALSO sections the CLI definition cannot hold.
+    let page = man.join("tend.1");
+    std::fs::write(&page, main_page()?).with_context(|| format!("writing {}", page.display()))?;
 
     let completions = out.join("completions");
     std::fs::create_dir_all(&completions)
@@ -37,4 +69,38 @@ fn main() -> Result<()> {
     }
     println!("{}", man.join("tend.1").display());
     Ok(())
+}
+
+/// The main page: clap_mangen's sections (as `generate_to` builds the command), then FILES and
+/// SEE ALSO.
+fn main_page() -> Result<Vec<u8>> {
+    let mut cmd = tend::cli::Args::command().disable_help_subcommand(true);
+    cmd.build();
+    let man = Man::new(cmd);
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    man.render_synopsis_section(&mut page)?;
+    man.render_description_section(&mut page)?;
+    man.render_options_section(&mut page)?;
+    man.render_subcommands_section(&mut page)?;
+    let mut roff = Roff::new();
+    roff.control("SH", ["FILES"]);
+    for (path, what) in FILES {
+        roff.control("TP", [] as [&str; 0]);
+        roff.text([bold(*path)]);
+        roff.text([roman(*what)]);
+    }
+    roff.control("SH", ["SEE ALSO"]);
+    roff.text([
+        italic("systemctl"),
+        roman("(1), "),
+        italic("journalctl"),
+        roman("(1), "),
+        italic("systemd-run"),
+        roman("(1), and /usr/share/doc/tend/README.md for the whole setup."),
+    ]);
+    roff.to_writer(&mut page)?;
+    man.render_version_section(&mut page)?;
+    Ok(page)
 }

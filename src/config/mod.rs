@@ -11,6 +11,7 @@
 pub mod domains;
 mod file;
 mod knowledge;
+mod oauth2;
 mod pipeline;
 mod raw;
 mod rules;
@@ -20,6 +21,7 @@ pub use domains::{is_freemail, same_organisation, Identity};
 use file::{locate, read_toml};
 use knowledge::read_knowledge;
 pub use knowledge::{Knowledge, KNOWLEDGE_MAX};
+pub use oauth2::{token_file, Auth, OAuth2, OAuth2Client, TokenSource};
 pub use pipeline::{Outcome, Pipeline, Stage};
 pub use rules::{Rules, StopsOn};
 pub use secret::Secret;
@@ -135,7 +137,8 @@ pub struct ImapConfig {
     pub port: u16,
     pub security: Security,
     pub username: String,
-    pub password: Secret,
+    /// A password, or OAuth2 (`[imap] auth`).
+    pub auth: Auth,
     /// Extra root certificate (PEM) for a self-signed server.
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
@@ -264,6 +267,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         })
         .transpose()?;
     let mut mailboxes = load_mailboxes(&dir.join("mailboxes"))?;
+    let state_dir = dir.join(raw.state_dir.unwrap_or_else(|| "/var/lib/tend".into()));
+    // A mailbox file does not know the state directory its refresh token lives in.
+    for mb in mailboxes.iter_mut() {
+        if let Auth::OAuth2(OAuth2 {
+            source: TokenSource::Refresh(client),
+            ..
+        }) = &mut mb.imap.auth
+        {
+            client.token_file = token_file(&state_dir, &mb.name);
+        }
+    }
     // A mailbox's own knowledge_file replaces the shared one (it can say everything the shared
     // one says; two files that disagree on a price would leave the model to pick).
     for mb in mailboxes.iter_mut().filter(|mb| mb.knowledge.is_none()) {
@@ -271,7 +285,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     }
     Ok(Config {
         path: path.to_path_buf(),
-        state_dir: dir.join(raw.state_dir.unwrap_or_else(|| "/var/lib/tend".into())),
+        state_dir,
         poll_interval: Duration::from_secs(poll),
         llm,
         mailboxes,
@@ -335,7 +349,7 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
             raw.timezone
         ))
     })?;
-    let imap = check_imap(raw.imap, dir).map_err(bad)?;
+    let imap = check_imap(raw.imap, dir, &name).map_err(bad)?;
     let rules = rules::check(raw.rules).map_err(bad)?;
     let knowledge = raw
         .knowledge_file
@@ -363,7 +377,7 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
     })
 }
 
-fn check_imap(raw: RawImap, dir: &Path) -> Result<ImapConfig, String> {
+fn check_imap(raw: RawImap, dir: &Path, name: &str) -> Result<ImapConfig, String> {
     let security = match raw.security.as_deref().unwrap_or("tls") {
         "tls" => Security::Tls,
         "starttls" => Security::StartTls,
@@ -384,14 +398,18 @@ fn check_imap(raw: RawImap, dir: &Path) -> Result<ImapConfig, String> {
         Security::Tls => 993,
         Security::StartTls | Security::Plain => 143,
     });
-    let password = one_secret(
-        "imap.password_file",
-        raw.password_file.map(|p| dir.join(p)),
-        raw.password_command,
-        raw.password_credential,
-        true,
-    )?
-    .ok_or_else(|| "key `imap.password_file`: missing".to_string())?;
+    let auth = oauth2::check(
+        oauth2::RawAuth {
+            auth: raw.auth,
+            password_file: raw.password_file,
+            password_command: raw.password_command,
+            password_credential: raw.password_credential,
+            oauth2_token_command: raw.oauth2_token_command,
+            oauth2: raw.oauth2,
+        },
+        dir,
+        name,
+    )?;
     let timeout = raw.timeout_seconds.unwrap_or(60);
     if timeout == 0 {
         return Err("key `imap.timeout_seconds`: must be at least 1".into());
@@ -401,7 +419,7 @@ fn check_imap(raw: RawImap, dir: &Path) -> Result<ImapConfig, String> {
         port,
         security,
         username: raw.username,
-        password,
+        auth,
         ca_file: raw.ca_file.map(|p| dir.join(p)),
         timeout: Duration::from_secs(timeout),
     })

@@ -81,9 +81,11 @@ pub(super) fn check(raw: RawAuth, dir: &Path, name: &str) -> Result<Auth, String
     match raw.auth.as_deref().unwrap_or("password") {
         "password" => {
             if raw.oauth2.is_some() || raw.oauth2_token_command.is_some() {
-                return Err("key `imap.auth`: OAuth2 keys are given but `auth` is not \"oauth2\"; \
+                return Err(
+                    "key `imap.auth`: OAuth2 keys are given but `auth` is not \"oauth2\"; \
                             add auth = \"oauth2\" or remove them"
-                    .into());
+                        .into(),
+                );
             }
             let password = one_secret(
                 "imap.password_file",
@@ -97,9 +99,11 @@ pub(super) fn check(raw: RawAuth, dir: &Path, name: &str) -> Result<Auth, String
         }
         "oauth2" => {
             if has_password {
-                return Err("key `imap.auth`: \"oauth2\" logs in with a token, not a password; \
+                return Err(
+                    "key `imap.auth`: \"oauth2\" logs in with a token, not a password; \
                             remove the `password_*` key"
-                    .into());
+                        .into(),
+                );
             }
             let source = match (raw.oauth2_token_command, raw.oauth2) {
                 (Some(_), Some(_)) => {
@@ -110,9 +114,11 @@ pub(super) fn check(raw: RawAuth, dir: &Path, name: &str) -> Result<Auth, String
                 (Some(cmd), None) => TokenSource::Command(cmd),
                 (None, Some(o)) => TokenSource::Refresh(client(o, dir, name)?),
                 (None, None) => {
-                    return Err("key `imap.auth`: \"oauth2\" needs an `[imap.oauth2]` table (or a \
+                    return Err(
+                        "key `imap.auth`: \"oauth2\" needs an `[imap.oauth2]` table (or a \
                                 `provider` that fills it) or `imap.oauth2_token_command`"
-                        .into())
+                            .into(),
+                    )
                 }
             };
             Ok(Auth::OAuth2(OAuth2 {
@@ -154,7 +160,11 @@ fn client(o: RawOAuth2, dir: &Path, name: &str) -> Result<OAuth2Client, String> 
         false,
     )?;
     let scopes = o.scopes.unwrap_or_default();
-    if scopes.is_empty() || scopes.iter().any(|s| s.trim().is_empty() || s.contains(' ')) {
+    if scopes.is_empty()
+        || scopes
+            .iter()
+            .any(|s| s.trim().is_empty() || s.contains(' '))
+    {
         return Err(
             "key `imap.oauth2.scopes`: list the scopes, one per string, such as \
              [\"https://mail.google.com/\"]"

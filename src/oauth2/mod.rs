@@ -56,7 +56,11 @@ pub async fn access_token(o: &OAuth2, fresh: bool) -> Result<String, TokenError>
     }
 }
 
-async fn refreshed(client: &OAuth2Client, mailbox: &str, fresh: bool) -> Result<String, TokenError> {
+async fn refreshed(
+    client: &OAuth2Client,
+    mailbox: &str,
+    fresh: bool,
+) -> Result<String, TokenError> {
     let now = Instant::now();
     if !fresh {
         let cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());

@@ -212,3 +212,136 @@ async fn oauth2_token_command_logs_in_with_what_it_prints() {
     assert_eq!(w.inbox().await, 1);
     assert_eq!(w.provider.grants(), 0);
 }
+
+/// `tend auth olga`, its stdout read line by line.
+struct Consent {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Consent {
+    fn start(w: &World) -> Consent {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+            .arg("--config")
+            .arg(w.setup.config())
+            .args(["auth", USER])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        use std::io::BufRead;
+        let lines = std::io::BufReader::new(stdout).lines();
+        Consent { child, lines }
+    }
+
+    /// The first printed line containing `needle`.
+    fn line_with(&mut self, needle: &str) -> String {
+        for line in self.lines.by_ref() {
+            let line = line.unwrap();
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("`tend auth` ended without printing {needle:?}");
+    }
+
+    fn succeeds(mut self) {
+        let printed: Vec<String> = self.lines.by_ref().map_while(Result::ok).collect();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status}: {printed:?}");
+        assert!(
+            printed.join("\n").contains("Stored the refresh token"),
+            "{printed:?}"
+        );
+    }
+}
+
+/// A plain HTTP/1.1 GET of an http:// URL on loopback: (the Location header, the body).
+fn get(url: &str) -> (Option<String>, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, target) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut conn = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        conn,
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let location = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: "))
+        .map(str::to_string);
+    (location, body.to_string())
+}
+
+fn consent_client(w: &World, endpoint: &str) {
+    std::fs::remove_file(w.token_file()).unwrap();
+    w.mailbox(&format!(
+        "[imap.oauth2]\ntoken_endpoint = \"{}\"\n{endpoint}\nclient_id = \"tend-test\"\n\
+         scopes = [\"https://mail.test/\", \"offline_access\"]\n",
+        w.provider.url("/token"),
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tend_auth_with_the_device_flow_stores_a_refresh_token_that_logs_in() {
+    let w = World::new("xoauth2");
+    let device = w.provider.url("/device");
+    consent_client(&w, &format!("device_authorization_endpoint = \"{device}\""));
+    let mut consent = Consent::start(&w);
+    let line = consent.line_with("enter the code");
+    let code = line
+        .split("enter the code ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap();
+    // tend waits, polling, until the person approves.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    w.provider.approve(code);
+    consent.succeeds();
+    assert!(w.provider.device_polls() >= 2, "polled while pending");
+    let mode = std::fs::metadata(w.token_file())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(w.inbox().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tend_auth_follows_the_browser_redirect_to_its_loopback_port() {
+    let w = World::new("xoauth2");
+    let page = w.provider.url("/authorize");
+    consent_client(&w, &format!("authorization_endpoint = \"{page}\""));
+    let mut consent = Consent::start(&w);
+    let url = consent.line_with(&page);
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    // The browser: the consent page redirects to tend's loopback port, which answers.
+    let (location, _) = get(url.trim());
+    let (_, body) = get(&location.expect("a redirect"));
+    assert!(body.contains("close this tab"), "{body}");
+    consent.succeeds();
+    assert_eq!(w.inbox().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tend_auth_takes_the_redirected_address_pasted_from_another_machine() {
+    use std::io::Write;
+    let w = World::new("xoauth2");
+    let page = w.provider.url("/authorize");
+    consent_client(&w, &format!("authorization_endpoint = \"{page}\""));
+    let mut consent = Consent::start(&w);
+    let url = consent.line_with(&page);
+    // The browser elsewhere cannot reach tend's port: the person copies the address it shows.
+    let (location, _) = get(url.trim());
+    let mut stdin = consent.child.stdin.take().unwrap();
+    writeln!(stdin, "not a url").unwrap();
+    writeln!(stdin, "{}", location.unwrap()).unwrap();
+    consent.succeeds();
+    assert_eq!(w.inbox().await, 1);
+}

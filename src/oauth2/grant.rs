@@ -46,8 +46,16 @@ struct ErrorBody {
     error_description: Option<String>,
 }
 
-/// POSTs `params` to `endpoint` and reads the answer.
+/// POSTs `params` to a token endpoint and reads the token response.
 pub async fn post(endpoint: &str, params: &[(&str, &str)]) -> Result<Granted, GrantError> {
+    post_json(endpoint, params).await
+}
+
+/// POSTs `params` to `endpoint` and reads a JSON answer of type `T`, or an OAuth2 error.
+pub async fn post_json<T: serde::de::DeserializeOwned>(
+    endpoint: &str,
+    params: &[(&str, &str)],
+) -> Result<T, GrantError> {
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .build()
@@ -65,9 +73,8 @@ pub async fn post(endpoint: &str, params: &[(&str, &str)]) -> Result<Granted, Gr
         .await
         .with_context(|| format!("reading the answer of {endpoint}"))?;
     if status.is_success() {
-        let granted: Granted = serde_json::from_slice(&body).with_context(|| {
-            format!("{endpoint} answered {status} without an access token in JSON")
-        })?;
+        let granted: T = serde_json::from_slice(&body)
+            .with_context(|| format!("{endpoint} answered {status} with JSON of another shape"))?;
         return Ok(granted);
     }
     match serde_json::from_slice::<ErrorBody>(&body) {

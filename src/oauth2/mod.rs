@@ -9,9 +9,10 @@
 //! own error body, nothing of the model client (retries, usage, provider dialects) applies, and
 //! a shared helper would couple two reasons to change; both use the crate's defaults (rustls).
 //!
-//! It does not speak IMAP (the SASL exchange is `imap::connect`) and runs no browser flow
-//! (`cli::auth`).
+//! The consent that gives the first refresh token is [`consent`]. It does not speak IMAP (the
+//! SASL exchange is `imap::connect`) nor talk to the person (`cli::auth`).
 
+pub mod consent;
 pub mod grant;
 pub mod store;
 

@@ -1,5 +1,7 @@
 //! A local OAuth2 provider for the tests, plain std on a loopback port: `/token` answers the
-//! refresh_token grant (RFC 6749 section 6; rotation and revocation are switches) and
+//! refresh_token grant (RFC 6749 section 6; rotation and revocation are switches), the
+//! authorization-code grant with PKCE after `/authorize` (which consents at once and redirects)
+//! and the device-code grant after `/device` (pending until `approve`), and
 //! `/introspect` answers RFC 7662 introspection, which the test Dovecot's `oauth2` passdb asks
 //! (`Dovecot::oauth2_user`). Access tokens die at their expiry, on `refuse_access_tokens`, or
 //! are born inactive after `wrong_scope` (Dovecot then refuses them, as a provider would for a
@@ -7,6 +9,7 @@
 //! before use from a refresh after a refusal.
 
 use serde_json::{json, Value};
+use sha2::Digest;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -27,6 +30,11 @@ struct State {
     grants: u32,
     introspected: u32,
     inactive_answers: u32,
+    /// Authorization codes: (PKCE challenge, redirect_uri).
+    codes: HashMap<String, (String, String)>,
+    /// Device codes: (user code, approved).
+    devices: HashMap<String, (String, bool)>,
+    device_polls: u32,
 }
 
 /// The running provider; its thread serves until the test process ends.
@@ -107,6 +115,20 @@ impl TokenServer {
         self.state.lock().unwrap().wrong_scope = on;
     }
 
+    /// The person enters `user_code` and approves.
+    pub fn approve(&self, user_code: &str) {
+        for (code, approved) in self.state.lock().unwrap().devices.values_mut() {
+            if code == user_code {
+                *approved = true;
+            }
+        }
+    }
+
+    /// Token requests with a device code, answered or pending.
+    pub fn device_polls(&self) -> u32 {
+        self.state.lock().unwrap().device_polls
+    }
+
     /// Refresh grants answered with a token.
     pub fn grants(&self) -> u32 {
         self.state.lock().unwrap().grants
@@ -129,7 +151,9 @@ fn serve(conn: TcpStream, state: &Mutex<State>) {
     if reader.read_line(&mut line).is_err() {
         return;
     }
-    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let (path, query) = (path.to_string(), decode_form(query));
     let mut length = 0;
     loop {
         let mut header = String::new();
@@ -147,14 +171,24 @@ fn serve(conn: TcpStream, state: &Mutex<State>) {
         return;
     }
     let form = decode_form(&String::from_utf8_lossy(&body));
+    let mut conn = reader.into_inner();
+    if path == "/authorize" {
+        let location = authorize(&query, &mut state.lock().unwrap());
+        let _ = write!(
+            conn,
+            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\
+             Connection: close\r\n\r\n"
+        );
+        return;
+    }
     let (status, answer) = match path.as_str() {
         "/token" => token(&form, &mut state.lock().unwrap()),
+        "/device" => device(&mut state.lock().unwrap()),
         "/introspect" => introspect(&form, &mut state.lock().unwrap()),
         _ => (404, json!({"error": "not_found"})),
     };
     let text = answer.to_string();
     let reason = if status == 200 { "OK" } else { "Bad Request" };
-    let mut conn = reader.into_inner();
     let _ = write!(
         conn,
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
@@ -164,9 +198,64 @@ fn serve(conn: TcpStream, state: &Mutex<State>) {
     let _ = conn.flush();
 }
 
+/// The consent page, approving at once: redirects with a code tied to the PKCE challenge.
+fn authorize(q: &HashMap<String, String>, s: &mut State) -> String {
+    s.next += 1;
+    let code = format!("c-{}", s.next);
+    let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
+    let challenge = q.get("code_challenge").cloned().unwrap_or_default();
+    s.codes.insert(code.clone(), (challenge, redirect.clone()));
+    let state = q.get("state").cloned().unwrap_or_default();
+    format!("{redirect}?code={code}&state={state}&scope=https%3A%2F%2Fmail.test%2F")
+}
+
+fn device(s: &mut State) -> (u16, Value) {
+    s.next += 1;
+    let (device, user) = (format!("dc-{}", s.next), format!("UC-{}", s.next));
+    s.devices.insert(device.clone(), (user.clone(), false));
+    let answer = json!({"device_code": device, "user_code": user,
+        "verification_uri": "https://login.test/device", "expires_in": 600, "interval": 1});
+    (200, answer)
+}
+
+/// An access token and a new refresh token, as a first consent gives.
+fn pair(s: &mut State) -> (u16, Value) {
+    s.next += 1;
+    let (access, refresh) = (format!("at-{}", s.next), format!("rt-{}", s.next));
+    let until = Instant::now() + Duration::from_secs(s.expires_in);
+    s.access.insert(access.clone(), (true, until));
+    s.refresh.insert(refresh.clone(), true);
+    let answer = json!({"access_token": access, "refresh_token": refresh,
+        "expires_in": s.expires_in, "token_type": "Bearer"});
+    (200, answer)
+}
+
 fn token(form: &HashMap<String, String>, s: &mut State) -> (u16, Value) {
-    if form.get("grant_type").map(String::as_str) != Some("refresh_token") {
-        return (400, json!({"error": "unsupported_grant_type"}));
+    let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+    match field("grant_type").as_str() {
+        "refresh_token" => {}
+        "authorization_code" => {
+            let Some((challenge, redirect)) = s.codes.remove(&field("code")) else {
+                return (400, json!({"error": "invalid_grant"}));
+            };
+            let hashed = sha2::Sha256::digest(field("code_verifier").as_bytes());
+            if base64url(&hashed) != challenge || redirect != field("redirect_uri") {
+                return (
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "PKCE"}),
+                );
+            }
+            return pair(s);
+        }
+        "urn:ietf:params:oauth:grant-type:device_code" => {
+            s.device_polls += 1;
+            return match s.devices.get(&field("device_code")) {
+                Some((_, true)) => pair(s),
+                Some((_, false)) => (400, json!({"error": "authorization_pending"})),
+                None => (400, json!({"error": "expired_token"})),
+            };
+        }
+        _ => return (400, json!({"error": "unsupported_grant_type"})),
     }
     let given = form.get("refresh_token").cloned().unwrap_or_default();
     if s.refresh.get(&given) != Some(&true) {
@@ -206,6 +295,25 @@ fn introspect(form: &HashMap<String, String>, s: &mut State) -> (u16, Value) {
         s.inactive_answers += 1;
         (200, json!({"active": false}))
     }
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = String::new();
+    for b in bytes {
+        bits = bits << 8 | u32::from(*b);
+        n += 8;
+        while n >= 6 {
+            n -= 6;
+            out.push(A[(bits >> n & 63) as usize] as char);
+        }
+    }
+    if n > 0 {
+        out.push(A[(bits << (6 - n) & 63) as usize] as char);
+    }
+    out
 }
 
 /// `application/x-www-form-urlencoded` -> map.

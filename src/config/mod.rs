@@ -13,6 +13,7 @@ mod file;
 mod knowledge;
 mod oauth2;
 mod pipeline;
+mod presets;
 mod raw;
 mod rules;
 mod secret;
@@ -150,6 +151,10 @@ pub struct Folders {
     pub inbox: Option<String>,
     pub sent: Option<String>,
     pub drafts: Option<String>,
+    /// Names tried before the usual ones when no folder carries the attribute (a `provider`
+    /// preset's, such as Gmail's `[Gmail]/Sent Mail`).
+    pub sent_fallbacks: Vec<String>,
+    pub drafts_fallbacks: Vec<String>,
 }
 
 /// Loads `tend.toml` at `path` and every `mailboxes/*.toml` beside it.
@@ -310,11 +315,15 @@ fn load_mailboxes(dir: &Path) -> Result<Vec<MailboxConfig>, ConfigError> {
 
 /// Reads and checks one mailbox file.
 pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
-    let (raw, text): (RawMailbox, _) = read_toml(file)?;
+    let (mut raw, text): (RawMailbox, _) = read_toml(file)?;
     let dir = file.parent().unwrap_or(Path::new("."));
     let bad = |message: String| ConfigError {
         file: file.to_path_buf(),
         message: locate(&text, message),
+    };
+    let fallbacks = match raw.provider.take() {
+        Some(p) => presets::apply(&p, &mut raw).map_err(bad)?,
+        None => presets::Fallbacks::default(),
     };
     let name = file
         .file_stem()
@@ -372,12 +381,17 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
             inbox: raw.folders.inbox,
             sent: raw.folders.sent,
             drafts: raw.folders.drafts,
+            sent_fallbacks: fallbacks.sent,
+            drafts_fallbacks: fallbacks.drafts,
         },
         rules,
     })
 }
 
 fn check_imap(raw: RawImap, dir: &Path, name: &str) -> Result<ImapConfig, String> {
+    let host = raw
+        .host
+        .ok_or("key `imap.host`: missing (the IMAP server, or set `provider`)")?;
     let security = match raw.security.as_deref().unwrap_or("tls") {
         "tls" => Security::Tls,
         "starttls" => Security::StartTls,
@@ -388,10 +402,10 @@ fn check_imap(raw: RawImap, dir: &Path, name: &str) -> Result<ImapConfig, String
             ))
         }
     };
-    if security == Security::Plain && !is_loopback(&raw.host) {
+    if security == Security::Plain && !is_loopback(&host) {
         return Err(format!(
             "key `imap.security`: \"plain\" sends the password unencrypted and is allowed only to a loopback host, not {:?}",
-            raw.host
+            host
         ));
     }
     let port = raw.port.unwrap_or(match security {
@@ -415,7 +429,7 @@ fn check_imap(raw: RawImap, dir: &Path, name: &str) -> Result<ImapConfig, String
         return Err("key `imap.timeout_seconds`: must be at least 1".into());
     }
     Ok(ImapConfig {
-        host: raw.host,
+        host,
         port,
         security,
         username: raw.username,

@@ -199,3 +199,72 @@ fn check_url(key: &str, url: &str) -> Result<(), String> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(auth: Option<&str>, oauth2: Option<RawOAuth2>) -> RawAuth {
+        RawAuth {
+            auth: auth.map(String::from),
+            password_file: None,
+            password_command: None,
+            password_credential: None,
+            oauth2_token_command: None,
+            oauth2,
+        }
+    }
+
+    fn table(endpoint: &str) -> RawOAuth2 {
+        RawOAuth2 {
+            token_endpoint: Some(endpoint.into()),
+            client_id: Some("app".into()),
+            scopes: Some(vec!["mail".into()]),
+            ..RawOAuth2::default()
+        }
+    }
+
+    #[test]
+    fn oauth2_needs_a_client_and_refuses_a_password() {
+        let dir = Path::new("/etc/tend/mailboxes");
+        let ok = check(
+            raw(Some("oauth2"), Some(table("https://id.test/token"))),
+            dir,
+            "a",
+        );
+        assert!(matches!(ok, Ok(Auth::OAuth2(_))), "{ok:?}");
+        let mut with_pw = raw(Some("oauth2"), Some(table("https://id.test/token")));
+        with_pw.password_command = Some("pass show x".into());
+        assert!(check(with_pw, dir, "a").unwrap_err().contains("password_"));
+        let no_id = RawOAuth2 {
+            client_id: None,
+            ..table("https://id.test/token")
+        };
+        let err = check(raw(Some("oauth2"), Some(no_id)), dir, "a").unwrap_err();
+        assert!(err.contains("`imap.oauth2.client_id`"), "{err}");
+        let err = check(raw(Some("oauth2"), None), dir, "a").unwrap_err();
+        assert!(err.contains("oauth2_token_command"), "{err}");
+        let err = check(raw(None, Some(table("https://id.test/token"))), dir, "a").unwrap_err();
+        assert!(err.contains("auth = \"oauth2\""), "{err}");
+        let err = check(raw(Some("kerberos"), None), dir, "a").unwrap_err();
+        assert!(err.contains("\"password\", \"oauth2\""), "{err}");
+    }
+
+    #[test]
+    fn token_endpoints_are_https_or_loopback() {
+        let dir = Path::new(".");
+        assert!(check(
+            raw(Some("oauth2"), Some(table("http://127.0.0.1:9/t"))),
+            dir,
+            "a"
+        )
+        .is_ok());
+        let err = check(
+            raw(Some("oauth2"), Some(table("http://id.test/token"))),
+            dir,
+            "a",
+        )
+        .unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+    }
+}

@@ -45,6 +45,8 @@ pub(super) struct RawMailbox {
     pub(super) name: Option<String>,
     pub(super) signature: Option<String>,
     pub(super) knowledge_file: Option<PathBuf>,
+    /// A preset: "gmail", "microsoft365", "fastmail", "icloud", "yahoo" (`presets`).
+    pub(super) provider: Option<String>,
     pub(super) imap: RawImap,
     #[serde(default)]
     pub(super) folders: RawFolders,
@@ -55,7 +57,7 @@ pub(super) struct RawMailbox {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawImap {
-    pub(super) host: String,
+    pub(super) host: Option<String>,
     pub(super) port: Option<u16>,
     pub(super) security: Option<String>,
     pub(super) username: String,

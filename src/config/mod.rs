@@ -5,11 +5,14 @@
 //!
 //! This file owns the checked types the rest of tend uses, loading and validation; the serde
 //! mirror of the files is `raw`, where secrets live and how they are read is `secret`, the
-//! `[rules]` table is `rules`, which addresses are ours or one organisation is `domains`,
-//! reading a TOML file with the line of each key is `file`, and the offer's text `knowledge`.
+//! `[rules]` table is `rules`, the `[imap]` table `imap`, how a mailbox logs in (password or
+//! OAuth2) `oauth2`, the `provider` presets `presets`, which addresses are ours or one
+//! organisation is `domains`, reading a TOML file with the line of each key is `file`, and the
+//! offer's text `knowledge`.
 
 pub mod domains;
 mod file;
+mod imap;
 mod knowledge;
 mod oauth2;
 mod pipeline;
@@ -28,7 +31,7 @@ pub use rules::{Rules, StopsOn};
 pub use secret::Secret;
 
 use anyhow::Result;
-use raw::{RawImap, RawMailbox, RawTend};
+use raw::{RawMailbox, RawTend};
 use secret::one_secret;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -273,16 +276,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .transpose()?;
     let mut mailboxes = load_mailboxes(&dir.join("mailboxes"))?;
     let state_dir = dir.join(raw.state_dir.unwrap_or_else(|| "/var/lib/tend".into()));
-    // A mailbox file does not know the state directory its refresh token lives in.
-    for mb in mailboxes.iter_mut() {
-        if let Auth::OAuth2(OAuth2 {
-            source: TokenSource::Refresh(client),
-            ..
-        }) = &mut mb.imap.auth
-        {
-            client.token_file = token_file(&state_dir, &mb.name);
-        }
-    }
+    oauth2::place_token_files(&mut mailboxes, &state_dir);
     // A mailbox's own knowledge_file replaces the shared one (it can say everything the shared
     // one says; two files that disagree on a price would leave the model to pick).
     for mb in mailboxes.iter_mut().filter(|mb| mb.knowledge.is_none()) {
@@ -358,7 +352,7 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
             raw.timezone
         ))
     })?;
-    let imap = check_imap(raw.imap, dir, &name).map_err(bad)?;
+    let imap = imap::check(raw.imap, dir, &name).map_err(bad)?;
     let rules = rules::check(raw.rules).map_err(bad)?;
     let knowledge = raw
         .knowledge_file
@@ -385,57 +379,6 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
             drafts_fallbacks: fallbacks.drafts,
         },
         rules,
-    })
-}
-
-fn check_imap(raw: RawImap, dir: &Path, name: &str) -> Result<ImapConfig, String> {
-    let host = raw
-        .host
-        .ok_or("key `imap.host`: missing (the IMAP server, or set `provider`)")?;
-    let security = match raw.security.as_deref().unwrap_or("tls") {
-        "tls" => Security::Tls,
-        "starttls" => Security::StartTls,
-        "plain" => Security::Plain,
-        other => {
-            return Err(format!(
-                "key `imap.security`: {other:?} is not one of \"tls\", \"starttls\", \"plain\""
-            ))
-        }
-    };
-    if security == Security::Plain && !is_loopback(&host) {
-        return Err(format!(
-            "key `imap.security`: \"plain\" sends the password unencrypted and is allowed only to a loopback host, not {:?}",
-            host
-        ));
-    }
-    let port = raw.port.unwrap_or(match security {
-        Security::Tls => 993,
-        Security::StartTls | Security::Plain => 143,
-    });
-    let auth = oauth2::check(
-        oauth2::RawAuth {
-            auth: raw.auth,
-            password_file: raw.password_file,
-            password_command: raw.password_command,
-            password_credential: raw.password_credential,
-            oauth2_token_command: raw.oauth2_token_command,
-            oauth2: raw.oauth2,
-        },
-        dir,
-        name,
-    )?;
-    let timeout = raw.timeout_seconds.unwrap_or(60);
-    if timeout == 0 {
-        return Err("key `imap.timeout_seconds`: must be at least 1".into());
-    }
-    Ok(ImapConfig {
-        host,
-        port,
-        security,
-        username: raw.username,
-        auth,
-        ca_file: raw.ca_file.map(|p| dir.join(p)),
-        timeout: Duration::from_secs(timeout),
     })
 }
 

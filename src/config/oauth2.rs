@@ -63,6 +63,20 @@ pub fn token_file(state_dir: &Path, name: &str) -> PathBuf {
     state_dir.join("oauth2").join(format!("{name}.json"))
 }
 
+/// Puts each OAuth2 mailbox's refresh token under `state_dir`, which a mailbox file does not
+/// know.
+pub(super) fn place_token_files(mailboxes: &mut [super::MailboxConfig], state_dir: &Path) {
+    for mb in mailboxes.iter_mut() {
+        if let Auth::OAuth2(OAuth2 {
+            source: TokenSource::Refresh(client),
+            ..
+        }) = &mut mb.imap.auth
+        {
+            client.token_file = token_file(state_dir, &mb.name);
+        }
+    }
+}
+
 /// The `auth`-related keys of `[imap]`, still unchecked.
 pub(super) struct RawAuth {
     pub(super) auth: Option<String>,

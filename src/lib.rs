@@ -18,6 +18,7 @@ pub mod draft;
 pub mod deliver;
 pub mod daemon;
 pub mod metrics;
+pub mod oauth2;
 pub mod systemd;
 pub mod cli;
 pub mod alloc;

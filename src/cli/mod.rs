@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+mod auth;
 mod deal;
 mod party;
 mod report;
@@ -50,6 +51,12 @@ pub struct Args {
 pub enum Command {
     /// Check the configuration, the secrets, the login, the folders and the model.
     Check,
+    /// The one-time OAuth2 consent for mailbox NAME (`auth = "oauth2"`): a code to enter
+    /// (device flow) or an address to open in a browser; stores the refresh token.
+    Auth {
+        /// The mailbox (its file name without .toml).
+        name: String,
+    },
     /// Fetch and store new mail only (no model calls): the first import of a large mailbox.
     Sync {
         /// Only this mailbox (its file name without .toml).
@@ -174,6 +181,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
     let now = Utc::now();
     match command {
         Command::Check => check(config).await,
+        Command::Auth { name } => auth::run(config, &name).await,
         Command::Sync { mailbox } => {
             let store = Store::open(&config.state_dir, now.timestamp())?;
             // Ctrl-C during a long first import stops between batches, keeping what is stored.

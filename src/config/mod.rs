@@ -5,13 +5,18 @@
 //!
 //! This file owns the checked types the rest of tend uses, loading and validation; the serde
 //! mirror of the files is `raw`, where secrets live and how they are read is `secret`, the
-//! `[rules]` table is `rules`, which addresses are ours or one organisation is `domains`,
-//! reading a TOML file with the line of each key is `file`, and the offer's text `knowledge`.
+//! `[rules]` table is `rules`, the `[imap]` table `imap`, how a mailbox logs in (password or
+//! OAuth2) `oauth2`, the `provider` presets `presets`, which addresses are ours or one
+//! organisation is `domains`, reading a TOML file with the line of each key is `file`, and the
+//! offer's text `knowledge`.
 
 pub mod domains;
 mod file;
+mod imap;
 mod knowledge;
+mod oauth2;
 mod pipeline;
+mod presets;
 mod raw;
 mod rules;
 mod secret;
@@ -20,12 +25,13 @@ pub use domains::{is_freemail, same_organisation, Identity};
 use file::{locate, read_toml};
 use knowledge::read_knowledge;
 pub use knowledge::{Knowledge, KNOWLEDGE_MAX};
+pub use oauth2::{token_file, Auth, OAuth2, OAuth2Client, TokenSource};
 pub use pipeline::{Outcome, Pipeline, Stage};
 pub use rules::{Rules, StopsOn};
 pub use secret::Secret;
 
 use anyhow::Result;
-use raw::{RawImap, RawMailbox, RawTend};
+use raw::{RawMailbox, RawTend};
 use secret::one_secret;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -135,7 +141,8 @@ pub struct ImapConfig {
     pub port: u16,
     pub security: Security,
     pub username: String,
-    pub password: Secret,
+    /// A password, or OAuth2 (`[imap] auth`).
+    pub auth: Auth,
     /// Extra root certificate (PEM) for a self-signed server.
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
@@ -147,6 +154,10 @@ pub struct Folders {
     pub inbox: Option<String>,
     pub sent: Option<String>,
     pub drafts: Option<String>,
+    /// Names tried before the usual ones when no folder carries the attribute (a `provider`
+    /// preset's, such as Gmail's `[Gmail]/Sent Mail`).
+    pub sent_fallbacks: Vec<String>,
+    pub drafts_fallbacks: Vec<String>,
 }
 
 /// Loads `tend.toml` at `path` and every `mailboxes/*.toml` beside it.
@@ -264,6 +275,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         })
         .transpose()?;
     let mut mailboxes = load_mailboxes(&dir.join("mailboxes"))?;
+    let state_dir = dir.join(raw.state_dir.unwrap_or_else(|| "/var/lib/tend".into()));
+    oauth2::place_token_files(&mut mailboxes, &state_dir);
     // A mailbox's own knowledge_file replaces the shared one (it can say everything the shared
     // one says; two files that disagree on a price would leave the model to pick).
     for mb in mailboxes.iter_mut().filter(|mb| mb.knowledge.is_none()) {
@@ -271,7 +284,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     }
     Ok(Config {
         path: path.to_path_buf(),
-        state_dir: dir.join(raw.state_dir.unwrap_or_else(|| "/var/lib/tend".into())),
+        state_dir,
         poll_interval: Duration::from_secs(poll),
         llm,
         mailboxes,
@@ -296,11 +309,15 @@ fn load_mailboxes(dir: &Path) -> Result<Vec<MailboxConfig>, ConfigError> {
 
 /// Reads and checks one mailbox file.
 pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
-    let (raw, text): (RawMailbox, _) = read_toml(file)?;
+    let (mut raw, text): (RawMailbox, _) = read_toml(file)?;
     let dir = file.parent().unwrap_or(Path::new("."));
     let bad = |message: String| ConfigError {
         file: file.to_path_buf(),
         message: locate(&text, message),
+    };
+    let fallbacks = match raw.provider.take() {
+        Some(p) => presets::apply(&p, &mut raw).map_err(bad)?,
+        None => presets::Fallbacks::default(),
     };
     let name = file
         .file_stem()
@@ -335,7 +352,7 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
             raw.timezone
         ))
     })?;
-    let imap = check_imap(raw.imap, dir).map_err(bad)?;
+    let imap = imap::check(raw.imap, dir, &name).map_err(bad)?;
     let rules = rules::check(raw.rules).map_err(bad)?;
     let knowledge = raw
         .knowledge_file
@@ -358,52 +375,10 @@ pub fn load_mailbox(file: &Path) -> Result<MailboxConfig, ConfigError> {
             inbox: raw.folders.inbox,
             sent: raw.folders.sent,
             drafts: raw.folders.drafts,
+            sent_fallbacks: fallbacks.sent,
+            drafts_fallbacks: fallbacks.drafts,
         },
         rules,
-    })
-}
-
-fn check_imap(raw: RawImap, dir: &Path) -> Result<ImapConfig, String> {
-    let security = match raw.security.as_deref().unwrap_or("tls") {
-        "tls" => Security::Tls,
-        "starttls" => Security::StartTls,
-        "plain" => Security::Plain,
-        other => {
-            return Err(format!(
-                "key `imap.security`: {other:?} is not one of \"tls\", \"starttls\", \"plain\""
-            ))
-        }
-    };
-    if security == Security::Plain && !is_loopback(&raw.host) {
-        return Err(format!(
-            "key `imap.security`: \"plain\" sends the password unencrypted and is allowed only to a loopback host, not {:?}",
-            raw.host
-        ));
-    }
-    let port = raw.port.unwrap_or(match security {
-        Security::Tls => 993,
-        Security::StartTls | Security::Plain => 143,
-    });
-    let password = one_secret(
-        "imap.password_file",
-        raw.password_file.map(|p| dir.join(p)),
-        raw.password_command,
-        raw.password_credential,
-        true,
-    )?
-    .ok_or_else(|| "key `imap.password_file`: missing".to_string())?;
-    let timeout = raw.timeout_seconds.unwrap_or(60);
-    if timeout == 0 {
-        return Err("key `imap.timeout_seconds`: must be at least 1".into());
-    }
-    Ok(ImapConfig {
-        host: raw.host,
-        port,
-        security,
-        username: raw.username,
-        password,
-        ca_file: raw.ca_file.map(|p| dir.join(p)),
-        timeout: Duration::from_secs(timeout),
     })
 }
 

@@ -45,6 +45,8 @@ pub(super) struct RawMailbox {
     pub(super) name: Option<String>,
     pub(super) signature: Option<String>,
     pub(super) knowledge_file: Option<PathBuf>,
+    /// A preset: "gmail", "microsoft365", "fastmail", "icloud", "yahoo" (`presets`).
+    pub(super) provider: Option<String>,
     pub(super) imap: RawImap,
     #[serde(default)]
     pub(super) folders: RawFolders,
@@ -55,7 +57,7 @@ pub(super) struct RawMailbox {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawImap {
-    pub(super) host: String,
+    pub(super) host: Option<String>,
     pub(super) port: Option<u16>,
     pub(super) security: Option<String>,
     pub(super) username: String,
@@ -64,6 +66,23 @@ pub(super) struct RawImap {
     pub(super) password_credential: Option<String>,
     pub(super) ca_file: Option<PathBuf>,
     pub(super) timeout_seconds: Option<u64>,
+    /// "password" (the default) or "oauth2".
+    pub(super) auth: Option<String>,
+    pub(super) oauth2_token_command: Option<String>,
+    pub(super) oauth2: Option<RawOAuth2>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOAuth2 {
+    pub(super) token_endpoint: Option<String>,
+    pub(super) authorization_endpoint: Option<String>,
+    pub(super) device_authorization_endpoint: Option<String>,
+    pub(super) client_id: Option<String>,
+    pub(super) client_secret_file: Option<PathBuf>,
+    pub(super) client_secret_command: Option<String>,
+    pub(super) client_secret_credential: Option<String>,
+    pub(super) scopes: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]

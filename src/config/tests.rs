@@ -50,8 +50,8 @@ fn the_shipped_examples_load() {
     assert_eq!(config.mailboxes[0].rules, Rules::default());
     // The examples are written for the systemd unit: secrets come as its credentials.
     assert_eq!(
-        config.mailboxes[0].imap.password,
-        Secret::Credential("tend_alice".into())
+        config.mailboxes[0].imap.auth,
+        Auth::Password(Secret::Credential("tend_alice".into()))
     );
     assert_eq!(
         config.llm.api_key,

@@ -375,7 +375,7 @@ pub(crate) mod test_support {
                 port: 993,
                 security: Security::Tls,
                 username: "alice".into(),
-                password: Secret::File("/nonexistent".into()),
+                auth: crate::config::Auth::Password(Secret::File("/nonexistent".into())),
                 ca_file: None,
                 timeout: Duration::from_secs(60),
             },

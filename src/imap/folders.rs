@@ -75,18 +75,32 @@ pub fn choose(listed: &[Listed], overrides: &Folders) -> Result<FolderNames> {
         // RFC 3501 5.1: INBOX always names the user's inbox; no attribute or guess needed.
         inbox: pick(listed, overrides.inbox.as_deref(), "\\Inbox", &[])?
             .unwrap_or_else(|| "INBOX".into()),
-        sent: pick(listed, overrides.sent.as_deref(), "\\Sent", SENT_NAMES)?,
+        sent: pick(
+            listed,
+            overrides.sent.as_deref(),
+            "\\Sent",
+            &with_fallbacks(&overrides.sent_fallbacks, SENT_NAMES),
+        )?,
         drafts: pick(
             listed,
             overrides.drafts.as_deref(),
             "\\Drafts",
-            DRAFTS_NAMES,
+            &with_fallbacks(&overrides.drafts_fallbacks, DRAFTS_NAMES),
         )?,
     };
     if let Some(drafts) = &names.drafts {
         refuse_as_drafts(listed, drafts, &names)?;
     }
     Ok(names)
+}
+
+/// A preset's names first (they are the provider's own), then the usual ones.
+fn with_fallbacks<'a>(preset: &'a [String], usual: &[&'a str]) -> Vec<&'a str> {
+    preset
+        .iter()
+        .map(String::as_str)
+        .chain(usual.iter().copied())
+        .collect()
 }
 
 /// tend APPENDs to Drafts and removes its own drafts there: a Drafts that is also the inbox,
@@ -180,7 +194,29 @@ mod tests {
             inbox: inbox.map(String::from),
             sent: sent.map(String::from),
             drafts: drafts.map(String::from),
+            ..Folders::default()
         }
+    }
+
+    #[test]
+    fn a_presets_folder_names_come_before_the_usual_ones() {
+        // A Gmail-like server marking nothing, with an older "Sent" beside its own folder.
+        let listed = listing(&[
+            ("INBOX", ""),
+            ("Sent", ""),
+            ("[Gmail]/Sent Mail", ""),
+            ("[Gmail]/Drafts", ""),
+        ]);
+        let overrides = Folders {
+            sent_fallbacks: vec!["[Gmail]/Sent Mail".into()],
+            drafts_fallbacks: vec!["[Gmail]/Drafts".into()],
+            ..Folders::default()
+        };
+        let names = choose(&listed, &overrides).unwrap();
+        assert_eq!(names.sent.as_deref(), Some("[Gmail]/Sent Mail"));
+        assert_eq!(names.drafts.as_deref(), Some("[Gmail]/Drafts"));
+        let usual = choose(&listed, &Folders::default()).unwrap();
+        assert_eq!(usual.sent.as_deref(), Some("Sent"));
     }
 
     #[test]

@@ -17,7 +17,8 @@ mod large;
 mod pipeline;
 mod utf7;
 
-use crate::config::{Folders, ImapConfig};
+use crate::config::{Auth, Folders, ImapConfig, OAuth2};
+use crate::oauth2::TokenError;
 use anyhow::{Context, Result};
 use async_imap::imap_proto::NameAttribute;
 pub use command::Refused;
@@ -87,8 +88,13 @@ pub struct Session {
 impl Session {
     /// Connects and logs in with the configured secret.
     pub async fn connect(cfg: &ImapConfig) -> Result<Session, LoginError> {
-        let password = cfg.password.reveal().context("reading the IMAP password")?;
-        let inner = connect::login(cfg, &password).await?;
+        let inner = match &cfg.auth {
+            Auth::Password(secret) => {
+                let password = secret.reveal().context("reading the IMAP password")?;
+                connect::login(cfg, connect::Proof::Password(&password)).await?
+            }
+            Auth::OAuth2(o) => oauth2_login(cfg, o).await?,
+        };
         let mut session = Session {
             can_idle: false,
             uidplus: false,
@@ -225,6 +231,41 @@ impl Session {
     /// Says goodbye; errors are irrelevant at this point.
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.logout()).await;
+    }
+}
+
+/// Logs in with an access token; a refused one is refreshed once and tried again, since a token
+/// can be revoked or end early; refused again, only a new consent (or scope) helps.
+async fn oauth2_login(cfg: &ImapConfig, o: &OAuth2) -> Result<ImapSession, LoginError> {
+    let token_error = |e: TokenError| match e {
+        TokenError::Refused { .. } => LoginError::Refused {
+            user: cfg.username.clone(),
+            message: e.to_string(),
+        },
+        TokenError::Other(e) => LoginError::Other(e),
+    };
+    let token = crate::oauth2::access_token(o, false)
+        .await
+        .map_err(token_error)?;
+    match connect::login(cfg, connect::Proof::Bearer(&token)).await {
+        Err(LoginError::Refused { message, .. }) => {
+            tracing::info!("the server refused the access token ({message}); refreshing it");
+            let token = crate::oauth2::access_token(o, true)
+                .await
+                .map_err(token_error)?;
+            match connect::login(cfg, connect::Proof::Bearer(&token)).await {
+                Err(LoginError::Refused { user, message }) => Err(LoginError::Refused {
+                    user,
+                    message: format!(
+                        "{message} (a freshly refreshed access token too: is the scope \
+                         right?); run `tend auth {}` again",
+                        o.mailbox
+                    ),
+                }),
+                other => other,
+            }
+        }
+        other => other,
     }
 }
 

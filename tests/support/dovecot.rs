@@ -284,6 +284,31 @@ impl Dovecot {
         fs::write(&path, text).expect("write local.conf");
     }
 
+    /// Makes `user` log in only with OAuth2 (XOAUTH2 or OAUTHBEARER): its access tokens are
+    /// checked by Dovecot's `oauth2` passdb at `introspection_url` (RFC 7662, POST), and it has
+    /// no password. Restarts the server.
+    /// `mechanisms` is what the server offers besides PLAIN and LOGIN, e.g. "xoauth2".
+    pub fn oauth2_user(&mut self, user: &str, introspection_url: &str, mechanisms: &str) {
+        self.add_user(user, "no-password");
+        fs::remove_file(self.base().join("users.d").join(user)).expect("remove users.d file");
+        let ext = self.base().join("dovecot-oauth2.conf.ext");
+        fs::write(
+            &ext,
+            format!(
+                "introspection_url = {introspection_url}\nintrospection_mode = post\n\
+                 username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+            ),
+        )
+        .expect("write dovecot-oauth2.conf.ext");
+        fs::set_permissions(&ext, fs::Permissions::from_mode(0o644)).expect("chmod oauth2 conf");
+        self.configure(&format!(
+            "auth_mechanisms = plain login {mechanisms}\nauth_verbose = yes\npassdb {{\n  driver = oauth2\n  \
+             mechanisms = {mechanisms}\n  args = {}\n}}",
+            ext.display()
+        ));
+        self.restart();
+    }
+
     /// Delete a message file, as a user deleting a draft in their client would.
     pub fn remove(&self, path: &Path) {
         fs::remove_file(path).unwrap_or_else(|e| panic!("remove {}: {e}", path.display()));

@@ -1,7 +1,7 @@
 //! Test support shared by the integration tests (`mod support;`): a throwaway real Dovecot
 //! (`dovecot`), a fake model server speaking OpenAI's and Anthropic's protocols (`llm`), a TCP
 //! proxy that injects faults on the IMAP wire (`proxy`, reading IMAP framing with `framing`),
-//! `tend once` behind it (`faulty`), `tend run` under test (`service`), and a raw HTTP server of
+//! `tend once` behind it (`faulty`), a local OAuth2 provider (`oauth`), `tend run` under test (`service`), and a raw HTTP server of
 //! exact responses for the model client (`rawllm`). Each test binary uses a part.
 #![allow(dead_code)]
 
@@ -9,6 +9,7 @@ pub mod dovecot;
 pub mod faulty;
 mod framing;
 pub mod llm;
+pub mod oauth;
 pub mod proxy;
 pub mod rawllm;
 pub mod service;

@@ -156,8 +156,8 @@ impl<M: LanguageModel + 'static> Watch<M> {
                     let delay = backoff.refused();
                     tracing::error!(
                         retry_in_s = delay.as_secs(),
-                        "LOGIN REFUSED: {refused}. Check the password (or app password) in the \
-                         mailbox file; tend retries in {} min, or at once on `systemctl reload tend`",
+                        "LOGIN REFUSED: {refused}; tend retries in {} min, or at once on \
+                         `systemctl reload tend`",
                         delay.as_secs() / 60
                     );
                     let error = refused.to_string();

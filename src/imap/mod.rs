@@ -9,6 +9,7 @@
 
 mod command;
 pub mod connect;
+mod diagnose;
 mod drafts;
 mod folders;
 mod idle;

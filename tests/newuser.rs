@@ -184,3 +184,34 @@ fn plain_to_a_tls_port_says_security_tls_quickly() {
     assert!(took < Duration::from_secs(15), "took {took:?}");
     drop(w.dir);
 }
+
+/// Runs tend with its stdout a pipe whose reader is already gone, as `tend status | head -c 10`
+/// leaves it once head has had enough.
+fn tend_into_a_closed_pipe(config: &Path, args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let imap = "host = \"127.0.0.1\"\nport = 1\nsecurity = \"plain\"\n";
+    let tend_toml = config(dir.path(), "http://127.0.0.1:1/v1", Some(imap), "pw");
+    let out = tend_into_a_closed_pipe(&tend_toml, &["status"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // A command that fails still fails for its own reason, not the pipe's.
+    let out = tend_into_a_closed_pipe(&tend_toml, &["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+}

@@ -17,7 +17,25 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+/// `println!` and `print!` for every command (and the modules below): through `pipe`, so a
+/// closed pipe ends the output quietly instead of panicking. Must stay above the `mod` lines.
+macro_rules! println {
+    () => {
+        $crate::cli::pipe::print(format_args!(""), true)
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::pipe::print(format_args!($($arg)*), true)
+    };
+}
+
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli::pipe::print(format_args!($($arg)*), false)
+    };
+}
+
 mod party;
+mod pipe;
 mod report;
 mod show;
 mod stage;
@@ -141,6 +159,7 @@ pub async fn main(args: Args) -> ExitCode {
         }
     };
     match dispatch(&config, args.command).await {
+        Ok(_) if pipe::failed() => ExitCode::FAILURE,
         Ok(code) => code,
         Err(err) => {
             eprintln!("tend: {err:#}");

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use support::dovecot::Dovecot;
 use support::llm::{FakeLlm, Reply};
 
+const BODY: &str = "Hi Bob,\n\nThe 50-seat plan is [price]; I can send the order form today.";
+
 /// A config directory with a tend.toml (its model at `llm`) and, when `imap` is given, the
 /// mailbox file alice.toml with that `[imap]` table and alice's password.
 fn config(dir: &Path, llm: &str, imap: Option<&str>, password: &str) -> PathBuf {
@@ -76,7 +78,12 @@ impl World {
     fn new(imap: &str, password: &str) -> World {
         let dovecot = Dovecot::start();
         dovecot.add_user("alice", "s3cret pass");
-        let llm = FakeLlm::start(|_| Reply::Content("{}".into()));
+        let llm = FakeLlm::start(|_| {
+            Reply::Content(
+                serde_json::json!({"needs_reply": true, "reason": "asks for a price", "body": BODY})
+                    .to_string(),
+            )
+        });
         let dir = tempfile::tempdir().unwrap();
         let imap = imap
             .replace("{port}", &dovecot.port().to_string())
@@ -102,7 +109,10 @@ fn an_empty_mailboxes_folder_is_a_config_error_for_every_command() {
         let out = tend(&tend_toml, args);
         assert_eq!(out.status.code(), Some(78), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("mailboxes: no mailbox file (NAME.toml)"), "{err}");
+        assert!(
+            err.contains("mailboxes: no mailbox file (NAME.toml)"),
+            "{err}"
+        );
         assert!(err.contains("ignored alice.conf"), "{err}");
         assert!(err.contains("example.toml.sample is an example"), "{err}");
     }
@@ -126,7 +136,10 @@ fn a_wrong_password_is_refused_in_the_servers_words_with_what_to_do() {
             "{command}: {said}"
         );
         assert!(said.contains("app password"), "{said}");
-        assert!(!said.contains("code: None") && !said.contains("info: Some"), "{said}");
+        assert!(
+            !said.contains("code: None") && !said.contains("info: Some"),
+            "{said}"
+        );
     }
 }
 
@@ -207,11 +220,105 @@ fn output_into_a_closed_pipe_ends_quietly() {
     let tend_toml = config(dir.path(), "http://127.0.0.1:1/v1", Some(imap), "pw");
     let out = tend_into_a_closed_pipe(&tend_toml, &["status"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
     assert_eq!(out.status.code(), Some(0), "{err}");
     // A command that fails still fails for its own reason, not the pipe's.
     let out = tend_into_a_closed_pipe(&tend_toml, &["check"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(1), "{err}");
+}
+
+/// A buyer's question with a subject of its own, in alice's INBOX, `hours` old.
+fn question(w: &World, id: &str, subject: &str, hours: i64) {
+    let date = chrono::Utc::now() - chrono::Duration::hours(hours);
+    let raw = format!(
+        "Message-ID: <{id}>\r\nDate: {}\r\nFrom: Bob Buyer <bob@buyer.test>\r\nTo: \
+         alice@acme.test\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; \
+         charset=utf-8\r\n\r\nHello Alice, what does the 50-seat plan cost per year?\r\n",
+        date.to_rfc2822()
+    );
+    w.dovecot.put("alice", "INBOX", raw.as_bytes(), "");
+}
+
+/// The thread `explain` printed: its "thread <id>" line.
+fn explained_thread(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("alice: thread <"))
+        .unwrap_or_else(|| panic!("no thread line in {text}"));
+    line.to_string()
+}
+
+#[test]
+fn explain_takes_a_status_number_a_subject_or_a_drafts_message_id() {
+    let w = World::new(
+        "host = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\n",
+        "s3cret pass",
+    );
+    question(&w, "q1@buyer.test", "Pricing for 50 seats", 5);
+    question(&w, "q2@buyer.test", "Delivery dates for the pilot", 3);
+    let once = tend(&w.config, &["once"]);
+    assert!(once.status.success());
+    let printed = String::from_utf8_lossy(&once.stdout).to_string();
+    let draft_ids: Vec<&str> = printed
+        .lines()
+        .filter_map(|l| l.strip_prefix("Message-ID: <"))
+        .map(|l| l.trim_end_matches('>'))
+        .collect();
+    assert_eq!(draft_ids.len(), 2, "{printed}");
+
+    let status = tend(&w.config, &["status"]);
+    let listed = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(
+        listed.contains("  [1] * ") && listed.contains("  [2] * "),
+        "{listed}"
+    );
+    assert!(listed.contains("tend explain N"), "{listed}");
+    // Number 1 is the thread status lists first, whichever that is.
+    let first = listed
+        .lines()
+        .find(|l| l.starts_with("  [1] "))
+        .unwrap()
+        .to_string();
+    let by_number = explained_thread(&tend(&w.config, &["explain", "1"]));
+    let first_id = if first.contains("Pricing") {
+        "q1@buyer.test"
+    } else {
+        "q2@buyer.test"
+    };
+    let by_id = explained_thread(&tend(&w.config, &["explain", first_id]));
+    assert_eq!(by_number, by_id);
+
+    let pricing = explained_thread(&tend(&w.config, &["explain", "q1@buyer.test"]));
+    let by_subject = explained_thread(&tend(&w.config, &["explain", "pricing FOR 50"]));
+    assert_eq!(by_subject, pricing);
+    // A draft's id, as `once` printed it, with its angle brackets.
+    let mut by_draft = Vec::new();
+    for id in &draft_ids {
+        by_draft.push(explained_thread(&tend(
+            &w.config,
+            &["explain", &format!("<{id}>")],
+        )));
+    }
+    assert!(by_draft.contains(&pricing), "{by_draft:?}");
+    assert_ne!(by_draft[0], by_draft[1]);
+
+    // Words in both subjects: the candidates, and a failure.
+    question(&w, "q3@buyer.test", "Pricing for 80 seats", 2);
+    assert!(tend(&w.config, &["sync"]).status.success());
+    let both = tend(&w.config, &["explain", "pricing"]);
+    assert!(!both.status.success());
+    let err = String::from_utf8_lossy(&both.stderr);
+    assert!(
+        err.contains("\"Pricing for 50 seats\"") && err.contains("\"Pricing for 80 seats\""),
+        "{err}"
+    );
+    // A number past the list is no thread: it goes on to people and companies.
+    let none = tend(&w.config, &["explain", "99"]);
+    assert!(!String::from_utf8_lossy(&none.stdout).contains("alice: thread <"));
 }

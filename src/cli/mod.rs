@@ -37,6 +37,7 @@ macro_rules! print {
 mod party;
 mod pipe;
 mod report;
+mod resolve;
 mod show;
 mod stage;
 mod voice;
@@ -100,11 +101,14 @@ pub enum Command {
         mailbox: Option<String>,
     },
     /// Why a thread was or was not flagged: every check the rules made, the parts of the prompt
-    /// a draft would send, what became of the draft (give any Message-ID of it); or, given an address
-    /// or a company's domain, the timeline of everything between us across threads and
-    /// mailboxes, their deals with each stage change and the sentence behind it.
+    /// a draft would send, what became of the draft (name the thread by any Message-ID of it,
+    /// a draft's Message-ID as `once` prints it, its number in `tend status`, or words of its
+    /// subject); or, given an address or a company's domain, the timeline of everything
+    /// between us across threads and mailboxes, their deals with each stage change and the
+    /// sentence behind it.
     Explain {
-        /// A Message-ID, a contact's address, or a company's domain (`acme.example`).
+        /// A Message-ID (a message's or a draft's), a number from `tend status`, words of a
+        /// subject, a contact's address, or a company's domain (`acme.example`).
         message_id: String,
         #[arg(long)]
         mailbox: Option<String>,
@@ -299,9 +303,22 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                 .trim()
                 .trim_start_matches('<')
                 .trim_end_matches('>');
-            let Some(thread_id) = store.thread_of(id)? else {
-                // Not a message: a person or a company, if the record knows them.
-                return party::run(config, &store, id, now);
+            let chosen = select(config, mailbox.as_deref())?;
+            let thread_id = match resolve::resolve(&chosen, &store, id, now)? {
+                resolve::Target::Thread(t) => t,
+                resolve::Target::Ambiguous(candidates) => {
+                    eprintln!(
+                        "tend: the subjects of {} threads hold {id:?}; name one by its number in \
+                         `tend status`, its whole subject or a Message-ID:",
+                        candidates.len()
+                    );
+                    for (subject, thread) in &candidates {
+                        eprintln!("  {:?} <{}>", shown(subject), shown(thread));
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
+                // Not a thread: a person or a company, if the record knows them.
+                resolve::Target::Nothing => return party::run(config, &store, id, now),
             };
             let thread = store
                 .thread(&thread_id)?

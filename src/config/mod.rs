@@ -316,8 +316,8 @@ fn no_mailboxes_message(others: &[PathBuf]) -> String {
         .iter()
         .map(name)
         .partition(|n| n.ends_with(".sample"));
-    let mut message = "no mailbox file (NAME.toml) in this folder, so there is nothing to watch"
-        .to_string();
+    let mut message =
+        "no mailbox file (NAME.toml) in this folder, so there is nothing to watch".to_string();
     if !ignored.is_empty() {
         message.push_str(&format!(
             "; ignored {}: only files ending in .toml are read as mailboxes (rename one to \

@@ -412,7 +412,10 @@ fn misnamed_mailbox_files_are_named_in_the_error() {
 fn a_sample_mailbox_file_is_called_an_example() {
     let (_dir, tend) = with_mailbox_files(&["example.toml.sample"]);
     let err = load(&tend).unwrap_err().to_string();
-    assert!(err.contains("example.toml.sample is an example: copy it to NAME.toml"), "{err}");
+    assert!(
+        err.contains("example.toml.sample is an example: copy it to NAME.toml"),
+        "{err}"
+    );
     assert!(!err.contains("ignored"), "{err}");
 }
 
@@ -420,6 +423,10 @@ fn a_sample_mailbox_file_is_called_an_example() {
 fn a_sample_beside_a_mailbox_file_is_ignored_silently() {
     let dir = tempfile::tempdir().unwrap();
     let tend = write(dir.path(), "", "");
-    std::fs::write(dir.path().join("mailboxes/example.toml.sample"), "not toml [").unwrap();
+    std::fs::write(
+        dir.path().join("mailboxes/example.toml.sample"),
+        "not toml [",
+    )
+    .unwrap();
     assert_eq!(load(&tend).unwrap().mailboxes.len(), 1);
 }

@@ -54,7 +54,11 @@ pub async fn login(cfg: &ImapConfig, password: &str) -> Result<ImapSession, Logi
         Ok(Err((async_imap::error::Error::No(message), _)))
         | Ok(Err((async_imap::error::Error::Bad(message), _))) => {
             let words = diagnose::server_words(&message);
-            let stop = if words.ends_with(['.', '!', '?']) { "" } else { "." };
+            let stop = if words.ends_with(['.', '!', '?']) {
+                ""
+            } else {
+                "."
+            };
             Err(LoginError::Refused {
                 host: cfg.host.clone(),
                 user: cfg.username.clone(),
@@ -201,7 +205,9 @@ async fn tls_handshake(
         Ok(Ok(tls)) => Ok(tls),
         Ok(Err(err)) => match diagnose::tls_failure(cfg, &err) {
             Some(words) => Err(anyhow::anyhow!(words)),
-            None => Err(anyhow::Error::new(err).context(format!("TLS handshake with {}", cfg.host))),
+            None => {
+                Err(anyhow::Error::new(err).context(format!("TLS handshake with {}", cfg.host)))
+            }
         },
     }
 }

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -321,4 +321,57 @@ fn explain_takes_a_status_number_a_subject_or_a_drafts_message_id() {
     // A number past the list is no thread: it goes on to people and companies.
     let none = tend(&w.config, &["explain", "99"]);
     assert!(!String::from_utf8_lossy(&none.stdout).contains("alice: thread <"));
+}
+
+/// The names in a directory, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn another_users_store_is_not_written_by_sudo_tend() {
+    let dir = tempfile::tempdir().unwrap();
+    let imap = "host = \"127.0.0.1\"\nport = 1\nsecurity = \"plain\"\n";
+    let tend_toml = config(dir.path(), "http://127.0.0.1:1/v1", Some(imap), "pw");
+    // The service's store: its directory owned by the service's user, its snapshot inside.
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::write(
+        state.join("status.txt"),
+        "alice: 0 of 3 recent threads need attention\n",
+    )
+    .unwrap();
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        // Only root can give a directory to another user; the unit test of cli::owner
+        // covers the refusal against "/" for everyone else.
+        eprintln!("not root: skipped");
+        return;
+    }
+    let service = 65534;
+    std::os::unix::fs::chown(&state, Some(service), None).unwrap();
+    let before = names(&state);
+    let status = tend(&tend_toml, &["status"]);
+    assert!(status.status.success());
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        shown.contains("the store is the service's; this is the status it wrote")
+            && shown.contains("0 of 3 recent threads"),
+        "{shown}"
+    );
+    for args in [&["once"][..], &["sync"], &["explain", "1"], &["voice"]] {
+        let out = tend(&tend_toml, args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("belongs to uid {service}")), "{err}");
+    }
+    assert_eq!(
+        names(&state),
+        before,
+        "nothing was created in the service's store"
+    );
 }

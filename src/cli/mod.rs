@@ -34,6 +34,7 @@ macro_rules! print {
     };
 }
 
+mod owner;
 mod party;
 mod pipe;
 mod report;
@@ -177,7 +178,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
     match command {
         Command::Check => check(config).await,
         Command::Sync { mailbox } => {
-            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let store = owner::open_store(config, now)?;
             // Ctrl-C during a long first import stops between batches, keeping what is stored.
             let shutdown = CancellationToken::new();
             spawn_signal_handler(shutdown.clone())?;
@@ -194,7 +195,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             Ok(exit(failed))
         }
         Command::Once { dry_run, mailbox } => {
-            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let store = owner::open_store(config, now)?;
             let model = Client::new(&config.llm)?;
             // Ctrl-C stops between steps, as the service does (an APPEND in flight finishes).
             let shutdown = CancellationToken::new();
@@ -232,17 +233,23 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             Ok(exit(failed || shutdown.is_cancelled()))
         }
         Command::Run => {
-            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let store = owner::open_store(config, now)?;
             let model = Client::new(&config.llm)?;
             daemon::run(config.clone(), store, model, Box::new(write_snapshot)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { mailbox } => {
             let chosen = select(config, mailbox.as_deref())?;
-            match Store::open(&config.state_dir, now.timestamp()) {
+            match owner::open_store(config, now) {
                 Ok(store) => print!("{}", status_text(&chosen, &store, now)?),
-                // `tend run` holds the store: show the snapshot it keeps.
-                Err(err) if store::is_locked(&err) => {
+                // `tend run` holds the store, or it is the service's (`sudo tend status`):
+                // show the snapshot it keeps.
+                Err(err) if store::is_locked(&err) || owner::is_foreign(&err) => {
+                    let whose = if owner::is_foreign(&err) {
+                        "the store is the service's"
+                    } else {
+                        "tend run is active"
+                    };
                     let path = status_snapshot(config);
                     let text = std::fs::read_to_string(&path).with_context(|| {
                         format!(
@@ -255,7 +262,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                         .ok()
                         .and_then(|t| t.elapsed().ok())
                         .map_or(String::new(), |d| format!(" {} s ago", d.as_secs()));
-                    println!("(tend run is active; this is the status it wrote{age})");
+                    println!("({whose}; this is the status it wrote{age})");
                     print!("{text}");
                 }
                 Err(err) => return Err(err),
@@ -263,7 +270,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Voice { name, mailbox } => {
-            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let store = owner::open_store(config, now)?;
             for mb in select(config, name.or(mailbox).as_deref())? {
                 store.refresh_voice(&mb.name, &mb.identity)?;
                 let learned = store.voice(&mb.name)?.unwrap_or_default();
@@ -298,7 +305,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             mailbox,
             prompt,
         } => {
-            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let store = owner::open_store(config, now)?;
             let id = message_id
                 .trim()
                 .trim_start_matches('<')

@@ -375,3 +375,55 @@ fn another_users_store_is_not_written_by_sudo_tend() {
         "nothing was created in the service's store"
     );
 }
+
+#[test]
+fn check_says_in_one_line_per_problem_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1: neither IMAP nor the model.
+    let imap = "host = \"127.0.0.1\"\nport = 1\nsecurity = \"plain\"\n";
+    let tend_toml = config(dir.path(), "http://127.0.0.1:1/v1", Some(imap), "pw");
+    std::fs::write(
+        dir.path().join("mailboxes/bob.toml"),
+        "addresses = [\"bob@acme.test\"]\ntimezone = \"UTC\"\n[imap]\nhost = \
+         \"tend-test.invalid\"\nusername = \"bob\"\npassword_file = \"alice.password\"\n",
+    )
+    .unwrap();
+    let out = tend(&tend_toml, &["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    let fails: Vec<&str> = said.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert_eq!(fails.len(), 3, "{said}");
+    assert!(
+        fails[0].starts_with("FAIL alice: ")
+            && fails[0].contains("127.0.0.1:1 refused the connection: nothing listens on port 1"),
+        "{said}"
+    );
+    assert!(
+        fails[1].starts_with("FAIL bob: ")
+            && fails[1].contains("the host \"tend-test.invalid\" was not found (DNS"),
+        "{said}"
+    );
+    assert!(
+        fails[2].contains("nothing answers at http://127.0.0.1:1/v1: start the model server"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_missing_folder_is_named_with_what_the_server_has() {
+    let w = World::new(
+        "host = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\n[folders]\ndrafts = \
+         \"Entwürfe\"\n",
+        "s3cret pass",
+    );
+    let out = tend(&w.config, &["check"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stdout);
+    let line = said.lines().find(|l| l.starts_with("FAIL alice")).unwrap();
+    assert!(
+        line.contains("\"Entwürfe\" ([folders] in the mailbox file) does not exist")
+            && line.contains("Drafts")
+            && line.contains("INBOX"),
+        "{said}"
+    );
+}

@@ -34,6 +34,7 @@ macro_rules! print {
     };
 }
 
+mod checkup;
 mod owner;
 mod party;
 mod pipe;
@@ -486,7 +487,13 @@ async fn check(config: &Config) -> Result<ExitCode> {
             ),
             Err(err) => {
                 failed = true;
-                println!("FAIL model server {}: {err:#}", config.llm.base_url);
+                match checkup::model_hint(&err, &config.llm) {
+                    Some(hint) => println!(
+                        "FAIL model server {}: {hint} ({err:#})",
+                        config.llm.base_url
+                    ),
+                    None => println!("FAIL model server {}: {err:#}", config.llm.base_url),
+                }
             }
         },
         Err(err) => {

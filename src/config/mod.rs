@@ -6,11 +6,13 @@
 //! This file owns the checked types the rest of tend uses, loading and validation; the serde
 //! mirror of the files is `raw`, where secrets live and how they are read is `secret`, the
 //! `[rules]` table is `rules`, which addresses are ours or one organisation is `domains`,
-//! reading a TOML file with the line of each key is `file`, and the offer's text `knowledge`.
+//! reading a TOML file with the line of each key is `file`, the offer's text `knowledge`, and
+//! which files of `mailboxes/` are mailboxes `mailbox_dir`.
 
 pub mod domains;
 mod file;
 mod knowledge;
+mod mailbox_dir;
 mod pipeline;
 mod raw;
 mod rules;
@@ -20,6 +22,7 @@ pub use domains::{is_freemail, same_organisation, Identity};
 use file::{locate, read_toml};
 use knowledge::read_knowledge;
 pub use knowledge::{Knowledge, KNOWLEDGE_MAX};
+use mailbox_dir::load_mailboxes;
 pub use pipeline::{Outcome, Pipeline, Stage};
 pub use rules::{Rules, StopsOn};
 pub use secret::Secret;
@@ -278,63 +281,6 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         pipeline,
         metrics_listen,
     })
-}
-
-/// Every `*.toml` in `dir`, sorted by name so runs are repeatable. None is an error: a service
-/// watching no mailbox would idle forever looking healthy (issue 11: `alice.conf`).
-fn load_mailboxes(dir: &Path) -> Result<Vec<MailboxConfig>, ConfigError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ConfigError {
-        file: dir.to_path_buf(),
-        message: format!("cannot read the mailboxes folder: {e}"),
-    })?;
-    let mut all: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    all.sort();
-    let (files, others): (Vec<PathBuf>, Vec<PathBuf>) = all
-        .into_iter()
-        .partition(|p| p.extension().is_some_and(|x| x == "toml"));
-    if files.is_empty() {
-        return Err(ConfigError {
-            file: dir.to_path_buf(),
-            message: no_mailboxes_message(&others),
-        });
-    }
-    files.iter().map(|f| load_mailbox(f)).collect()
-}
-
-/// What to say when the mailboxes folder holds no `NAME.toml`: the files it does hold, the
-/// examples (`*.sample`, as packaging ships them) apart from what looks like a misnamed one.
-fn no_mailboxes_message(others: &[PathBuf]) -> String {
-    let name = |p: &PathBuf| {
-        p.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-    let (samples, ignored): (Vec<String>, Vec<String>) = others
-        .iter()
-        .map(name)
-        .partition(|n| n.ends_with(".sample"));
-    let mut message =
-        "no mailbox file (NAME.toml) in this folder, so there is nothing to watch".to_string();
-    if !ignored.is_empty() {
-        message.push_str(&format!(
-            "; ignored {}: only files ending in .toml are read as mailboxes (rename one to \
-             NAME.toml if it is meant as one)",
-            ignored.join(", ")
-        ));
-    }
-    if samples.is_empty() {
-        message.push_str("; write one mailbox file per address (see the README)");
-    } else {
-        message.push_str(&format!(
-            "; {} {} an example: copy it to NAME.toml and edit it",
-            samples.join(", "),
-            if samples.len() == 1 { "is" } else { "are" }
-        ));
-    }
-    message
 }
 
 /// Reads and checks one mailbox file.

@@ -1,11 +1,95 @@
-//! What `tend check` adds to a failure so that its one line says how to fix it: for the model,
-//! whether nothing answers, the key is refused or the URL or model name is wrong. The IMAP
-//! failures already say it themselves (`imap::diagnose`).
+//! `tend check`: what it tries (the configuration, each mailbox's login and folders, the
+//! model) and the one line per problem that says how to fix it. For the model it words whether
+//! nothing answers, the key is refused or the URL or model name is wrong; the IMAP failures say
+//! it themselves (`imap::diagnose`).
 //!
-//! Only wording; `check` itself (what is tried, in which order) is in `cli`.
+//! It changes nothing: no store is opened, nothing is written to a mailbox.
 
-use crate::config::LlmConfig;
-use crate::llm::LlmError;
+use super::exit;
+use crate::config::{Config, LlmConfig};
+use crate::daemon;
+use crate::llm::{Client, LlmError};
+use anyhow::Result;
+use std::process::ExitCode;
+
+/// `tend check`: the configuration, each mailbox's login and folders, then the model; one
+/// line per finding, `FAIL` lines for what must be fixed, and a failure status if any.
+pub(super) async fn run(config: &Config) -> Result<ExitCode> {
+    println!(
+        "ok   config {} ({} mailboxes)",
+        config.path.display(),
+        config.mailboxes.len()
+    );
+    let dir = config
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("mailboxes");
+    for name in lookalikes(&dir) {
+        println!(
+            "note mailboxes/{name} is not read: only NAME.toml files are mailboxes (rename it if \
+             it is meant as one)"
+        );
+    }
+    let mut failed = false;
+    for mb in &config.mailboxes {
+        let result = async {
+            let (session, folders) = daemon::open(mb).await?;
+            let uidplus = session.has_uidplus();
+            session.logout().await;
+            Ok::<_, anyhow::Error>((folders, uidplus))
+        }
+        .await;
+        match result {
+            Ok((f, uidplus)) => {
+                if !uidplus {
+                    println!("note {}: the server has no UIDPLUS (RFC 4315): drafts of ours that are no longer wanted are only flagged \\Deleted, never expunged (a plain EXPUNGE would also purge what your mail client marked deleted); your client's next expunge removes them", mb.name);
+                }
+                let sent = f
+                    .sent
+                    .as_deref()
+                    .unwrap_or("(none: our replies are seen only via other folders)");
+                match &f.drafts {
+                    Some(d) => println!(
+                        "ok   {}: login works; inbox {:?}, sent {sent:?}, drafts {d:?}",
+                        mb.name, f.inbox
+                    ),
+                    None => {
+                        failed = true;
+                        println!("FAIL {}: login works but no Drafts folder was found; set [folders] drafts", mb.name);
+                    }
+                }
+            }
+            Err(err) => {
+                failed = true;
+                println!("FAIL {}: {err:#}", mb.name);
+            }
+        }
+    }
+    match Client::new(&config.llm) {
+        Ok(model) => match model.check().await {
+            Ok(()) => println!(
+                "ok   model {} at {} answers",
+                config.llm.model, config.llm.base_url
+            ),
+            Err(err) => {
+                failed = true;
+                match model_hint(&err, &config.llm) {
+                    Some(hint) => println!(
+                        "FAIL model server {}: {hint} ({err:#})",
+                        config.llm.base_url
+                    ),
+                    None => println!("FAIL model server {}: {err:#}", config.llm.base_url),
+                }
+            }
+        },
+        Err(err) => {
+            failed = true;
+            println!("FAIL model: {err:#}");
+        }
+    }
+    Ok(exit(failed))
+}
 
 /// The fix for a failed model check, when the kind of failure tells it.
 pub(super) fn model_hint(err: &anyhow::Error, llm: &LlmConfig) -> Option<String> {
@@ -36,6 +120,22 @@ pub(super) fn model_hint(err: &anyhow::Error, llm: &LlmConfig) -> Option<String>
         _ => return None,
     };
     Some(text)
+}
+
+/// Files in the mailboxes folder that look meant as mailbox files but are not read
+/// (`bob.conf`, `bob.toml.bak`); examples (`*.sample`), secrets and knowledge files are not.
+fn lookalikes(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".toml") && !n.ends_with(".sample"))
+        .filter(|n| n.contains(".toml") || [".conf", ".cfg", ".ini"].iter().any(|x| n.ends_with(x)))
+        .collect();
+    names.sort();
+    names
 }
 
 #[cfg(test)]
@@ -76,5 +176,21 @@ mod tests {
         let name = hint(LlmError::Refused("HTTP 404 Not Found: no model".into()));
         assert!(name.contains("model = \"m\""), "{name}");
         assert_eq!(hint(LlmError::Failed("timed out".into())), "");
+    }
+
+    #[test]
+    fn only_files_meant_as_mailboxes_are_noted_as_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "a.toml",
+            "b.conf",
+            "c.toml.bak",
+            "example.toml.sample",
+            "a.password",
+            "offer.txt",
+        ] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        assert_eq!(lookalikes(dir.path()), ["b.conf", "c.toml.bak"]);
     }
 }

@@ -177,7 +177,7 @@ pub async fn main(args: Args) -> ExitCode {
 async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
     let now = Utc::now();
     match command {
-        Command::Check => check(config).await,
+        Command::Check => checkup::run(config).await,
         Command::Sync { mailbox } => {
             let store = owner::open_store(config, now)?;
             // Ctrl-C during a long first import stops between batches, keeping what is stored.
@@ -436,72 +436,6 @@ fn select<'a>(config: &'a Config, name: Option<&str>) -> Result<Vec<&'a MailboxC
         }
     }
     Ok(chosen)
-}
-
-async fn check(config: &Config) -> Result<ExitCode> {
-    println!(
-        "ok   config {} ({} mailboxes)",
-        config.path.display(),
-        config.mailboxes.len()
-    );
-    let mut failed = false;
-    for mb in &config.mailboxes {
-        let result = async {
-            let (session, folders) = daemon::open(mb).await?;
-            let uidplus = session.has_uidplus();
-            session.logout().await;
-            Ok::<_, anyhow::Error>((folders, uidplus))
-        }
-        .await;
-        match result {
-            Ok((f, uidplus)) => {
-                if !uidplus {
-                    println!("note {}: the server has no UIDPLUS (RFC 4315): drafts of ours that are no longer wanted are only flagged \\Deleted, never expunged (a plain EXPUNGE would also purge what your mail client marked deleted); your client's next expunge removes them", mb.name);
-                }
-                let sent = f
-                    .sent
-                    .as_deref()
-                    .unwrap_or("(none: our replies are seen only via other folders)");
-                match &f.drafts {
-                    Some(d) => println!(
-                        "ok   {}: login works; inbox {:?}, sent {sent:?}, drafts {d:?}",
-                        mb.name, f.inbox
-                    ),
-                    None => {
-                        failed = true;
-                        println!("FAIL {}: login works but no Drafts folder was found; set [folders] drafts", mb.name);
-                    }
-                }
-            }
-            Err(err) => {
-                failed = true;
-                println!("FAIL {}: {err:#}", mb.name);
-            }
-        }
-    }
-    match Client::new(&config.llm) {
-        Ok(model) => match model.check().await {
-            Ok(()) => println!(
-                "ok   model {} at {} answers",
-                config.llm.model, config.llm.base_url
-            ),
-            Err(err) => {
-                failed = true;
-                match checkup::model_hint(&err, &config.llm) {
-                    Some(hint) => println!(
-                        "FAIL model server {}: {hint} ({err:#})",
-                        config.llm.base_url
-                    ),
-                    None => println!("FAIL model server {}: {err:#}", config.llm.base_url),
-                }
-            }
-        },
-        Err(err) => {
-            failed = true;
-            println!("FAIL model: {err:#}");
-        }
-    }
-    Ok(exit(failed))
 }
 
 /// Syncs one mailbox on a connection of its own, without judging or drafting.

@@ -427,3 +427,43 @@ fn a_missing_folder_is_named_with_what_the_server_has() {
         "{said}"
     );
 }
+
+#[test]
+fn explain_while_the_service_runs_says_what_to_do() {
+    let w = World::new(
+        "host = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\n",
+        "s3cret pass",
+    );
+    question(&w, "q1@buyer.test", "Pricing for 50 seats", 5);
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(&w.config)
+        .arg("run")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let snapshot = w.dir.path().join("state/status.txt");
+    let start = Instant::now();
+    // The first snapshot comes before the first pass: wait for the thread in it.
+    let listed = || std::fs::read_to_string(&snapshot).is_ok_and(|t| t.contains("[1] * "));
+    while !listed() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let explain = tend(&w.config, &["explain", "1"]);
+    let status = tend(&w.config, &["status"]);
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert!(listed(), "tend run listed no thread");
+    assert!(!explain.status.success());
+    let err = String::from_utf8_lossy(&explain.stderr);
+    assert!(
+        err.contains("a running `tend run` holds the store") && err.contains("systemctl stop tend"),
+        "{err}"
+    );
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        shown.contains("tend run is active") && shown.contains("[1] * \"Pricing"),
+        "{shown}"
+    );
+}

@@ -38,7 +38,18 @@ pub(super) fn is_foreign(err: &anyhow::Error) -> bool {
 /// exist yet, and will be ours).
 pub(super) fn open_store(config: &Config, now: DateTime<Utc>) -> Result<Store> {
     check(&config.state_dir)?;
-    Store::open(&config.state_dir, now.timestamp())
+    Store::open(&config.state_dir, now.timestamp()).map_err(|err| {
+        if crate::store::is_locked(&err) {
+            // The sled error stays underneath: `status` and `report` branch on it.
+            err.context(
+                "a running `tend run` holds the store; this command needs it: stop the service \
+                 first (`sudo systemctl stop tend`), or see `tend status` and `tend report`, \
+                 which show what it wrote",
+            )
+        } else {
+            err
+        }
+    })
 }
 
 fn check(dir: &Path) -> Result<()> {

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, PartialEq)]
 pub(super) enum Target {
     Thread(String),
-    /// Several threads' subjects hold the words: (number-free) subject and a message of each.
+    /// Several threads' subjects hold the words: each one's last subject and its id.
     Ambiguous(Vec<(String, String)>),
     /// No thread: perhaps a person or a company.
     Nothing,
@@ -68,7 +68,8 @@ pub(super) fn resolve(
 }
 
 /// The thread whose subject holds `words` (case and `Re:` aside) among the threads the
-/// window judges: exactly one, else the candidates.
+/// window judges: one whose subject is exactly that, else the only one that holds them, else
+/// the candidates.
 fn by_subject(
     mailboxes: &[&MailboxConfig],
     store: &Store,
@@ -79,31 +80,38 @@ fn by_subject(
     if wanted.is_empty() {
         return Ok(Target::Nothing);
     }
-    let mut found: Vec<(String, String)> = Vec::new();
+    // Threads whose subject is exactly the words, and those whose subject only holds them.
+    let mut exact: Vec<(String, String)> = Vec::new();
+    let mut holding: Vec<(String, String)> = Vec::new();
     for mb in mailboxes {
         for id in store.recent_threads(&mb.name, daemon::window_start(mb, now))? {
-            if found.iter().any(|(_, t)| *t == id) {
+            if exact.iter().chain(&holding).any(|(_, t)| *t == id) {
                 continue;
             }
             let Some(thread) = store.thread(&id)? else {
                 continue;
             };
-            let Some(subject) = thread.messages.iter().map(|m| m.subject.clone()).next() else {
-                continue;
+            // Any message's subject: `status` shows the last one, a person may remember the
+            // first.
+            let subjects: Vec<String> = thread.messages.iter().map(|m| plain(&m.subject)).collect();
+            let shown = || {
+                thread
+                    .messages
+                    .last()
+                    .map(|m| m.subject.clone())
+                    .unwrap_or_default()
             };
-            let plain_subject = plain(&subject);
-            if plain_subject.contains(&wanted) {
-                // An exact subject wins over subjects that only contain it.
-                if plain_subject == wanted {
-                    return Ok(Target::Thread(id));
-                }
-                found.push((subject, id));
+            if subjects.contains(&wanted) {
+                exact.push((shown(), id));
+            } else if subjects.iter().any(|s| s.contains(&wanted)) {
+                holding.push((shown(), id));
             }
         }
     }
+    let found = if exact.is_empty() { holding } else { exact };
     Ok(match found.len() {
         0 => Target::Nothing,
-        1 => Target::Thread(found.remove(0).1),
+        1 => Target::Thread(found[0].1.clone()),
         _ => Target::Ambiguous(found),
     })
 }

@@ -581,7 +581,7 @@ fn check_reports_login_and_folders_and_refuses_a_wrong_password() {
     std::fs::write(w.dir.path().join("mailboxes/alice.password"), "wrong\n").unwrap();
     let out = w.tend(&["check"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("refused the login"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("login refused by"));
 }
 
 #[test]

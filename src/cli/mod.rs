@@ -17,10 +17,31 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+/// `println!` and `print!` for every command (and the modules below): through `pipe`, so a
+/// closed pipe ends the output quietly instead of panicking. Must stay above the `mod` lines.
+macro_rules! println {
+    () => {
+        $crate::cli::pipe::print(format_args!(""), true)
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::pipe::print(format_args!($($arg)*), true)
+    };
+}
+
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli::pipe::print(format_args!($($arg)*), false)
+    };
+}
+
 mod auth;
+mod checkup;
 mod deal;
+mod owner;
 mod party;
+mod pipe;
 mod report;
+mod resolve;
 mod show;
 mod stage;
 mod voice;
@@ -90,11 +111,14 @@ pub enum Command {
         mailbox: Option<String>,
     },
     /// Why a thread was or was not flagged: every check the rules made, the parts of the prompt
-    /// a draft would send, what became of the draft (give any Message-ID of it); or, given an address
-    /// or a company's domain, the timeline of everything between us across threads and
-    /// mailboxes, their deals with each stage change and the sentence behind it.
+    /// a draft would send, what became of the draft (name the thread by any Message-ID of it,
+    /// a draft's Message-ID as `once` prints it, its number in `tend status`, or words of its
+    /// subject); or, given an address or a company's domain, the timeline of everything
+    /// between us across threads and mailboxes, their deals with each stage change and the
+    /// sentence behind it.
     Explain {
-        /// A Message-ID, a contact's address, or a company's domain (`acme.example`).
+        /// A Message-ID (a message's or a draft's), a number from `tend status`, words of a
+        /// subject, a contact's address, or a company's domain (`acme.example`).
         message_id: String,
         #[arg(long)]
         mailbox: Option<String>,
@@ -169,6 +193,7 @@ pub async fn main(args: Args) -> ExitCode {
         }
     };
     match dispatch(&config, args.command).await {
+        Ok(_) if pipe::failed() => ExitCode::FAILURE,
         Ok(code) => code,
         Err(err) => {
             eprintln!("tend: {err:#}");
@@ -180,10 +205,10 @@ pub async fn main(args: Args) -> ExitCode {
 async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
     let now = Utc::now();
     match command {
-        Command::Check => check(config).await,
+        Command::Check => checkup::run(config).await,
         Command::Auth { name } => auth::run(config, &name).await,
         Command::Sync { mailbox } => {
-            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let store = owner::open_store(config, now)?;
             // Ctrl-C during a long first import stops between batches, keeping what is stored.
             let shutdown = CancellationToken::new();
             spawn_signal_handler(shutdown.clone())?;
@@ -200,7 +225,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             Ok(exit(failed))
         }
         Command::Once { dry_run, mailbox } => {
-            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let store = owner::open_store(config, now)?;
             let model = Client::new(&config.llm)?;
             // Ctrl-C stops between steps, as the service does (an APPEND in flight finishes).
             let shutdown = CancellationToken::new();
@@ -238,17 +263,23 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             Ok(exit(failed || shutdown.is_cancelled()))
         }
         Command::Run => {
-            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let store = owner::open_store(config, now)?;
             let model = Client::new(&config.llm)?;
             daemon::run(config.clone(), store, model, Box::new(write_snapshot)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { mailbox } => {
             let chosen = select(config, mailbox.as_deref())?;
-            match Store::open(&config.state_dir, now.timestamp()) {
+            match owner::open_store(config, now) {
                 Ok(store) => print!("{}", status_text(&chosen, &store, now)?),
-                // `tend run` holds the store: show the snapshot it keeps.
-                Err(err) if store::is_locked(&err) => {
+                // `tend run` holds the store, or it is the service's (`sudo tend status`):
+                // show the snapshot it keeps.
+                Err(err) if store::is_locked(&err) || owner::is_foreign(&err) => {
+                    let whose = if owner::is_foreign(&err) {
+                        "the store is the service's"
+                    } else {
+                        "tend run is active"
+                    };
                     let path = status_snapshot(config);
                     let text = std::fs::read_to_string(&path).with_context(|| {
                         format!(
@@ -261,7 +292,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
                         .ok()
                         .and_then(|t| t.elapsed().ok())
                         .map_or(String::new(), |d| format!(" {} s ago", d.as_secs()));
-                    println!("(tend run is active; this is the status it wrote{age})");
+                    println!("({whose}; this is the status it wrote{age})");
                     print!("{text}");
                 }
                 Err(err) => return Err(err),
@@ -269,7 +300,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Voice { name, mailbox } => {
-            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let store = owner::open_store(config, now)?;
             for mb in select(config, name.or(mailbox).as_deref())? {
                 store.refresh_voice(&mb.name, &mb.identity)?;
                 let learned = store.voice(&mb.name)?.unwrap_or_default();
@@ -310,14 +341,27 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
             mailbox,
             prompt,
         } => {
-            let store = Store::open(&config.state_dir, now.timestamp())?;
+            let store = owner::open_store(config, now)?;
             let id = message_id
                 .trim()
                 .trim_start_matches('<')
                 .trim_end_matches('>');
-            let Some(thread_id) = store.thread_of(id)? else {
-                // Not a message: a person or a company, if the record knows them.
-                return party::run(config, &store, id, now);
+            let chosen = select(config, mailbox.as_deref())?;
+            let thread_id = match resolve::resolve(&chosen, &store, id, now)? {
+                resolve::Target::Thread(t) => t,
+                resolve::Target::Ambiguous(candidates) => {
+                    eprintln!(
+                        "tend: the subjects of {} threads hold {id:?}; name one by its number in \
+                         `tend status`, its whole subject or a Message-ID:",
+                        candidates.len()
+                    );
+                    for (subject, thread) in &candidates {
+                        eprintln!("  {:?} <{}>", shown(subject), shown(thread));
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
+                // Not a thread: a person or a company, if the record knows them.
+                resolve::Target::Nothing => return party::run(config, &store, id, now),
             };
             let thread = store
                 .thread(&thread_id)?
@@ -428,66 +472,6 @@ fn select<'a>(config: &'a Config, name: Option<&str>) -> Result<Vec<&'a MailboxC
         }
     }
     Ok(chosen)
-}
-
-async fn check(config: &Config) -> Result<ExitCode> {
-    println!(
-        "ok   config {} ({} mailboxes)",
-        config.path.display(),
-        config.mailboxes.len()
-    );
-    let mut failed = false;
-    for mb in &config.mailboxes {
-        let result = async {
-            let (session, folders) = daemon::open(mb).await?;
-            let uidplus = session.has_uidplus();
-            session.logout().await;
-            Ok::<_, anyhow::Error>((folders, uidplus))
-        }
-        .await;
-        match result {
-            Ok((f, uidplus)) => {
-                if !uidplus {
-                    println!("note {}: the server has no UIDPLUS (RFC 4315): drafts of ours that are no longer wanted are only flagged \\Deleted, never expunged (a plain EXPUNGE would also purge what your mail client marked deleted); your client's next expunge removes them", mb.name);
-                }
-                let sent = f
-                    .sent
-                    .as_deref()
-                    .unwrap_or("(none: our replies are seen only via other folders)");
-                match &f.drafts {
-                    Some(d) => println!(
-                        "ok   {}: login works; inbox {:?}, sent {sent:?}, drafts {d:?}",
-                        mb.name, f.inbox
-                    ),
-                    None => {
-                        failed = true;
-                        println!("FAIL {}: login works but no Drafts folder was found; set [folders] drafts", mb.name);
-                    }
-                }
-            }
-            Err(err) => {
-                failed = true;
-                println!("FAIL {}: {err:#}", mb.name);
-            }
-        }
-    }
-    match Client::new(&config.llm) {
-        Ok(model) => match model.check().await {
-            Ok(()) => println!(
-                "ok   model {} at {} answers",
-                config.llm.model, config.llm.base_url
-            ),
-            Err(err) => {
-                failed = true;
-                println!("FAIL model server {}: {err:#}", config.llm.base_url);
-            }
-        },
-        Err(err) => {
-            failed = true;
-            println!("FAIL model: {err:#}");
-        }
-    }
-    Ok(exit(failed))
 }
 
 /// Syncs one mailbox on a connection of its own, without judging or drafting.

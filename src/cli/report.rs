@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::daemon;
 use crate::record::Record;
 use crate::report::{self, Report};
-use crate::store::{self, Store};
+use crate::store;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use std::io::IsTerminal;
@@ -45,9 +45,9 @@ pub(super) fn parse_moment(text: &str, now: DateTime<Utc>) -> Result<DateTime<Ut
 /// The record as of `until`: built from the store, or the one `tend run` left while it holds
 /// the store (saying how old it is on stderr; later mail in it is not left out).
 pub(super) fn record(config: &Config, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Record> {
-    match Store::open(&config.state_dir, now.timestamp()) {
+    match super::owner::open_store(config, now) {
         Ok(store) => daemon::record::build(config, &store, until, until < now),
-        Err(err) if store::is_locked(&err) => {
+        Err(err) if store::is_locked(&err) || super::owner::is_foreign(&err) => {
             let path = daemon::record::snapshot_path(&config.state_dir);
             let bytes = std::fs::read(&path).with_context(|| {
                 format!(
@@ -59,7 +59,8 @@ pub(super) fn record(config: &Config, until: DateTime<Utc>, now: DateTime<Utc>) 
                 .with_context(|| format!("reading the record {}", path.display()))?;
             let age = now.timestamp() - record.built_at;
             eprintln!(
-                "(tend run is active; this is the record it wrote {} s ago)",
+                "(tend run is active, or the store is the service's; this is the record it \
+                 wrote {} s ago)",
                 age.max(0)
             );
             Ok(record)

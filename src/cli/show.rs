@@ -187,8 +187,9 @@ pub(super) fn status_text(
     now: DateTime<Utc>,
 ) -> Result<String> {
     let mut out = String::new();
-    for mb in mailboxes {
-        let (reviews, judged) = daemon::review(mb, store, now)?;
+    // Numbered across the mailboxes shown, in the order `explain N` recomputes them.
+    let mut number = 0;
+    for (mb, reviews, judged) in super::resolve::listed(mailboxes, store, now)? {
         out.push_str(&format!(
             "{}: {} of {judged} recent threads need attention\n",
             mb.name,
@@ -196,7 +197,12 @@ pub(super) fn status_text(
         ));
         out.push_str(&usage_line(mb, store, now)?);
         for r in &reviews {
-            out.push_str(&review_text(mb, r, now));
+            number += 1;
+            let text = review_text(mb, r, now);
+            out.push_str(&format!(
+                "  [{number}] {}",
+                text.strip_prefix("  ").unwrap_or(&text)
+            ));
         }
         let waiting = daemon::lifecycle::waiting(mb, store, &reviews, now)?;
         if waiting > 0 {
@@ -205,6 +211,11 @@ pub(super) fn status_text(
                 mb.rules.max_drafts_per_day
             ));
         }
+    }
+    if number > 0 {
+        out.push_str(
+            "(`tend explain N` says why thread N is listed; a subject or a Message-ID works too)\n",
+        );
     }
     Ok(out)
 }

@@ -8,7 +8,7 @@
 
 use super::show::shown;
 use crate::config::Config;
-use crate::store::{self, corrections, Store};
+use crate::store::{self, corrections};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use std::process::ExitCode;
@@ -56,7 +56,8 @@ pub(super) fn run(
             }
         },
     };
-    let known = match Store::open(&config.state_dir, now.timestamp()) {
+    // Another user's store (sudo) is refused here, before corrections.json is written.
+    let known = match super::owner::open_store(config, now) {
         Ok(store) => {
             let Some(thread_id) = store.thread_of(id)? else {
                 anyhow::bail!(

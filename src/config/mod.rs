@@ -7,13 +7,14 @@
 //! mirror of the files is `raw`, where secrets live and how they are read is `secret`, the
 //! `[rules]` table is `rules`, the `[imap]` table `imap`, how a mailbox logs in (password or
 //! OAuth2) `oauth2`, the `provider` presets `presets`, which addresses are ours or one
-//! organisation is `domains`, reading a TOML file with the line of each key is `file`, and the
-//! offer's text `knowledge`.
+//! organisation is `domains`, reading a TOML file with the line of each key is `file`, the
+//! offer's text `knowledge`, and which files of `mailboxes/` are mailboxes `mailbox_dir`.
 
 pub mod domains;
 mod file;
 mod imap;
 mod knowledge;
+mod mailbox_dir;
 mod oauth2;
 mod pipeline;
 mod presets;
@@ -25,6 +26,7 @@ pub use domains::{is_freemail, same_organisation, Identity};
 use file::{locate, read_toml};
 use knowledge::read_knowledge;
 pub use knowledge::{Knowledge, KNOWLEDGE_MAX};
+use mailbox_dir::load_mailboxes;
 pub use oauth2::{token_file, Auth, OAuth2, OAuth2Client, TokenSource};
 pub use pipeline::{Outcome, Pipeline, Stage};
 pub use rules::{Rules, StopsOn};
@@ -291,20 +293,6 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         pipeline,
         metrics_listen,
     })
-}
-
-/// Every `*.toml` in `dir`, sorted by name so runs are repeatable.
-fn load_mailboxes(dir: &Path) -> Result<Vec<MailboxConfig>, ConfigError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ConfigError {
-        file: dir.to_path_buf(),
-        message: format!("cannot read the mailboxes folder: {e}"),
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files.iter().map(|f| load_mailbox(f)).collect()
 }
 
 /// Reads and checks one mailbox file.

@@ -27,7 +27,12 @@ impl Secret {
             Secret::File(path) => read_private_file(path)?,
             Secret::Credential(name) => {
                 let dir = std::env::var_os("CREDENTIALS_DIRECTORY").with_context(|| {
-                    format!("credential {name:?}: CREDENTIALS_DIRECTORY is not set (not started by systemd with LoadCredential=?)")
+                    format!(
+                        "credential {name:?}: CREDENTIALS_DIRECTORY is not set: only the service \
+                         (LoadCredential=) or `tendctl` (README) hands credentials over; run by \
+                         hand, name the secret as a file instead (password_file or api_key_file, \
+                         mode 600)"
+                    )
                 })?;
                 let path = Path::new(&dir).join(name);
                 std::fs::read_to_string(&path)

@@ -378,3 +378,55 @@ fn knowledge_file_too_big_or_unreadable_names_the_file_and_key() {
         "{err}"
     );
 }
+
+/// A tend.toml whose mailboxes folder holds only `files` (each written with a little text).
+fn with_mailbox_files(files: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let tend = write(dir.path(), "", "");
+    std::fs::remove_file(dir.path().join("mailboxes/a.toml")).unwrap();
+    std::fs::remove_file(dir.path().join("mailboxes/pw")).unwrap();
+    for f in files {
+        std::fs::write(dir.path().join("mailboxes").join(f), "addresses = []\n").unwrap();
+    }
+    (dir, tend)
+}
+
+#[test]
+fn an_empty_mailboxes_folder_is_a_config_error() {
+    let (_dir, tend) = with_mailbox_files(&[]);
+    let err = load(&tend).unwrap_err();
+    assert!(err.file.ends_with("mailboxes"), "{err}");
+    assert!(err.message.contains("no mailbox file (NAME.toml)"), "{err}");
+}
+
+#[test]
+fn misnamed_mailbox_files_are_named_in_the_error() {
+    let (_dir, tend) = with_mailbox_files(&["alice.conf", "alice.toml.bak"]);
+    let err = load(&tend).unwrap_err().to_string();
+    assert!(err.contains("ignored alice.conf, alice.toml.bak"), "{err}");
+    assert!(err.contains("only files ending in .toml"), "{err}");
+    assert!(!err.contains("example"), "{err}");
+}
+
+#[test]
+fn a_sample_mailbox_file_is_called_an_example() {
+    let (_dir, tend) = with_mailbox_files(&["example.toml.sample"]);
+    let err = load(&tend).unwrap_err().to_string();
+    assert!(
+        err.contains("example.toml.sample is an example: copy it to NAME.toml"),
+        "{err}"
+    );
+    assert!(!err.contains("ignored"), "{err}");
+}
+
+#[test]
+fn a_sample_beside_a_mailbox_file_is_ignored_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let tend = write(dir.path(), "", "");
+    std::fs::write(
+        dir.path().join("mailboxes/example.toml.sample"),
+        "not toml [",
+    )
+    .unwrap();
+    assert_eq!(load(&tend).unwrap().mailboxes.len(), 1);
+}

@@ -154,16 +154,9 @@ impl<M: LanguageModel + 'static> Watch<M> {
             let (delay, state) = match err.downcast_ref::<LoginError>() {
                 Some(refused @ LoginError::Refused { .. }) => {
                     let delay = backoff.refused();
-                    // An OAuth2 refusal already says what to do (`tend auth NAME`).
-                    let hint = match self.mb.imap.auth {
-                        crate::config::Auth::Password(_) => {
-                            " Check the password (or app password) in the mailbox file;"
-                        }
-                        crate::config::Auth::OAuth2(_) => "",
-                    };
                     tracing::error!(
                         retry_in_s = delay.as_secs(),
-                        "LOGIN REFUSED: {refused}.{hint} tend retries in {} min, or at once on \
+                        "LOGIN REFUSED: {refused}; tend retries in {} min, or at once on \
                          `systemctl reload tend`",
                         delay.as_secs() / 60
                     );

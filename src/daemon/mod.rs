@@ -20,7 +20,7 @@ mod stages;
 mod sync;
 
 pub use attend::{attend, draft_id};
-pub use review::{contact, judge, review};
+pub use review::{contact, judge, review, since as window_start};
 pub use service::run;
 pub use stages::StageReport;
 pub use sync::sync;

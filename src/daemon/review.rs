@@ -77,7 +77,7 @@ fn sweep(
 
 /// The start of the window whose threads are judged (Unix seconds): the longer of the reply
 /// and follow-up windows, and a day more. The stage step (`stages`) looks at the same threads.
-pub(super) fn since(mb: &MailboxConfig, now: DateTime<Utc>) -> i64 {
+pub fn since(mb: &MailboxConfig, now: DateTime<Utc>) -> i64 {
     let window = mb
         .rules
         .reply_window_days

@@ -1,11 +1,13 @@
 //! Opening a connection: TCP with a timeout, implicit TLS or STARTTLS with rustls (system roots
 //! plus an optional CA file), or plaintext to loopback; then the greeting and LOGIN, or SASL
 //! OAUTHBEARER / XOAUTH2 with an OAuth2 access token. STARTTLS is never silently skipped: a
-//! server that refuses it is an error.
+//! server that refuses it is an error. What a failure means in plain words is `diagnose`'s.
 
+use super::diagnose;
 use crate::config::{ImapConfig, Security};
 use anyhow::{Context, Result};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::{self, pki_types::ServerName, RootCertStore};
@@ -19,8 +21,13 @@ pub type ImapSession = async_imap::Session<Box<dyn Io>>;
 /// Why a login failed; the daemon backs off longer on a refusal than on a network error.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
-    #[error("the server refused the login for {user:?}: {message}")]
-    Refused { user: String, message: String },
+    /// `message` is the server's words and what to do about them.
+    #[error("login refused by {host} for {user:?}: {message}")]
+    Refused {
+        host: String,
+        user: String,
+        message: String,
+    },
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -68,17 +75,27 @@ pub async fn login(cfg: &ImapConfig, proof: Proof<'_>) -> Result<ImapSession, Lo
         // password may be right, so this is retried like a network error, not a refusal.
         Ok(Err((async_imap::error::Error::No(message), _))) if transient(&message) => {
             Err(anyhow::anyhow!(
-                "{} cannot log in {:?} now: {message}",
+                "{} cannot log in {:?} now: {}",
                 cfg.host,
-                cfg.username
+                cfg.username,
+                diagnose::server_words(&message)
             )
             .into())
         }
         Ok(Err((async_imap::error::Error::No(message), _)))
-        | Ok(Err((async_imap::error::Error::Bad(message), _))) => Err(LoginError::Refused {
-            user: cfg.username.clone(),
-            message,
-        }),
+        | Ok(Err((async_imap::error::Error::Bad(message), _))) => {
+            let words = diagnose::server_words(&message);
+            let stop = if words.ends_with(['.', '!', '?']) {
+                ""
+            } else {
+                "."
+            };
+            Err(LoginError::Refused {
+                host: cfg.host.clone(),
+                user: cfg.username.clone(),
+                message: format!("{words}{stop}{}", diagnose::refused_hint(cfg)),
+            })
+        }
         Ok(Err((err, _))) => Err(anyhow::Error::new(err)
             .context(format!("logging in to {}", cfg.host))
             .into()),
@@ -154,16 +171,17 @@ fn transient(message: &str) -> bool {
         .any(|code| upper.contains(code))
 }
 
+/// How long a plain connection waits for the first byte of the greeting before it asks, on a
+/// second connection, whether the port expects TLS: a plain client on a TLS port would
+/// otherwise wait the whole timeout for a greeting that never comes.
+const FIRST_BYTE: Duration = Duration::from_secs(3);
+
 /// A connected, secured stream that has already consumed the server greeting.
 async fn open(cfg: &ImapConfig) -> Result<Box<dyn Io>> {
-    let addr = (cfg.host.as_str(), cfg.port);
-    let tcp = tokio::time::timeout(cfg.timeout, TcpStream::connect(addr))
-        .await
-        .map_err(|_| anyhow::anyhow!("connecting to {}:{} timed out", cfg.host, cfg.port))?
-        .with_context(|| format!("connecting to {}:{}", cfg.host, cfg.port))?;
-    tcp.set_nodelay(true).ok();
+    let tcp = tcp_connect(cfg).await?;
     match cfg.security {
         Security::Plain => {
+            let tcp = plain_or_tls(cfg, tcp).await?;
             let mut client = async_imap::Client::new(tcp);
             greeting(&mut client, cfg).await?;
             Ok(Box::new(client.into_inner()))
@@ -175,6 +193,7 @@ async fn open(cfg: &ImapConfig) -> Result<Box<dyn Io>> {
             Ok(Box::new(client.into_inner()))
         }
         Security::StartTls => {
+            let tcp = plain_or_tls(cfg, tcp).await?;
             let mut client = async_imap::Client::new(tcp);
             greeting(&mut client, cfg).await?;
             tokio::time::timeout(
@@ -183,13 +202,78 @@ async fn open(cfg: &ImapConfig) -> Result<Box<dyn Io>> {
             )
             .await
             .map_err(|_| anyhow::anyhow!("STARTTLS timed out"))?
-            .with_context(|| {
-                format!("{} refused STARTTLS; not continuing without TLS", cfg.host)
+            .map_err(|err| {
+                let words = match &err {
+                    async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m) => {
+                        diagnose::server_words(m)
+                    }
+                    other => other.to_string(),
+                };
+                anyhow::anyhow!(
+                    "{} refused STARTTLS ({words}); not continuing without TLS: if the server \
+                     offers TLS on port 993, set port = 993 and security = \"tls\"",
+                    cfg.host
+                )
             })?;
             let tls = tls_handshake(cfg, client.into_inner()).await?;
             Ok(Box::new(tls))
         }
     }
+}
+
+/// Resolves the host and connects, each failure worded as what to check.
+async fn tcp_connect(cfg: &ImapConfig) -> Result<TcpStream> {
+    let at = format!("{}:{}", cfg.host, cfg.port);
+    let addrs: Vec<std::net::SocketAddr> = tokio::time::timeout(
+        cfg.timeout,
+        tokio::net::lookup_host((cfg.host.as_str(), cfg.port)),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("looking up {:?} timed out (DNS)", cfg.host))?
+    .map_err(|e| anyhow::anyhow!(diagnose::not_found(cfg, &e)))?
+    .collect();
+    let tcp = tokio::time::timeout(cfg.timeout, TcpStream::connect(&addrs[..]))
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no answer from {at} within {} s: a firewall drops the connection, or [imap] \
+                 host or port is wrong",
+                cfg.timeout.as_secs()
+            )
+        })?
+        .map_err(|e| anyhow::anyhow!(diagnose::tcp_failure(cfg, &e)))?;
+    tcp.set_nodelay(true).ok();
+    Ok(tcp)
+}
+
+/// `tcp` back once its server has sent a first byte; an error saying so when it stays silent
+/// for [`FIRST_BYTE`] and a second connection to it completes a TLS handshake (its port wants
+/// security = "tls"). A server that is only slow is waited for as before.
+async fn plain_or_tls(cfg: &ImapConfig, tcp: TcpStream) -> Result<TcpStream> {
+    let mut byte = [0u8; 1];
+    if tokio::time::timeout(FIRST_BYTE.min(cfg.timeout), tcp.peek(&mut byte))
+        .await
+        .is_ok()
+    {
+        return Ok(tcp);
+    }
+    let probe = async {
+        let second = TcpStream::connect(tcp.peer_addr()?).await?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(tls_config(cfg)?));
+        let name = ServerName::try_from(cfg.host.clone())?;
+        Ok::<_, anyhow::Error>(match connector.connect(name, second).await {
+            Ok(_) => true,
+            // A certificate we do not trust is still TLS.
+            Err(e) => matches!(
+                e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+                Some(rustls::Error::InvalidCertificate(_))
+            ),
+        })
+    };
+    if let Ok(Ok(true)) = tokio::time::timeout(FIRST_BYTE, probe).await {
+        anyhow::bail!(diagnose::expects_tls(cfg));
+    }
+    Ok(tcp)
 }
 
 async fn greeting<T: Io>(client: &mut async_imap::Client<T>, cfg: &ImapConfig) -> Result<()> {
@@ -208,10 +292,16 @@ async fn tls_handshake(
     let connector = tokio_rustls::TlsConnector::from(Arc::new(tls_config(cfg)?));
     let name = ServerName::try_from(cfg.host.clone())
         .with_context(|| format!("{:?} is not a valid TLS server name", cfg.host))?;
-    tokio::time::timeout(cfg.timeout, connector.connect(name, tcp))
-        .await
-        .map_err(|_| anyhow::anyhow!("TLS handshake with {} timed out", cfg.host))?
-        .with_context(|| format!("TLS handshake with {}", cfg.host))
+    match tokio::time::timeout(cfg.timeout, connector.connect(name, tcp)).await {
+        Err(_) => anyhow::bail!("TLS handshake with {} timed out", cfg.host),
+        Ok(Ok(tls)) => Ok(tls),
+        Ok(Err(err)) => match diagnose::tls_failure(cfg, &err) {
+            Some(words) => Err(anyhow::anyhow!(words)),
+            None => {
+                Err(anyhow::Error::new(err).context(format!("TLS handshake with {}", cfg.host)))
+            }
+        },
+    }
 }
 
 fn tls_config(cfg: &ImapConfig) -> Result<rustls::ClientConfig> {

@@ -9,6 +9,7 @@
 
 mod command;
 pub mod connect;
+mod diagnose;
 mod drafts;
 mod folders;
 mod idle;
@@ -239,6 +240,7 @@ impl Session {
 async fn oauth2_login(cfg: &ImapConfig, o: &OAuth2) -> Result<ImapSession, LoginError> {
     let token_error = |e: TokenError| match e {
         TokenError::Refused { .. } => LoginError::Refused {
+            host: cfg.host.clone(),
             user: cfg.username.clone(),
             message: e.to_string(),
         },
@@ -254,7 +256,12 @@ async fn oauth2_login(cfg: &ImapConfig, o: &OAuth2) -> Result<ImapSession, Login
                 .await
                 .map_err(token_error)?;
             match connect::login(cfg, connect::Proof::Bearer(&token)).await {
-                Err(LoginError::Refused { user, message }) => Err(LoginError::Refused {
+                Err(LoginError::Refused {
+                    host,
+                    user,
+                    message,
+                }) => Err(LoginError::Refused {
+                    host,
                     user,
                     message: format!(
                         "{message} (a freshly refreshed access token too: is the scope \

@@ -222,7 +222,7 @@ mod tests {
     fn a_refused_login_names_the_password_source() {
         let hint = refused_hint(&cfg());
         assert!(
-            hint.starts_with("Check the password (password_file /etc/tend/alice.password)"),
+            hint.starts_with(" Check the password (password_file /etc/tend/alice.password)"),
             "{hint}"
         );
         assert!(hint.contains("app password"), "{hint}");

@@ -28,7 +28,7 @@ use knowledge::read_knowledge;
 pub use knowledge::{Knowledge, KNOWLEDGE_MAX};
 use mailbox_dir::load_mailboxes;
 pub use oauth2::{token_file, Auth, OAuth2, OAuth2Client, TokenSource};
-pub use pipeline::{Outcome, Pipeline, Stage};
+pub use pipeline::{is_atom, Outcome, Pipeline, Stage};
 pub use rules::{Rules, StopsOn};
 pub use secret::Secret;
 

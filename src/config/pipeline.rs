@@ -120,8 +120,8 @@ struct RawStage {
 }
 
 /// An IMAP keyword is an atom (RFC 3501 `flag-keyword`): no spaces, controls or specials, and
-/// not a system flag.
-fn is_atom(keyword: &str) -> bool {
+/// not a system flag. Also what `imap` checks before a keyword goes on the wire.
+pub fn is_atom(keyword: &str) -> bool {
     !keyword.is_empty()
         && !keyword.starts_with('\\')
         && keyword

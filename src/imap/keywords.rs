@@ -9,6 +9,7 @@
 //! (the daemon maps a keyword to its stage) and never calls the store.
 
 use super::{command, within, Session};
+use crate::config::is_atom;
 use anyhow::{Context, Result};
 use async_imap::imap_proto::{AttributeValue, Response};
 
@@ -21,15 +22,6 @@ pub struct Keyworded {
     pub uid: u32,
     /// Without angle brackets, as `parse` reads it.
     pub message_id: String,
-}
-
-/// An IMAP keyword is an atom: no spaces, controls or specials, and not a system flag.
-fn is_atom(keyword: &str) -> bool {
-    !keyword.is_empty()
-        && !keyword.starts_with('\\')
-        && keyword
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b))
 }
 
 /// `OR KEYWORD a OR KEYWORD b KEYWORD c`: the search key for any of `keywords` (not empty).
@@ -84,14 +76,7 @@ fn fetched(resp: &Response<'_>) -> Option<Tagged> {
 /// header alone cannot give).
 fn message_id(header: &[u8]) -> Option<String> {
     let (value, _) = crate::parse::header_and_text(header, "Message-ID")?;
-    if let Some(id) = crate::parse::extract_ids(&value).into_iter().next() {
-        return Some(id);
-    }
-    // As `parse` does: a single bare token without '@' is still the sender's id.
-    let mut toks = value.split_whitespace();
-    let first = toks.next()?.trim_matches(|c| c == '<' || c == '>');
-    let first: String = first.chars().filter(|c| !c.is_control()).collect();
-    (toks.next().is_none() && !first.is_empty()).then_some(first)
+    crate::parse::message_id_of(&value)
 }
 
 impl Session {

@@ -91,14 +91,7 @@ pub fn parse(raw: &[u8]) -> Result<Email, ParseError> {
 
     let message_id = headers
         .raw_value("Message-ID")
-        .and_then(|v| {
-            let ids = extract_ids(&v);
-            match ids.into_iter().next() {
-                Some(id) => Some(id),
-                // A bare token without '@' is still the sender's id; keep it.
-                None => bare_single_token(&v),
-            }
-        })
+        .and_then(|v| message_id_of(&v))
         .unwrap_or_else(|| synthetic_message_id(raw));
     let in_reply_to = headers
         .raw_value("In-Reply-To")
@@ -331,6 +324,15 @@ pub fn extract_ids(value: &str) -> Vec<String> {
         }
     }
     ids
+}
+
+/// The id a Message-ID header's value names, without brackets: its first `local@domain`, or
+/// a single bare token without '@' (still the sender's id; keep it). `None` when it names none.
+pub fn message_id_of(value: &str) -> Option<String> {
+    extract_ids(value)
+        .into_iter()
+        .next()
+        .or_else(|| bare_single_token(value))
 }
 
 fn bare_single_token(value: &str) -> Option<String> {

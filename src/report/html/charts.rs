@@ -19,6 +19,29 @@ use crate::report::{Bucket, StageNumbers, Stall};
 
 type Drawn = Result<String, Box<dyn Error>>;
 
+/// The legend of a chart with two series, in its upper right corner.
+fn legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+) -> Result<(), Box<dyn Error>> {
+    // The backend's error borrows the SVG buffer: as text, it can leave this function.
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(INK.mix(0.3))
+        .label_font((FONT, 16))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The style of a category label drawn centred below its bar.
+fn below() -> TextStyle<'static> {
+    TextStyle::from((FONT, 16).into_font())
+        .color(&INK)
+        .pos(Pos::new(HPos::Center, VPos::Top))
+}
+
 const OURS: RGBColor = RGBColor(0x2b, 0x6c, 0xb0);
 const THEIRS: RGBColor = RGBColor(0xdd, 0x8a, 0x2e);
 const MEDIAN: RGBColor = RGBColor(0x38, 0xa1, 0x69);
@@ -75,16 +98,8 @@ pub(super) fn latency(ours: &[Bucket], theirs: &[Bucket]) -> Drawn {
                     Rectangle::new([(x, y - 6), (x + 12, y + 6)], color.filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(INK.mix(0.3))
-            .label_font((FONT, 16))
-            .draw()?;
-        let below = TextStyle::from((FONT, 16).into_font())
-            .color(&INK)
-            .pos(Pos::new(HPos::Center, VPos::Top));
+        legend(&mut chart)?;
+        let below = below();
         for (i, b) in longer.iter().enumerate() {
             let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0));
             let label = format!("≤ {}", clean(&b.label, 12));
@@ -237,16 +252,8 @@ pub(super) fn time_in_stage(stages: &[StageNumbers]) -> Drawn {
                     Rectangle::new([(x, y - 6), (x + 12, y + 6)], color.filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(INK.mix(0.3))
-            .label_font((FONT, 16))
-            .draw()?;
-        let below = TextStyle::from((FONT, 16).into_font())
-            .color(&INK)
-            .pos(Pos::new(HPos::Center, VPos::Top));
+        legend(&mut chart)?;
+        let below = below();
         for (i, s) in stages.iter().enumerate() {
             let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
             let label = clean(&s.name, 14);

@@ -8,8 +8,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::process::Output;
 use support::dovecot::Dovecot;
 use support::proxy::{Fault, Proxy};
@@ -111,59 +109,6 @@ impl World {
     }
 }
 
-/// What a mail client sends: LOGIN, then one command after another, each checked OK.
-struct Client {
-    reader: BufReader<TcpStream>,
-    stream: TcpStream,
-    tag: u32,
-}
-
-impl Client {
-    fn login(d: &Dovecot) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", d.port())).unwrap();
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        reader.read_line(&mut String::new()).unwrap();
-        let mut c = Client {
-            reader,
-            stream,
-            tag: 0,
-        };
-        c.run("LOGIN alice pw");
-        c
-    }
-
-    fn run(&mut self, command: &str) -> String {
-        self.tag += 1;
-        let tag = format!("c{} ", self.tag);
-        write!(self.stream, "{tag}{command}\r\n").unwrap();
-        let mut out = String::new();
-        loop {
-            let mut line = String::new();
-            assert!(self.reader.read_line(&mut line).unwrap() > 0, "closed");
-            out.push_str(&line);
-            if let Some(status) = line.strip_prefix(&tag) {
-                assert!(status.starts_with("OK"), "{command}: {out}");
-                return out;
-            }
-        }
-    }
-
-    /// Tags (or untags: `-FLAGS`) the message with that Message-ID, as Thunderbird does.
-    fn flag(&mut self, folder: &str, message_id: &str, op: &str, keyword: &str) {
-        self.run(&format!("SELECT \"{folder}\""));
-        let found = self.run(&format!("UID SEARCH HEADER Message-ID \"<{message_id}>\""));
-        let uid: u32 = found
-            .lines()
-            .find_map(|l| l.strip_prefix("* SEARCH "))
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {message_id} in {folder}: {found}"));
-        self.run(&format!("UID STORE {uid} {op} ({keyword})"));
-    }
-}
-
 fn ids(found: &[Keyworded]) -> Vec<(&str, &str)> {
     found
         .iter()
@@ -174,11 +119,13 @@ fn ids(found: &[Keyworded]) -> Vec<(&str, &str)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_set_in_the_client_are_found_in_inbox_and_sent_and_a_removed_one_drops_out() {
     let w = World::new();
-    let mut client = Client::login(&w.dovecot);
-    client.flag("INBOX", "q1@buyer.test", "+FLAGS", "proposal");
+    w.dovecot
+        .tag("alice", "INBOX", "q1@buyer.test", "+FLAGS", "proposal");
     // A client's own keyword that is no stage's: not asked for, not returned.
-    client.flag("INBOX", "q2@other.test", "+FLAGS", "$Forwarded");
-    client.flag("Sent", "s1@acme.test", "+FLAGS", "$label1");
+    w.dovecot
+        .tag("alice", "INBOX", "q2@other.test", "+FLAGS", "$Forwarded");
+    w.dovecot
+        .tag("alice", "Sent", "s1@acme.test", "+FLAGS", "$label1");
 
     let mut s = w.session().await;
     let inbox = s.keyworded("INBOX", &KEYWORDS).await.unwrap();
@@ -189,13 +136,16 @@ async fn tags_set_in_the_client_are_found_in_inbox_and_sent_and_a_removed_one_dr
     assert!(s.keyworded("INBOX", &[]).await.unwrap().is_empty());
 
     // The user moves the tag to the other message.
-    client.flag("INBOX", "q1@buyer.test", "-FLAGS", "proposal");
-    client.flag("INBOX", "q2@other.test", "+FLAGS", "won");
+    w.dovecot
+        .tag("alice", "INBOX", "q1@buyer.test", "-FLAGS", "proposal");
+    w.dovecot
+        .tag("alice", "INBOX", "q2@other.test", "+FLAGS", "won");
     let inbox = s.keyworded("INBOX", &KEYWORDS).await.unwrap();
     assert_eq!(ids(&inbox), [("won", "q2@other.test")]);
 
     // Keywords compare case-insensitively; the configured spelling comes back.
-    client.flag("INBOX", "q1@buyer.test", "+FLAGS", "PROPOSAL");
+    w.dovecot
+        .tag("alice", "INBOX", "q1@buyer.test", "+FLAGS", "PROPOSAL");
     let inbox = s.keyworded("INBOX", &KEYWORDS).await.unwrap();
     assert_eq!(
         ids(&inbox),
@@ -211,7 +161,8 @@ async fn tags_set_in_the_client_are_found_in_inbox_and_sent_and_a_removed_one_dr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_keyword_search_or_fetch_is_an_error_not_an_empty_list() {
     let w = World::new();
-    Client::login(&w.dovecot).flag("INBOX", "q1@buyer.test", "+FLAGS", "proposal");
+    w.dovecot
+        .tag("alice", "INBOX", "q1@buyer.test", "+FLAGS", "proposal");
     let proxy = Proxy::start(w.dovecot.port());
     w.configure(proxy.port());
     let mut s = w.session().await;
@@ -244,9 +195,10 @@ fn pair(id: &str, stage: &str) -> (String, String) {
 #[test]
 fn a_pass_keeps_the_tagged_stages_and_tend_stage_checks_the_id() {
     let w = World::new();
-    let mut client = Client::login(&w.dovecot);
-    client.flag("INBOX", "q1@buyer.test", "+FLAGS", "proposal");
-    client.flag("Sent", "s1@acme.test", "+FLAGS", "$label1");
+    w.dovecot
+        .tag("alice", "INBOX", "q1@buyer.test", "+FLAGS", "proposal");
+    w.dovecot
+        .tag("alice", "Sent", "s1@acme.test", "+FLAGS", "$label1");
     assert!(w.tend(&["once"]).status.success());
     assert_eq!(
         stored_stages(&w),
@@ -255,7 +207,8 @@ fn a_pass_keeps_the_tagged_stages_and_tend_stage_checks_the_id() {
             pair("s1@acme.test", "demo")
         ]
     );
-    client.flag("Sent", "s1@acme.test", "-FLAGS", "$label1");
+    w.dovecot
+        .tag("alice", "Sent", "s1@acme.test", "-FLAGS", "$label1");
     assert!(w.tend(&["once"]).status.success());
     assert_eq!(stored_stages(&w), [pair("q1@buyer.test", "proposal")]);
 
@@ -315,7 +268,8 @@ fn tend_stage_records_while_tend_run_holds_the_store() {
 #[test]
 fn a_pass_whose_keyword_search_is_refused_keeps_the_last_look_and_drafts_anyway() {
     let w = World::new();
-    Client::login(&w.dovecot).flag("INBOX", "q1@buyer.test", "+FLAGS", "proposal");
+    w.dovecot
+        .tag("alice", "INBOX", "q1@buyer.test", "+FLAGS", "proposal");
     assert!(w.tend(&["once"]).status.success());
     assert_eq!(stored_stages(&w), [pair("q1@buyer.test", "proposal")]);
 

@@ -92,7 +92,7 @@ pub(super) fn run(config: &Config, asked: Asked, now: DateTime<Utc>) -> Result<(
     let (json, html) = (asked.json, asked.html);
     if let Some(path) = html {
         let page = report::html::render(&report);
-        write_atomic(path, page.as_bytes())
+        daemon::record::write_atomic(path, page.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
@@ -108,13 +108,6 @@ pub(super) fn run(config: &Config, asked: Asked, now: DateTime<Utc>) -> Result<(
         );
         print!("{}", report::term::render(&report, color));
     }
-    Ok(())
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
     Ok(())
 }
 

@@ -157,12 +157,16 @@ fn refresh_now(config: &Config, store: &Store, metrics: &Metrics) -> Result<()> 
             .map_or(&[][..], Vec::as_slice);
         metrics.set_latencies(&mb.name, seconds);
     }
-    let path = snapshot_path(&config.state_dir);
-    let tmp = path.with_extension("json.tmp");
     let bytes = serde_json::to_vec(&record).context("encoding the record")?;
+    write_atomic(&snapshot_path(&config.state_dir), &bytes)
+}
+
+/// Writes `path` whole or not at all: a temporary file beside it, renamed over it, so a reader
+/// (`tend report`, a browser) never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
 }
 
 /// What the user did with a draft of ours, as the report counts it.

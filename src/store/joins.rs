@@ -86,25 +86,12 @@ impl Store {
 
     /// Join calls made for `mailbox` on `day` (its own time zone).
     pub fn join_calls(&self, mailbox: &str, day: NaiveDate) -> Result<u32> {
-        let v = self
-            .deal_joins()?
-            .get(calls_key(mailbox, day))
-            .context("reading the join calls of the day")?;
-        Ok(v.and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
-            .map_or(0, u32::from_be_bytes))
+        super::usage::count(&self.deal_joins()?, calls_key(mailbox, day), "join calls")
     }
 
     /// Counts one more join call for `mailbox` on `day`.
     pub fn add_join_call(&self, mailbox: &str, day: NaiveDate) -> Result<()> {
-        self.deal_joins()?
-            .update_and_fetch(calls_key(mailbox, day), |old| {
-                let n = old
-                    .and_then(|v| <[u8; 4]>::try_from(v).ok())
-                    .map_or(0, u32::from_be_bytes);
-                Some(n.saturating_add(1).to_be_bytes().to_vec())
-            })
-            .context("counting a join call")?;
-        Ok(())
+        super::usage::bump(&self.deal_joins()?, calls_key(mailbox, day), "join calls")
     }
 }
 

@@ -152,25 +152,12 @@ impl Store {
 
     /// Stage-only model calls `mailbox` made on `day` (its own time zone's day).
     pub fn stage_calls(&self, mailbox: &str, day: NaiveDate) -> Result<u32> {
-        let v = self
-            .stage_calls
-            .get(day_key(mailbox, day))
-            .context("reading the stage calls of the day")?;
-        Ok(v.and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
-            .map_or(0, u32::from_be_bytes))
+        super::usage::count(&self.stage_calls, day_key(mailbox, day), "stage calls")
     }
 
     /// Counts one more stage-only call for `mailbox` on `day`.
     pub fn add_stage_call(&self, mailbox: &str, day: NaiveDate) -> Result<()> {
-        self.stage_calls
-            .update_and_fetch(day_key(mailbox, day), |old| {
-                let n = old
-                    .and_then(|v| <[u8; 4]>::try_from(v).ok())
-                    .map_or(0, u32::from_be_bytes);
-                Some(n.saturating_add(1).to_be_bytes().to_vec())
-            })
-            .context("counting a stage call")?;
-        Ok(())
+        super::usage::bump(&self.stage_calls, day_key(mailbox, day), "stage calls")
     }
 }
 

@@ -87,6 +87,27 @@ impl Store {
     }
 }
 
+/// A day's count of calls in `tree` at `key` (a big-endian u32; none yet: 0).
+pub(super) fn count(tree: &sled::Tree, key: Vec<u8>, what: &str) -> Result<u32> {
+    let v = tree
+        .get(key)
+        .with_context(|| format!("reading the {what} of the day"))?;
+    Ok(v.and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+        .map_or(0, u32::from_be_bytes))
+}
+
+/// Counts one more call in `tree` at `key`.
+pub(super) fn bump(tree: &sled::Tree, key: Vec<u8>, what: &str) -> Result<()> {
+    tree.update_and_fetch(key, |old| {
+        let n = old
+            .and_then(|v| <[u8; 4]>::try_from(v).ok())
+            .map_or(0, u32::from_be_bytes);
+        Some(n.saturating_add(1).to_be_bytes().to_vec())
+    })
+    .with_context(|| format!("counting one of the {what}"))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

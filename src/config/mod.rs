@@ -5,7 +5,7 @@
 //!
 //! This file owns the checked types the rest of tend uses, loading and validation; the serde
 //! mirror of the files is `raw`, where secrets live and how they are read is `secret`, the
-//! `[rules]` table is `rules`, the `[imap]` table `imap`, how a mailbox logs in (password or
+//! `[rules]` table is `rules`, the `[llm]` table `llm`, the `[imap]` table `imap`, how a mailbox logs in (password or
 //! OAuth2) `oauth2`, the `provider` presets `presets`, which addresses are ours or one
 //! organisation is `domains`, reading a TOML file with the line of each key is `file`, the
 //! offer's text `knowledge`, and which files of `mailboxes/` are mailboxes `mailbox_dir`.
@@ -14,6 +14,7 @@ pub mod domains;
 mod file;
 mod imap;
 mod knowledge;
+mod llm;
 mod mailbox_dir;
 mod oauth2;
 mod pipeline;
@@ -26,6 +27,7 @@ pub use domains::{is_freemail, same_organisation, Identity};
 use file::{locate, read_toml};
 use knowledge::read_knowledge;
 pub use knowledge::{Knowledge, KNOWLEDGE_MAX};
+pub use llm::llm_of_text;
 use mailbox_dir::load_mailboxes;
 pub use oauth2::{token_file, Auth, OAuth2, OAuth2Client, TokenSource};
 pub use pipeline::{is_atom, Outcome, Pipeline, Stage};
@@ -34,7 +36,6 @@ pub use secret::Secret;
 
 use anyhow::Result;
 use raw::{RawMailbox, RawTend};
-use secret::one_secret;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -170,91 +171,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         file: path.to_path_buf(),
         message: locate(&text, message),
     };
-    let api_key = one_secret(
-        "llm.api_key_file",
-        raw.llm.api_key_file.map(|p| dir.join(p)),
-        raw.llm.api_key_command,
-        raw.llm.api_key_credential,
-        false,
-    )
-    .map_err(bad)?;
-    let provider = raw.llm.provider.unwrap_or_default();
-    let base_url =
-        match (raw.llm.base_url, provider) {
-            (Some(url), _) => url.trim_end_matches('/').to_string(),
-            (None, Provider::Anthropic) => "https://api.anthropic.com".to_string(),
-            (None, Provider::OpenAi) => return Err(bad(
-                "key `llm.base_url` is missing: the root of the OpenAI-compatible API, such as \
-                 https://api.openai.com/v1 or http://127.0.0.1:8080/v1"
-                    .into(),
-            )),
-        };
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(bad(format!(
-            "key `llm.base_url`: {base_url:?} is not an http:// or https:// URL"
-        )));
-    }
-    // As for IMAP: the key and every buyer's mail cross in clear text only on this machine.
-    if let Some(rest) = base_url.strip_prefix("http://") {
-        let host = url_host(rest);
-        if !is_loopback(host) {
-            return Err(bad(format!(
-                "key `llm.base_url`: http:// sends the API key and the mail unencrypted and is \
-                 allowed only to a loopback host, not {host:?}; use https:// (and llm.ca_file \
-                 for a private CA)"
-            )));
-        }
-    }
-    let temperature = raw.llm.temperature.unwrap_or(0.3);
-    if !(0.0..=2.0).contains(&temperature) {
-        return Err(bad(format!(
-            "key `llm.temperature`: {temperature} is not between 0 and 2"
-        )));
-    }
-    if let Some(p) = raw
-        .llm
-        .frequency_penalty
-        .filter(|p| !(-2.0..=2.0).contains(p))
-    {
-        return Err(bad(format!(
-            "key `llm.frequency_penalty`: {p} is not between -2 and 2"
-        )));
-    }
-    if provider == Provider::Anthropic {
-        // The Messages API takes temperature 0 to 1 and has no frequency_penalty.
-        if temperature > 1.0 {
-            return Err(bad(format!(
-                "key `llm.temperature`: {temperature} is above 1, the most Anthropic accepts"
-            )));
-        }
-        if raw.llm.frequency_penalty.is_some() {
-            return Err(bad(
-                "key `llm.frequency_penalty`: Anthropic's Messages API has none; remove it".into(),
-            ));
-        }
-    }
-    let max_retries = raw.llm.max_retries.unwrap_or(2);
-    if max_retries > 10 {
-        return Err(bad(format!(
-            "key `llm.max_retries`: {max_retries} is more than 10"
-        )));
-    }
-    let llm_timeout = raw.llm.timeout_seconds.unwrap_or(120);
-    if llm_timeout == 0 {
-        return Err(bad("key `llm.timeout_seconds`: must be at least 1".into()));
-    }
-    let llm = LlmConfig {
-        provider,
-        base_url,
-        max_retries,
-        model: raw.llm.model,
-        api_key,
-        timeout: Duration::from_secs(llm_timeout),
-        max_tokens: raw.llm.max_tokens.unwrap_or(400),
-        temperature,
-        frequency_penalty: raw.llm.frequency_penalty,
-        ca_file: raw.llm.ca_file.map(|p| dir.join(p)),
-    };
+    let llm = llm::check(raw.llm, dir).map_err(bad)?;
     let poll = raw.poll_interval_seconds.unwrap_or(300);
     if poll == 0 {
         return Err(bad("key `poll_interval_seconds`: must be at least 1".into()));

@@ -6,7 +6,7 @@
 //!
 //! It does the terminal and the listening; the protocol steps are `oauth2::consent`.
 
-use crate::config::{Auth, Config, OAuth2, TokenSource};
+use crate::config::{Auth, Config, OAuth2, OAuth2Client, TokenSource};
 use crate::oauth2::consent::{self, Pkce};
 use anyhow::{Context, Result};
 use std::io::Write;
@@ -40,6 +40,13 @@ pub async fn run(config: &Config, name: &str) -> Result<ExitCode> {
             mb.file.display()
         ),
     };
+    consent(client, name).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The consent for mailbox `name` with `client`, the device flow where offered, and the
+/// refresh token stored; `tend init` runs it too, right after writing the mailbox file.
+pub(super) async fn consent(client: &OAuth2Client, name: &str) -> Result<()> {
     if client.device_authorization_endpoint.is_some() {
         let device = consent::device_start(client).await?;
         let at = device
@@ -77,7 +84,7 @@ pub async fn run(config: &Config, name: &str) -> Result<ExitCode> {
         "Stored the refresh token in {}; tend logs in with it from now on (`tend check` to try).",
         client.token_file.display()
     ));
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn say(text: &str) {

@@ -15,6 +15,12 @@ use std::process::ExitCode;
 /// `tend check`: the configuration, each mailbox's login and folders, then the model; one
 /// line per finding, `FAIL` lines for what must be fixed, and a failure status if any.
 pub(super) async fn run(config: &Config) -> Result<ExitCode> {
+    Ok(exit(failed(config).await))
+}
+
+/// The checks of `tend check`, printed; whether any failed. `tend init` runs them on the
+/// mailbox it wrote.
+pub(super) async fn failed(config: &Config) -> bool {
     println!(
         "ok   config {} ({} mailboxes)",
         config.path.display(),
@@ -88,7 +94,7 @@ pub(super) async fn run(config: &Config) -> Result<ExitCode> {
             println!("FAIL model: {err:#}");
         }
     }
-    Ok(exit(failed))
+    failed
 }
 
 /// The fix for a failed model check, when the kind of failure tells it.

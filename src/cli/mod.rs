@@ -37,6 +37,7 @@ macro_rules! print {
 mod auth;
 mod checkup;
 mod deal;
+mod init;
 mod owner;
 mod party;
 mod pipe;
@@ -70,6 +71,10 @@ pub struct Args {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The first run, in a terminal: asks for the address, the server and password (or the
+    /// OAuth2 consent) and the model, writes a commented mailbox file (and tend.toml when there
+    /// is none), checks them and prints the systemd steps. Again: adds another mailbox.
+    Init,
     /// Check the configuration, the secrets, the login, the folders and the model.
     Check,
     /// The one-time OAuth2 consent for mailbox NAME (`auth = "oauth2"`): a code to enter
@@ -185,6 +190,16 @@ pub enum Command {
 /// Runs the command; a configuration problem exits with 78 (EX_CONFIG, which systemd's
 /// RestartPreventExitStatus can name), any other failure with 1.
 pub async fn main(args: Args) -> ExitCode {
+    // Before any config is loaded: there may be none yet.
+    if let Command::Init = args.command {
+        return match init::run(&args.config).await {
+            Ok(code) => code,
+            Err(err) => {
+                eprintln!("tend: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match config::load(&args.config) {
         Ok(c) => c,
         Err(err) => {
@@ -205,6 +220,8 @@ pub async fn main(args: Args) -> ExitCode {
 async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
     let now = Utc::now();
     match command {
+        // Dispatched in `main`, before the config is loaded.
+        Command::Init => unreachable!("tend init runs before the config is loaded"),
         Command::Check => checkup::run(config).await,
         Command::Auth { name } => auth::run(config, &name).await,
         Command::Sync { mailbox } => {

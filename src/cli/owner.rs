@@ -52,7 +52,8 @@ pub(super) fn open_store(config: &Config, now: DateTime<Utc>) -> Result<Store> {
     })
 }
 
-fn check(dir: &Path) -> Result<()> {
+/// Refuses a state directory another user owns (`tend init` asks before the OAuth2 consent).
+pub(super) fn check(dir: &Path) -> Result<()> {
     let Ok(meta) = std::fs::metadata(dir) else {
         return Ok(());
     };

@@ -2,7 +2,8 @@
 //! Dovecot and the local model server: the first run writes the credential (never shown), the
 //! commented files and checks them, and a separate `tend check` (given the credentials as the
 //! unit's LoadCredential= gives them) agrees; a second run adds a file and touches nothing
-//! else; a wrong password fails the check in the server's words and keeps the file; without
+//! else; a model that fails is shown in the server's words and asked again; a wrong password
+//! fails the check in the server's words and keeps the file; without
 //! a terminal nothing is asked or written; an OAuth2 mailbox gets its consent (device flow)
 //! from init itself.
 
@@ -113,6 +114,35 @@ fn mailbox_answers(init: &mut Init, user: &str, dovecot: &Dovecot, password: &st
     init.answer("Your time zone", "");
 }
 
+/// What the package installs in `etc`: the shipped tend.toml, the example mailbox as a
+/// sample, the empty credentials folder (mode 700).
+fn package_install(etc: &Path) -> PathBuf {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    std::fs::create_dir_all(etc.join("mailboxes")).unwrap();
+    std::fs::copy(shipped.join("tend.toml"), etc.join("tend.toml")).unwrap();
+    std::fs::copy(
+        shipped.join("mailboxes/example.toml"),
+        etc.join("mailboxes/example.toml.sample"),
+    )
+    .unwrap();
+    std::fs::create_dir(etc.join("credentials")).unwrap();
+    std::fs::set_permissions(
+        etc.join("credentials"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    etc.join("tend.toml")
+}
+
+/// The model: the local server, as "another OpenAI-compatible server", without a key.
+fn model_answers(init: &mut Init, llm: &FakeLlm) {
+    init.pick("Which model server writes the drafts?", 4);
+    init.answer("The server's API root", &llm.base_url());
+    init.answer("The model's name", "test-model");
+    init.answer("Its API key, if it needs one", "");
+    init.wait("ok   model test-model at");
+}
+
 /// `tend check` by hand, given the credentials as the unit's `LoadCredential=tend:DIR`
 /// (and `tendctl`) gives them: each file of credentials/ as `tend_FILE`.
 fn check_as_the_service_would(config: &Path) -> (bool, String) {
@@ -144,16 +174,13 @@ fn a_first_run_writes_a_working_mailbox_and_a_second_run_adds_one() {
     dovecot.add_user("bob", "bobs pass");
     let llm = model();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("etc/tend.toml");
+    let config = package_install(&dir.path().join("etc"));
 
     let mut init = Init::start(&config);
     mailbox_answers(&mut init, "alice", &dovecot, "s3cret pass");
-    init.pick("Which model server writes the drafts?", 4);
-    init.answer("The server's API root", &llm.base_url());
-    init.answer("The model's name", "test-model");
-    init.answer("Its API key, if it needs one", "");
-    init.wait("ok   model test-model at");
+    model_answers(&mut init, &llm);
     let (code, said) = init.finish();
+    assert!(said.contains("over the package's example"), "{said}");
     assert_eq!(code, 0, "{said}");
     assert!(!said.contains("s3cret"), "the password was shown: {said}");
     assert!(said.contains("ok   alice: login works"), "{said}");
@@ -216,17 +243,39 @@ fn tend_toml(dir: &Path, llm: &FakeLlm) -> PathBuf {
 }
 
 #[test]
-fn a_wrong_password_fails_the_check_in_the_servers_words_and_keeps_the_file() {
+fn a_model_that_fails_is_asked_again_and_a_wrong_password_fails_the_check_keeping_the_file() {
     let dovecot = Dovecot::start();
     dovecot.add_user("alice", "s3cret pass");
-    let llm = model();
+    // The model is not loaded yet at the first request: init shows the server's words and
+    // asks again when told to.
+    let asked = std::sync::atomic::AtomicUsize::new(0);
+    let llm = FakeLlm::start(move |_| {
+        if asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            let words = r#"{"error": {"message": "model 'test-model' is still loading"}}"#;
+            Reply::Status(404, words.into())
+        } else {
+            Reply::Content("OK".into())
+        }
+    });
     let dir = tempfile::tempdir().unwrap();
-    let config = tend_toml(dir.path(), &llm);
+    // No tend.toml at all: init writes one.
+    let config = dir.path().join("tend.toml");
     let mut init = Init::start(&config);
     mailbox_answers(&mut init, "alice", &dovecot, "wrong");
-    init.key("Keep the model test-model at", "y");
+    init.pick("Which model server writes the drafts?", 4);
+    init.answer("The server's API root", &llm.base_url());
+    init.answer("The model's name", "test-model");
+    init.answer("Its API key, if it needs one", "");
+    let failed = init.wait("The model did not answer. What now?");
+    assert!(
+        failed.contains("FAIL model server") && failed.contains("is still loading"),
+        "{failed}"
+    );
+    init.pick("", 0);
+    init.wait("ok   model test-model at");
     let (code, said) = init.finish();
     assert_eq!(code, 1, "{said}");
+    assert!(config.is_file(), "{said}");
     let fail = said
         .lines()
         .find(|l| l.starts_with("FAIL alice: "))

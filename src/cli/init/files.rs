@@ -59,6 +59,16 @@ pub(super) fn write_new(path: &Path, text: &str) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// Replaces the file at `path` by `text` in one rename, mode 644 (only the package's unchanged
+/// example tend.toml is ever replaced).
+pub(super) fn replace(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("toml.tend-init");
+    let _ = std::fs::remove_file(&tmp);
+    write_new(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
 /// The credential `tend_FILE` read straight from `credentials/FILE`, where the unit's
 /// LoadCredential= would take it from: init runs by hand, outside the service, and checks
 /// with the secrets it just stored. Other secrets stay as they are.

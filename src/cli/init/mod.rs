@@ -43,8 +43,10 @@ pub(super) async fn run(tend_toml: &Path) -> Result<ExitCode> {
         );
     }
     writable(dir)?;
-    // An existing tend.toml is kept as it is: it must load before anything is asked.
+    // An existing tend.toml is kept as it is: it must load before anything is asked. The
+    // package's own, still as shipped, holds no choice of the admin's: it is replaced.
     let existing = match std::fs::read_to_string(tend_toml) {
+        Ok(text) if render::is_shipped_tend_toml(&text) => None,
         Ok(text) => Some(config::llm_of_text(&text, dir).map_err(|e| {
             anyhow::anyhow!(
                 "{}: {e}; tend init keeps an existing tend.toml, so fix it first",
@@ -97,8 +99,16 @@ pub(super) async fn run(tend_toml: &Path) -> Result<ExitCode> {
         _ => {}
     }
     if let Some(text) = &new_tend_toml {
-        files::write_new(tend_toml, text)?;
-        say(&format!("Wrote {}", tend_toml.display()));
+        if tend_toml.exists() {
+            files::replace(tend_toml, text)?;
+            say(&format!(
+                "Wrote {} (over the package's example, which was unchanged)",
+                tend_toml.display()
+            ));
+        } else {
+            files::write_new(tend_toml, text)?;
+            say(&format!("Wrote {}", tend_toml.display()));
+        }
     }
     let file = mailboxes.join(format!("{name}.toml"));
     let m = render::Mailbox {
@@ -170,12 +180,22 @@ async fn check(
         say(&kept);
         return Ok(ExitCode::FAILURE);
     }
-    say(&next_steps(credentials));
+    say(&next_steps(tend_toml, credentials));
     Ok(ExitCode::SUCCESS)
 }
 
 /// The systemd steps, with a dry run first.
-fn next_steps(credentials: &Path) -> String {
+fn next_steps(tend_toml: &Path, credentials: &Path) -> String {
+    let elsewhere = if tend_toml == Path::new("/etc/tend/tend.toml") {
+        String::new()
+    } else {
+        format!(
+            "\nNote: the service (tend.service) reads /etc/tend/tend.toml and \
+             /etc/tend/credentials/, not {}: copy the files there, or run tend by hand with \
+             --config and the secrets as files (the comments in the files say how).",
+            tend_toml.display()
+        )
+    };
     format!(
         "\nNext steps:\n\
          1. See what tend would draft, saving nothing, as the service's user with its credentials:\n\
@@ -187,7 +207,7 @@ fn next_steps(credentials: &Path) -> String {
          \x20    sudo systemctl enable --now tend     (already running: sudo systemctl restart tend)\n\
          \x20    systemctl status tend\n\
          \x20    journalctl -u tend -f\n\
-         Another mailbox: run `tend init` again.",
+         Another mailbox: run `tend init` again.{elsewhere}",
         credentials.display()
     )
 }

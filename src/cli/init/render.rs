@@ -11,6 +11,11 @@ use anyhow::Result;
 const TEND_TOML: &str = include_str!("../../../config/tend.toml");
 const MAILBOX_TOML: &str = include_str!("../../../config/mailboxes/example.toml");
 
+/// Is `text` the shipped tend.toml, unchanged (as the package installs it)?
+pub(super) fn is_shipped_tend_toml(text: &str) -> bool {
+    text == TEND_TOML
+}
+
 /// How the mailbox logs in, as written in its file.
 pub(super) enum Login {
     /// `password_credential = "tend_NAME"`.

@@ -1,11 +1,26 @@
 //! The questions of `tend init`, on the terminal: a typed line with a default and a check, a
 //! choice from a list (arrow keys or j/k, Enter), yes or no, and a secret typed without echo.
-//! This module owns dialoguer; the rest of init only asks through these four.
+//! This module owns dialoguer; the rest of init only asks through these.
 //!
 //! It knows nothing of mail or models: what to ask and what an answer means is `init`'s.
 
 use anyhow::{Context, Result};
 use dialoguer::{Confirm, Input, Password, Select};
+
+/// Ctrl-C at a question ends init with 130, after showing the cursor a list of choices hid
+/// (killed by the signal instead, it would stay hidden in the user's shell).
+pub(super) fn on_interrupt() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::spawn(async move {
+        if int.recv().await.is_some() {
+            let _ = dialoguer::console::Term::stderr().show_cursor();
+            eprintln!("\ntend init: stopped (Ctrl-C)");
+            std::process::exit(130);
+        }
+    });
+    Ok(())
+}
 
 /// A line, trimmed; `default` is taken on a bare Enter. `check` says what is wrong with an
 /// answer (asked again) or `None`.

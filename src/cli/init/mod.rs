@@ -43,6 +43,7 @@ pub(super) async fn run(tend_toml: &Path) -> Result<ExitCode> {
         );
     }
     writable(dir)?;
+    ask::on_interrupt()?;
     // An existing tend.toml is kept as it is: it must load before anything is asked. The
     // package's own, still as shipped, holds no choice of the admin's: it is replaced.
     let existing = match std::fs::read_to_string(tend_toml) {

@@ -24,12 +24,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub(super) async fn run(tend_toml: &Path) -> Result<ExitCode> {
-    let dir = tend_toml.parent().unwrap_or(Path::new("."));
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
+    // Absolute, as the files name the credentials and the unit's alias needs them.
+    let tend_toml = &std::path::absolute(tend_toml)
+        .with_context(|| format!("the absolute path of {}", tend_toml.display()))?;
+    let dir = tend_toml.parent().unwrap_or(Path::new("/"));
     let credentials = dir.join("credentials");
     if !std::io::stdin().is_terminal() {
         anyhow::bail!(
@@ -57,7 +55,7 @@ pub(super) async fn run(tend_toml: &Path) -> Result<ExitCode> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("reading {}", tend_toml.display())),
     };
-    say("tend init: a few questions, then it writes the mailbox file and checks it. Ctrl-C stops at any question; the files are written after the last one.");
+    say("tend init: a few questions, then it writes the mailbox file and checks it. Ctrl-C stops at any question; the files are written after the last one (the model's key when given, for its test).");
     let mailboxes = dir.join("mailboxes");
     let address = ask::line("Your email address (the mailbox tend watches)", None, |a| {
         (!a.contains('@') || !crate::draft::compose::is_valid_address(&a.to_ascii_lowercase()))

@@ -226,6 +226,36 @@ fn a_first_run_writes_a_working_mailbox_and_a_second_run_adds_one() {
     assert_eq!(llm.requests().len(), asked + 1, "the check asked the model");
     let (ok, text) = check_as_the_service_would(&config);
     assert!(ok && text.contains("(2 mailboxes)"), "{text}");
+
+    // By hand, as alice's file says: its password_file line instead of the credential.
+    let creds = etc.join("credentials");
+    for (name, text) in [
+        ("alice", &alice_text),
+        (
+            "bob",
+            &std::fs::read_to_string(etc.join("mailboxes/bob.toml")).unwrap(),
+        ),
+    ] {
+        let by_hand = format!("#   password_file = \"{}/{name}\"\n", creds.display());
+        assert!(text.contains(&by_hand), "{text}");
+        let edited = text.replace(&by_hand, "").replace(
+            &format!("password_credential = \"tend_{name}\""),
+            by_hand.trim_start_matches("#   "),
+        );
+        std::fs::write(etc.join(format!("mailboxes/{name}.toml")), edited).unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("--config")
+        .arg(&config)
+        .arg("check")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("ok   alice: login works"),
+        "{text}"
+    );
 }
 
 /// A tend.toml of the test's: the model at `llm`, the store in `state/`.

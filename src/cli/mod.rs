@@ -1,6 +1,7 @@
 //! The commands: parse the arguments, load the config, open the store, call the daemon, and
 //! print what a person needs to see. Output formatting lives here (show.rs: what `status`,
-//! `explain` and a pass print), decisions do not.
+//! `explain` and a pass print), decisions do not. `init` (init/) runs before any config is
+//! loaded: it writes the first one.
 
 use crate::config::{self, Config, MailboxConfig};
 use crate::daemon::health::Health;

@@ -99,7 +99,8 @@ pub(super) fn mailbox_file(m: &Mailbox, path: &str) -> Result<String> {
         &mut t,
         "# /etc/tend/mailboxes/example.toml: one watched mailbox (this one is named \"example\").",
         &format!(
-            "# {path}: one watched mailbox (this one is named {}), written by `tend init`.",
+            "# {path}: one watched mailbox, named {} after its file.\n\
+             # Written by `tend init` from the shipped example; edit it freely.",
             quote(name)
         ),
     )?;
@@ -181,10 +182,11 @@ pub(super) fn mailbox_file(m: &Mailbox, path: &str) -> Result<String> {
             &mut t,
             "password_credential = \"tend_alice\"",
             &format!(
-                "# tend init stored the password in {creds}/{name} (mode 600); the service gets it\n\
-                 # as the credential {credential}, and so does `tendctl` (README). To run tend by\n\
-                 # hand without either, as the file's owner, replace the next line by\n\
-                 # password_file = {}\n\
+                "# tend init stored the password in {creds}/{name} (mode 600).\n\
+                 # The service gets it as the credential {credential}, as does `tendctl`\n\
+                 # (README). To run tend by hand without either (as the file's owner), replace\n\
+                 # the next line by:\n\
+                 #   password_file = {}\n\
                  password_credential = {credential}",
                 quote(&format!("{creds}/{name}"))
             ),
@@ -211,8 +213,9 @@ pub(super) fn mailbox_file(m: &Mailbox, path: &str) -> Result<String> {
                     &mut t,
                     "# client_secret_credential = \"tend_alice_oauth\"",
                     &format!(
-                        "# tend init stored it in {creds}/{name}_oauth (mode 600); by hand, use\n\
-                         # client_secret_file = {} instead.\n\
+                        "# tend init stored it in {creds}/{name}_oauth (mode 600). By hand,\n\
+                         # without the service or `tendctl`, use instead:\n\
+                         #   client_secret_file = {}\n\
                          client_secret_credential = {}",
                         quote(&format!("{creds}/{name}_oauth")),
                         quote(&format!("tend_{name}_oauth"))
@@ -280,8 +283,9 @@ pub(super) fn tend_toml(m: &Model, path: &str) -> Result<String> {
     let creds = m.credentials;
     let key = match m.key_file {
         Some(file) => format!(
-            "# tend init stored the key in {creds}/{file} (mode 600), the credential {}; to run\n\
-             # tend by hand without the service or `tendctl`, use api_key_file = {} instead.\n\
+            "# tend init stored the key in {creds}/{file} (mode 600), the credential {}.\n\
+             # To run tend by hand without the service or `tendctl`, use instead:\n\
+             #   api_key_file = {}\n\
              api_key_credential = {}",
             quote(&format!("tend_{file}")),
             quote(&format!("{creds}/{file}")),

@@ -48,7 +48,7 @@ fn a_password_mailbox_on_its_own_server_loads_with_the_answers() {
     assert_eq!(mb.display_name, None);
     assert_eq!(mb.signature, None);
     assert!(
-        text.contains("# password_file = \"/etc/tend/credentials/bob\""),
+        text.contains("#   password_file = \"/etc/tend/credentials/bob\""),
         "{text}"
     );
     assert!(text.starts_with("# /etc/tend/mailboxes/bob.toml: one watched mailbox"));

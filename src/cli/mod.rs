@@ -222,7 +222,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
     let now = Utc::now();
     match command {
         // Dispatched in `main`, before the config is loaded.
-        Command::Init => unreachable!("tend init runs before the config is loaded"),
+        Command::Init => anyhow::bail!("tend init runs before the config is loaded"),
         Command::Check => checkup::run(config).await,
         Command::Auth { name } => auth::run(config, &name).await,
         Command::Sync { mailbox } => {

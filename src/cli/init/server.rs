@@ -115,6 +115,13 @@ pub(super) fn server_and_login(
 
 /// The OAuth2 client registered at the provider (README: Google Cloud console, Microsoft Entra).
 fn oauth2_client(endpoints: Option<Endpoints>) -> Result<(Login, Option<String>)> {
+    // A first-time user has no client yet and would not know what the question means.
+    say(
+        "OAuth2 needs an app of your own at the provider: at Google a \"Desktop app\" client in the \
+         Cloud console (Gmail API enabled, the app published, not left in \"Testing\"), at \
+         Microsoft an app registration with public client flows allowed. The README's \
+         \"Gmail, Google Workspace and Microsoft 365 (OAuth2)\" says what to fill in.",
+    );
     let client_id = ask::line(
         "The OAuth2 client ID of the app you registered",
         None,

@@ -121,7 +121,7 @@ impl Dovecot {
     }
 
     /// The password `add_user` gave `user`.
-    fn password(&self, user: &str) -> String {
+    pub fn password(&self, user: &str) -> String {
         let line = fs::read_to_string(self.base().join("users.d").join(user)).expect("a user");
         line.trim_end()
             .split_once("{PLAIN}")
@@ -476,7 +476,7 @@ impl Drop for Dovecot {
 }
 
 /// Two distinct free loopback ports (bound together, then released).
-fn free_ports() -> (u16, u16) {
+pub(crate) fn free_ports() -> (u16, u16) {
     let a = TcpListener::bind("127.0.0.1:0").expect("bind :0");
     let b = TcpListener::bind("127.0.0.1:0").expect("bind :0");
     (
@@ -587,7 +587,7 @@ fn read_uidlist(path: &Path) -> std::collections::HashMap<String, u32> {
 
 /// A self-signed leaf certificate for localhost / 127.0.0.1. CA:FALSE matters: rustls (webpki)
 /// rejects a CA certificate used as the server's own certificate, yet accepts this one as a root.
-fn make_cert(base: &Path) {
+pub(crate) fn make_cert(base: &Path) {
     let cnf = base.join("openssl.cnf");
     fs::write(
         &cnf,
@@ -620,7 +620,7 @@ fn make_cert(base: &Path) {
 
 /// Send a signal to exactly these processes: std has no kill(2), and `/bin/kill` (procps) is
 /// missing from minimal images, so use the shell's builtin.
-fn signal(name: &str, pids: &[u32]) {
+pub(crate) fn signal(name: &str, pids: &[u32]) {
     if pids.is_empty() {
         return;
     }
@@ -635,7 +635,7 @@ fn signal(name: &str, pids: &[u32]) {
 }
 
 /// All processes below `pid`, from /proc/*/stat.
-fn descendants(pid: u32) -> Vec<u32> {
+pub(crate) fn descendants(pid: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
     if let Ok(entries) = fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -673,7 +673,7 @@ fn descendants(pid: u32) -> Vec<u32> {
 }
 
 /// uid and gid of a system user, from /etc/passwd.
-fn system_user(name: &str) -> Option<(u32, u32)> {
+pub(crate) fn system_user(name: &str) -> Option<(u32, u32)> {
     let passwd = fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|line| {
         let f: Vec<&str> = line.split(':').collect();

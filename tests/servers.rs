@@ -1,0 +1,471 @@
+//! The end-to-end cases on every IMAP server the tests can start: Dovecot, and Cyrus IMAP with
+//! `/` and top-level folders and with `.` and everything under INBOX, so no habit of one server
+//! passes for the standard. Each case is written once over `support::server::MailServer` and
+//! run through the real `tend` binary and a local model server; the mail goes in and is read
+//! back over IMAP by the support's own client, so what is asserted is what the server holds.
+//! `on_every_server!` makes one test per server: `CASE::dovecot`, `CASE::cyrus_slash`,
+//! `CASE::cyrus_dot`.
+
+mod support;
+
+use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Output;
+use support::cyrus::{Cyrus, Flavour};
+use support::dovecot::Dovecot;
+use support::imap::Message;
+use support::llm::{FakeLlm, Reply};
+use support::server::MailServer;
+use support::service::Tend;
+
+const BODY: &str =
+    "Hi Bob,\n\nThanks for asking. The 50-seat plan is [price]; I can send the order form today.";
+const USER: &str = "alice";
+const PASSWORD: &str = "s3cret pass";
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Dovecot,
+    CyrusSlash,
+    CyrusDot,
+}
+
+macro_rules! on_every_server {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[test]
+            fn dovecot() {
+                super::$case(super::Kind::Dovecot)
+            }
+            #[test]
+            fn cyrus_slash() {
+                super::$case(super::Kind::CyrusSlash)
+            }
+            #[test]
+            fn cyrus_dot() {
+                super::$case(super::Kind::CyrusDot)
+            }
+        }
+    )*};
+}
+
+/// A server with user alice, a model server, and a config directory pointing at both.
+struct World {
+    server: Box<dyn MailServer>,
+    llm: FakeLlm,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new(kind: Kind) -> World {
+        let server: Box<dyn MailServer> = match kind {
+            Kind::Dovecot => Box::new(Dovecot::start()),
+            Kind::CyrusSlash => Box::new(Cyrus::start(Flavour::Slash)),
+            Kind::CyrusDot => Box::new(Cyrus::start(Flavour::Dot)),
+        };
+        server.add_user(USER, PASSWORD);
+        let llm = FakeLlm::start(|_| {
+            Reply::Content(
+                serde_json::json!({"needs_reply": true, "reason": "asks for a price", "body": BODY})
+                    .to_string(),
+            )
+        });
+        let w = World {
+            server,
+            llm,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        w.write_config("");
+        w
+    }
+
+    fn write_config(&self, top: &str) {
+        let d = self.dir.path();
+        std::fs::create_dir_all(d.join("mailboxes")).unwrap();
+        std::fs::write(
+            d.join("tend.toml"),
+            format!(
+                "state_dir = \"state\"\n{top}[llm]\nbase_url = \"{}\"\nmodel = \"m\"\n",
+                self.llm.base_url()
+            ),
+        )
+        .unwrap();
+        let pw = d.join("mailboxes/alice.password");
+        std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(
+            d.join("mailboxes/alice.toml"),
+            format!(
+                "addresses = [\"alice@acme.test\"]\ninternal_domains = [\"acme.test\"]\n\
+                 timezone = \"UTC\"\nsignature = \"Alice Seller\"\n[imap]\nhost = \"127.0.0.1\"\n\
+                 port = {}\nsecurity = \"plain\"\nusername = \"{USER}\"\n\
+                 password_file = \"alice.password\"\ntimeout_seconds = 10\n",
+                self.server.port()
+            ),
+        )
+        .unwrap();
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("tend.toml")
+    }
+
+    fn tend_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        eprintln!(
+            "[{}] tend {args:?} -> {}\n--- stdout\n{}--- stderr\n{}",
+            self.server.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn tend(&self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.tend_env(args, &[]).stdout).into_owned()
+    }
+
+    fn once(&self) {
+        let out = self.tend_env(&["once"], &[]);
+        assert!(
+            out.status.success(),
+            "tend once failed on {}\n--- server log\n{}",
+            self.server.name(),
+            self.server.log()
+        );
+    }
+
+    fn drafts_folder(&self) -> String {
+        self.server.special("\\Drafts")
+    }
+
+    fn sent_folder(&self) -> String {
+        self.server.special("\\Sent")
+    }
+
+    fn folder(&self, folder: &str) -> Vec<Message> {
+        self.server.messages(USER, folder)
+    }
+
+    fn drafts(&self) -> Vec<Message> {
+        self.folder(&self.drafts_folder())
+    }
+
+    fn inbox(&self, raw: &str) {
+        self.server.put(USER, "INBOX", raw.as_bytes(), "");
+    }
+
+    fn sent(&self, raw: &str) {
+        self.server
+            .put(USER, &self.sent_folder(), raw.as_bytes(), "\\Seen");
+    }
+
+    /// Our intro in Sent three days ago, Bob's question in INBOX five hours ago.
+    fn seed(&self) {
+        let now = Utc::now();
+        self.sent(&mail(
+            "intro@acme.test",
+            "Alice Seller <alice@acme.test>",
+            "Bob Buyer <bob@buyer.test>",
+            "Acme for Buyer Corp",
+            now - Duration::days(3),
+            None,
+            "Hi Bob, great to meet you.",
+        ));
+        self.inbox(&question(
+            "q1@buyer.test",
+            "intro@acme.test",
+            now - Duration::hours(5),
+        ));
+    }
+}
+
+fn question(id: &str, parent: &str, at: DateTime<Utc>) -> String {
+    mail(
+        id,
+        "Bob Buyer <bob@buyer.test>",
+        "alice@acme.test",
+        "Re: Acme for Buyer Corp",
+        at,
+        Some(parent),
+        "What does the 50-seat plan cost per year?",
+    )
+}
+
+fn answer_by_hand(id: &str, parent: &str) -> String {
+    mail(
+        id,
+        "alice@acme.test",
+        "bob@buyer.test",
+        "Re: Acme for Buyer Corp",
+        Utc::now(),
+        Some(parent),
+        "Bob, let us talk about it on the phone on Monday.",
+    )
+}
+
+fn mail(
+    id: &str,
+    from: &str,
+    to: &str,
+    subject: &str,
+    date: DateTime<Utc>,
+    parent: Option<&str>,
+    body: &str,
+) -> String {
+    let mut h = format!(
+        "Message-ID: <{id}>\r\nDate: {}\r\nFrom: {from}\r\nTo: {to}\r\nSubject: {subject}\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n",
+        date.to_rfc2822()
+    );
+    if let Some(p) = parent {
+        h.push_str(&format!("In-Reply-To: <{p}>\r\nReferences: <{p}>\r\n"));
+    }
+    format!("{h}\r\n{body}\r\n")
+}
+
+/// A moment `n` weekdays before now, same time of day.
+fn business_days_ago(n: u32) -> DateTime<Utc> {
+    let mut t = Utc::now();
+    let mut left = n;
+    while left > 0 {
+        t -= Duration::days(1);
+        if !matches!(t.weekday(), Weekday::Sat | Weekday::Sun) {
+            left -= 1;
+        }
+    }
+    t
+}
+
+/// The drafts in `drafts` answering `parent`.
+fn answering<'a>(drafts: &'a [Message], parent: &str) -> Vec<&'a Message> {
+    let needle = format!("In-Reply-To: <{parent}>");
+    drafts
+        .iter()
+        .filter(|d| d.text().contains(&needle))
+        .collect()
+}
+
+on_every_server!(
+    a_buyer_reply_becomes_one_threaded_draft_in_the_special_use_drafts,
+    check_lists_the_folders_and_picks_them_by_special_use,
+    our_reply_in_sent_means_no_draft,
+    a_proposal_unanswered_for_four_business_days_gets_a_follow_up,
+    a_rerun_or_a_lost_state_writes_no_second_draft,
+    our_stale_draft_goes_when_the_user_answers_and_nothing_of_theirs_is_touched,
+    a_message_delivered_while_tend_run_idles_gets_a_draft,
+);
+
+fn a_buyer_reply_becomes_one_threaded_draft_in_the_special_use_drafts(kind: Kind) {
+    let w = World::new(kind);
+    w.seed();
+    w.once();
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1, "one draft in {}", w.drafts_folder());
+    let d = &drafts[0];
+    assert!(d.has("\\Draft") && d.has("\\Seen"), "flags {:?}", d.flags);
+    let email = tend::parse::parse(&d.raw).unwrap();
+    assert_eq!(email.in_reply_to.as_deref(), Some("q1@buyer.test"));
+    assert_eq!(email.references, ["intro@acme.test", "q1@buyer.test"]);
+    assert_eq!(email.subject, "Re: Acme for Buyer Corp");
+    assert_eq!(
+        email
+            .to
+            .iter()
+            .map(|a| a.email.as_str())
+            .collect::<Vec<_>>(),
+        ["bob@buyer.test"]
+    );
+    assert!(
+        email.text.contains("50-seat plan is [price]"),
+        "{}",
+        email.text
+    );
+    // Nowhere else: not in a folder merely named Drafts, not in INBOX or Sent.
+    if w.drafts_folder() != "Drafts" && w.server.name().contains("(/)") {
+        assert!(
+            w.folder("Drafts").is_empty(),
+            "the folder named Drafts is no \\Drafts"
+        );
+    }
+    let inbox = w.folder("INBOX");
+    assert_eq!(inbox.len(), 1);
+    assert!(!inbox[0].has("\\Seen"), "the buyer's mail stays unread");
+    assert_eq!(w.folder(&w.sent_folder()).len(), 1);
+
+    // A pass with nothing new changes nothing and asks the model nothing.
+    let before = (w.drafts(), w.folder("INBOX"), w.folder(&w.sent_folder()));
+    w.once();
+    let after = (w.drafts(), w.folder("INBOX"), w.folder(&w.sent_folder()));
+    assert_eq!(before, after, "a no-change pass on {}", w.server.name());
+    assert_eq!(w.llm.draft_requests().len(), 1);
+}
+
+fn check_lists_the_folders_and_picks_them_by_special_use(kind: Kind) {
+    let w = World::new(kind);
+    let out = w.tend_env(&["check"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let drafts = format!("drafts {:?}", w.drafts_folder());
+    let sent = format!("sent {:?}", w.sent_folder());
+    assert!(
+        text.contains(&drafts) && text.contains(&sent),
+        "want {drafts}, {sent} in:\n{text}"
+    );
+    std::fs::write(w.dir.path().join("mailboxes/alice.password"), "wrong\n").unwrap();
+    let out = w.tend_env(&["check"], &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("login refused by"));
+}
+
+fn our_reply_in_sent_means_no_draft(kind: Kind) {
+    let w = World::new(kind);
+    w.seed();
+    w.sent(&answer_by_hand("ans@acme.test", "q1@buyer.test"));
+    w.once();
+    assert!(w.drafts().is_empty());
+    assert!(w.llm.draft_requests().is_empty());
+}
+
+fn a_proposal_unanswered_for_four_business_days_gets_a_follow_up(kind: Kind) {
+    let w = World::new(kind);
+    let sent_at = business_days_ago(4);
+    w.inbox(&mail(
+        "req@buyer.test",
+        "Bob Buyer <bob@buyer.test>",
+        "alice@acme.test",
+        "Proposal request",
+        sent_at - Duration::hours(3),
+        None,
+        "Could you send a proposal for 50 seats?",
+    ));
+    w.sent(&mail(
+        "prop@acme.test",
+        "alice@acme.test",
+        "bob@buyer.test",
+        "Re: Proposal request",
+        sent_at,
+        Some("req@buyer.test"),
+        "Here it is: 50 seats, 9,000 a year.",
+    ));
+    w.once();
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1, "a follow-up");
+    let email = tend::parse::parse(&drafts[0].raw).unwrap();
+    assert_eq!(email.in_reply_to.as_deref(), Some("prop@acme.test"));
+    assert_eq!(email.subject, "Re: Proposal request");
+}
+
+fn a_rerun_or_a_lost_state_writes_no_second_draft(kind: Kind) {
+    let w = World::new(kind);
+    w.seed();
+    w.once();
+    w.once();
+    assert_eq!(w.drafts().len(), 1);
+    // Without the ledger, the draft is found in Drafts by its Message-ID (UID SEARCH).
+    std::fs::remove_dir_all(w.dir.path().join("state")).unwrap();
+    w.once();
+    assert_eq!(w.drafts().len(), 1, "no second draft after a lost state");
+    assert_eq!(
+        w.llm.draft_requests().len(),
+        1,
+        "and the model not paid again"
+    );
+    // The adopted draft is still ours: a new buyer message replaces it (UIDPLUS removal).
+    w.inbox(&question(
+        "q2@buyer.test",
+        "q1@buyer.test",
+        Utc::now() - Duration::hours(1),
+    ));
+    w.once();
+    let drafts = w.drafts();
+    assert_eq!(
+        drafts.len(),
+        1,
+        "replaced, not added: {:?}",
+        drafts.iter().map(|d| d.uid).collect::<Vec<_>>()
+    );
+    assert_eq!(answering(&drafts, "q2@buyer.test").len(), 1);
+}
+
+fn our_stale_draft_goes_when_the_user_answers_and_nothing_of_theirs_is_touched(kind: Kind) {
+    let w = World::new(kind);
+    w.seed();
+    // A draft of the user's own, in another thread.
+    let mine = mail(
+        "mine@acme.test",
+        "alice@acme.test",
+        "carol@elsewhere.test",
+        "Notes for Carol",
+        Utc::now() - Duration::hours(2),
+        None,
+        "Half written.",
+    );
+    w.server
+        .put(USER, &w.drafts_folder(), mine.as_bytes(), "\\Draft \\Seen");
+    w.once();
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 2, "ours beside the user's");
+    assert_eq!(answering(&drafts, "q1@buyer.test").len(), 1);
+    // The user answers by hand: their client saves the reply in Sent.
+    w.server.put(
+        USER,
+        &w.sent_folder(),
+        answer_by_hand("ans@acme.test", "q1@buyer.test").as_bytes(),
+        "\\Seen",
+    );
+    let inbox = w.folder("INBOX");
+    let sent = w.folder(&w.sent_folder());
+    let users_draft: Vec<Message> = drafts
+        .iter()
+        .filter(|d| d.text().contains("mine@acme.test"))
+        .cloned()
+        .collect();
+    w.once();
+    assert_eq!(
+        w.drafts(),
+        users_draft,
+        "our stale draft removed, the user's left exactly"
+    );
+    assert_eq!(w.folder("INBOX"), inbox, "INBOX untouched");
+    assert_eq!(w.folder(&w.sent_folder()), sent, "Sent untouched");
+    let explain = String::from_utf8_lossy(&w.tend_env(&["explain", "q1@buyer.test"], &[]).stdout)
+        .into_owned();
+    assert!(explain.contains("answered without it"), "{explain}");
+}
+
+fn a_message_delivered_while_tend_run_idles_gets_a_draft(kind: Kind) {
+    let w = World::new(kind);
+    w.write_config("poll_interval_seconds = 3600\n");
+    w.sent(&mail(
+        "intro@acme.test",
+        "Alice Seller <alice@acme.test>",
+        "Bob Buyer <bob@buyer.test>",
+        "Acme for Buyer Corp",
+        Utc::now() - Duration::days(1),
+        None,
+        "Hi Bob, great to meet you.",
+    ));
+    let mut tend = Tend::idling(&w.config());
+    let start = std::time::Instant::now();
+    w.inbox(&question("q1@buyer.test", "intro@acme.test", Utc::now()));
+    // IDLE tells tend at once (Cyrus through its idled); far below the one-hour poll.
+    tend.wait("a draft through IDLE", 20, |_| !w.drafts().is_empty());
+    eprintln!(
+        "[{}] draft {:?} after delivery",
+        w.server.name(),
+        start.elapsed()
+    );
+    assert_eq!(answering(&w.drafts(), "q1@buyer.test").len(), 1);
+    let (status, _) = tend.stop();
+    assert!(status.success(), "{status}\n{}", tend.log());
+}

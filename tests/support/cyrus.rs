@@ -1,0 +1,500 @@
+//! A throwaway real Cyrus IMAP 3 (Debian's `cyrus-imapd`) per test: its own temp dir holding
+//! config, databases, spool, sockets and a self-signed certificate, free loopback ports, users
+//! in a sasldb of its own (`saslpasswd2`), the `master` process in the foreground, killed on
+//! drop. Two flavours of the namespace: `Slash` (Cyrus's defaults since 3.0, `/` and top-level
+//! folders, drafts in a folder named "Entwürfe" beside a plain "Drafts" that is none) and `Dot`
+//! (`.`, everything under INBOX: `INBOX.Drafts`). Folders are created by the user over IMAP
+//! with their special-use (RFC 6154 `CREATE ... (USE (\Drafts))`), mail goes in and out over
+//! IMAP (`support::server`). Cyrus logs to syslog; `log` gives master's output and the protocol
+//! telemetry Cyrus writes for each user into `conf/log/USER/`.
+
+use super::dovecot::{descendants, free_ports, make_cert, signal, system_user};
+use super::imap::{quote, Client};
+use super::server::MailServer;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+const ADMIN: &str = "cyrusadmin";
+/// The SASL realm of every user: Cyrus looks a login up under `servername`.
+const REALM: &str = "tend-test";
+
+/// The hierarchy separator and namespace the server is configured with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Flavour {
+    /// `unixhierarchysep: yes`, `altnamespace: yes`: "Sent", "Entwürfe", "Work/2025".
+    Slash,
+    /// `unixhierarchysep: no`, `altnamespace: no`: "INBOX.Sent", "INBOX.Drafts".
+    Dot,
+}
+
+/// A running Cyrus with its data; killed on drop.
+pub struct Cyrus {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    port: u16,
+    tls_port: u16,
+    flavour: Flavour,
+    /// The `cyrus` system user when we run as root (master drops to it); None otherwise.
+    owner: Option<(u32, u32)>,
+}
+
+impl Cyrus {
+    /// Starts a fresh server on free loopback ports; waits until it answers IMAP logins.
+    pub fn start(flavour: Flavour) -> Cyrus {
+        let mut last = String::new();
+        // As with Dovecot: a port found free may be taken before master binds it.
+        for _ in 0..3 {
+            let (port, tls_port) = free_ports();
+            let mut c = Cyrus::prepare(flavour, port, tls_port);
+            match c.spawn_and_wait() {
+                Ok(()) => return c,
+                Err(why) => {
+                    last = format!("{why}\n--- cyrus log ---\n{}", c.log());
+                    if !last.contains("in use") {
+                        break;
+                    }
+                }
+            }
+        }
+        panic!("cyrus did not start: {last}");
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Implicit TLS (imaps) on 127.0.0.1, with `ca_file`'s certificate.
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port
+    }
+
+    pub fn ca_file(&self) -> PathBuf {
+        self.base().join("cert.pem")
+    }
+
+    pub fn flavour(&self) -> Flavour {
+        self.flavour
+    }
+
+    pub fn base(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A folder of the user's as the flavour names it: `folder("Sent")` is "Sent" or
+    /// "INBOX.Sent"; a path is written with `/` ("Work/2025" or "INBOX.Work.2025").
+    pub fn folder(&self, path: &str) -> String {
+        match self.flavour {
+            Flavour::Slash => path.to_string(),
+            Flavour::Dot => format!("INBOX.{}", path.replace('/', ".")),
+        }
+    }
+
+    /// Creates a folder as the user's client does, with an RFC 6154 attribute when given.
+    pub fn create(&self, user: &str, folder: &str, special_use: Option<&str>) {
+        let mut c = self.client(user);
+        let with = special_use
+            .map(|u| format!(" (USE ({u}))"))
+            .unwrap_or_default();
+        c.run(&format!("CREATE {}{with}", quote(&utf7(folder))));
+        c.logout();
+    }
+
+    /// Stops the server at once: master and everything it started get SIGKILL.
+    pub fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let master = child.id();
+        signal("STOP", &[master]);
+        let mut pids = vec![master];
+        pids.extend(descendants(master));
+        signal("KILL", &pids);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    fn prepare(flavour: Flavour, port: u16, tls_port: u16) -> Cyrus {
+        let dir = tempfile::Builder::new()
+            .prefix("tend-cyrus-")
+            .tempdir()
+            .expect("create temp dir");
+        let base = dir.path().to_path_buf();
+        let b = base.to_str().expect("temp dir path is UTF-8").to_string();
+        // The cyrus user must reach everything below (tempfile makes the dir 0700).
+        fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
+        for sub in [
+            "conf",
+            "conf/db",
+            "conf/socket",
+            "conf/log",
+            "spool",
+            "run",
+            "run/proc",
+            "run/lock",
+        ] {
+            fs::create_dir_all(base.join(sub)).expect("create cyrus dir");
+        }
+        make_cert(&base);
+        let root = is_root();
+        let owner = if root {
+            Some(system_user("cyrus").expect("no `cyrus` user: is cyrus-imapd installed?"))
+        } else {
+            None
+        };
+        // Not root: master cannot drop to `cyrus`, so it must be told that we are the Cyrus user.
+        let run_as = if root {
+            String::new()
+        } else {
+            format!("cyrus_user: {}\n", current_user())
+        };
+        let (unixsep, altns) = match flavour {
+            Flavour::Slash => ("yes", "yes"),
+            Flavour::Dot => ("no", "no"),
+        };
+        let conf = format!(
+            "configdirectory: {b}/conf\npartition-default: {b}/spool\ndefaultpartition: default\n\
+             proc_path: {b}/run/proc\nmboxname_lockpath: {b}/run/lock\nlmtpsocket: {b}/run/lmtp\n\
+             idlesocket: {b}/run/idle\nnotifysocket: {b}/run/notify\nservername: {REALM}\n\
+             admins: {ADMIN}\nsasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\n\
+             sasl_sasldb_path: {b}/sasldb2\nsasl_mech_list: PLAIN LOGIN\nallowplaintext: yes\n\
+             virtdomains: off\nunixhierarchysep: {unixsep}\naltnamespace: {altns}\n\
+             failedloginpause: 0\nsyslog_prefix: tend-cyrus-{port}\n\
+             tls_server_cert: {b}/cert.pem\ntls_server_key: {b}/key.pem\numask: 077\n{run_as}"
+        );
+        fs::write(base.join("imapd.conf"), conf).expect("write imapd.conf");
+        // imapd and idled are copied in: the cyrus user must be able to run them, wherever
+        // they were extracted (see `imapd_dir`).
+        let own_bin = base.join("bin");
+        fs::create_dir_all(&own_bin).expect("create bin dir");
+        let from = imapd_dir();
+        for name in ["imapd", "idled"] {
+            fs::copy(from.join(name), own_bin.join(name)).unwrap_or_else(|e| {
+                panic!(
+                    "copy {name} from {}: {e}: run scripts/test once (it installs cyrus-common and \
+                     extracts imapd from Debian's cyrus-imapd into target/tools/cyrus), or set \
+                     TEND_CYRUS_BIN to a directory holding imapd and idled",
+                    from.display()
+                )
+            });
+        }
+        let bin = own_bin.display();
+        let tools = common_bin_dir();
+        let tools = tools.display();
+        let c = format!("-C {b}/imapd.conf");
+        // idled tells idling sessions of a change at once; without it Cyrus polls each minute.
+        let services = format!(
+            "START {{\n  recover cmd=\"{tools}/ctl_cyrusdb {c} -r\"\n}}\n\
+             SERVICES {{\n  imap cmd=\"{bin}/imapd {c}\" listen=\"127.0.0.1:{port}\" prefork=0\n  \
+             imaps cmd=\"{bin}/imapd -s {c}\" listen=\"127.0.0.1:{tls_port}\" prefork=0\n}}\n\
+             EVENTS {{\n}}\nDAEMON {{\n  idled cmd=\"{bin}/idled {c}\"\n}}\n"
+        );
+        fs::write(base.join("cyrus.conf"), services).expect("write cyrus.conf");
+        let cyrus = Cyrus {
+            dir,
+            child: None,
+            port,
+            tls_port,
+            flavour,
+            owner,
+        };
+        cyrus.set_password(ADMIN, &admin_password(port));
+        cyrus.own_all(&base);
+        cyrus
+    }
+
+    fn spawn_and_wait(&mut self) -> Result<(), String> {
+        let base = self.base().to_path_buf();
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(base.join("master.log"))
+            .map_err(|e| format!("open master.log: {e}"))?;
+        let log2 = log.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(common_bin_dir().join("master"))
+            .arg("-C")
+            .arg(base.join("imapd.conf"))
+            .arg("-M")
+            .arg(base.join("cyrus.conf"))
+            .arg("-p")
+            .arg(base.join("run/master.pid"))
+            .arg("-D")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| format!("spawn cyrus master (is cyrus-imapd installed?): {e}"))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Err(format!("cyrus master exited during startup: {status}"));
+                }
+            }
+            match probe_login(self.port) {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() > deadline => {
+                    self.kill();
+                    return Err(format!(
+                        "no IMAP login on port {} after {START_TIMEOUT:?}: {e}",
+                        self.port
+                    ));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    /// A sasldb entry for `user` in the server's realm.
+    fn set_password(&self, user: &str, password: &str) {
+        let db = self.base().join("sasldb2");
+        let mut child = Command::new(sbin("saslpasswd2"))
+            .arg("-f")
+            .arg(&db)
+            .args(["-p", "-c", "-u", REALM, user])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run saslpasswd2 (is sasl2-bin installed?)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "saslpasswd2: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.own(&db);
+    }
+
+    /// When root, hand a path to the cyrus user: master drops to it and must own its data.
+    fn own(&self, path: &Path) {
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid))
+                .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+        }
+    }
+
+    fn own_all(&self, path: &Path) {
+        self.own(path);
+        if path.is_dir() {
+            for entry in fs::read_dir(path).expect("read dir") {
+                self.own_all(&entry.expect("dir entry").path());
+            }
+        }
+    }
+
+    fn admin(&self) -> Client {
+        Client::login(self.port, ADMIN, &admin_password(self.port))
+    }
+}
+
+impl MailServer for Cyrus {
+    fn name(&self) -> String {
+        match self.flavour {
+            Flavour::Slash => "cyrus (/)".into(),
+            Flavour::Dot => "cyrus (.)".into(),
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// master's own output, then each session's protocol telemetry.
+    fn log(&self) -> String {
+        let mut out = fs::read_to_string(self.base().join("master.log")).unwrap_or_default();
+        let Ok(users) = fs::read_dir(self.base().join("conf/log")) else {
+            return out;
+        };
+        for user in users.flatten() {
+            for file in fs::read_dir(user.path()).into_iter().flatten().flatten() {
+                let text = fs::read(file.path()).unwrap_or_default();
+                out.push_str(&format!(
+                    "--- {}\n{}\n",
+                    file.path().display(),
+                    String::from_utf8_lossy(&text)
+                ));
+            }
+        }
+        out
+    }
+
+    /// The sasldb entry, the mailbox (by the admin, as Cyrus wants), the telemetry directory,
+    /// then Sent, Drafts and Trash created by the user with their special-use.
+    fn add_user(&self, user: &str, password: &str) {
+        assert!(
+            !user.is_empty() && !user.contains(['/', '.', '@', ' ', '\n']),
+            "plain user names only"
+        );
+        self.set_password(user, password);
+        fs::write(self.base().join(format!("password.{user}")), password).expect("keep password");
+        let telemetry = self.base().join("conf/log").join(user);
+        fs::create_dir_all(&telemetry).expect("create telemetry dir");
+        self.own(&telemetry);
+        let mut admin = self.admin();
+        let mailbox = match self.flavour {
+            Flavour::Slash => format!("user/{user}"),
+            Flavour::Dot => format!("user.{user}"),
+        };
+        admin.run(&format!("CREATE {}", quote(&mailbox)));
+        admin.logout();
+        self.create(user, &self.folder("Sent"), Some("\\Sent"));
+        self.create(user, &self.folder("Trash"), Some("\\Trash"));
+        match self.flavour {
+            // The drafts folder is found by its attribute, never by a name tend knows.
+            Flavour::Slash => {
+                self.create(user, "Entwürfe", Some("\\Drafts"));
+                self.create(user, "Drafts", None);
+            }
+            Flavour::Dot => self.create(user, "INBOX.Drafts", Some("\\Drafts")),
+        }
+    }
+
+    fn password_of(&self, user: &str) -> String {
+        fs::read_to_string(self.base().join(format!("password.{user}")))
+            .expect("a user added with add_user")
+    }
+
+    fn special(&self, attribute: &str) -> String {
+        match (attribute, self.flavour) {
+            ("\\Drafts", Flavour::Slash) => "Entwürfe".into(),
+            ("\\Drafts", Flavour::Dot) => "INBOX.Drafts".into(),
+            (other, _) => self.folder(other.trim_start_matches('\\')),
+        }
+    }
+
+    fn wire(&self, folder: &str) -> String {
+        utf7(folder)
+    }
+}
+
+impl Drop for Cyrus {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn admin_password(port: u16) -> String {
+    format!("admin-{port}-{}", std::process::id())
+}
+
+/// The greeting, then a LOGIN that must be answered (refused): login and sasldb are up.
+fn probe_login(port: u16) -> Result<(), String> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+    let mut line = String::new();
+    reader.read_line(&mut line).map_err(|e| e.to_string())?;
+    if !line.starts_with("* OK") {
+        return Err(format!("unexpected greeting {line:?}"));
+    }
+    (&stream)
+        .write_all(b"p1 LOGIN probe-nobody probe\r\n")
+        .map_err(|e| e.to_string())?;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            return Err("connection closed during probe".into());
+        }
+        if line.starts_with("p1 ") {
+            let _ = (&stream).write_all(b"p2 LOGOUT\r\n");
+            return Ok(());
+        }
+    }
+}
+
+/// Where `master` and `ctl_cyrusdb` live: Debian's cyrus-common puts them in /usr/lib/cyrus/bin,
+/// never on PATH.
+fn common_bin_dir() -> PathBuf {
+    PathBuf::from("/usr/lib/cyrus/bin")
+}
+
+/// Where `imapd` and `idled` are. Debian's cyrus-imapd, which holds them, conflicts with
+/// dovecot-imapd (both provide `imap-server`), so beside Dovecot they cannot be installed:
+/// scripts/test extracts them from the package into target/tools/cyrus. TEND_CYRUS_BIN wins,
+/// then an installed cyrus-imapd, then that extract.
+fn imapd_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TEND_CYRUS_BIN") {
+        return PathBuf::from(dir);
+    }
+    let installed = common_bin_dir();
+    if installed.join("imapd").is_file() && installed.join("idled").is_file() {
+        return installed;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tools/cyrus")
+}
+
+/// `name` from PATH, else /usr/sbin (not on an ordinary user's PATH on Debian).
+fn sbin(name: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| Path::new("/usr/sbin").join(name))
+}
+
+fn is_root() -> bool {
+    fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+fn current_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("run id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A folder name in modified UTF-7 (RFC 3501 5.1.3), as it goes on the wire.
+pub fn utf7(name: &str) -> String {
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+    let mut out = String::new();
+    let mut pending: Vec<u16> = Vec::new();
+    let flush = |pending: &mut Vec<u16>, out: &mut String| {
+        if pending.is_empty() {
+            return;
+        }
+        let bytes: Vec<u8> = pending.iter().flat_map(|u| u.to_be_bytes()).collect();
+        out.push('&');
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out.push('-');
+        pending.clear();
+    };
+    for ch in name.chars() {
+        if (' '..='~').contains(&ch) {
+            flush(&mut pending, &mut out);
+            if ch == '&' {
+                out.push_str("&-");
+            } else {
+                out.push(ch);
+            }
+        } else {
+            let mut buf = [0u16; 2];
+            pending.extend_from_slice(ch.encode_utf16(&mut buf));
+        }
+    }
+    flush(&mut pending, &mut out);
+    out
+}

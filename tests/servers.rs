@@ -263,7 +263,13 @@ on_every_server!(
     a_rerun_or_a_lost_state_writes_no_second_draft,
     our_stale_draft_goes_when_the_user_answers_and_nothing_of_theirs_is_touched,
     a_message_delivered_while_tend_run_idles_gets_a_draft,
+    tls_and_starttls_with_a_ca_file_work,
+    text_after_a_large_attachment_survives_the_fetch_cap,
 );
+
+// The crash hook exists only in debug builds.
+#[cfg(debug_assertions)]
+on_every_server!(a_crash_between_append_and_ledger_leaves_one_draft);
 
 fn a_buyer_reply_becomes_one_threaded_draft_in_the_special_use_drafts(kind: Kind) {
     let w = World::new(kind);
@@ -412,9 +418,26 @@ fn our_stale_draft_goes_when_the_user_answers_and_nothing_of_theirs_is_touched(k
     );
     w.server
         .put(USER, &w.drafts_folder(), mine.as_bytes(), "\\Draft \\Seen");
+    // And one their client flagged \Deleted without expunging: our removal (UID EXPUNGE of
+    // our own UID, RFC 4315) must not take it along.
+    let thrown = mail(
+        "thrown@acme.test",
+        "alice@acme.test",
+        "dan@elsewhere.test",
+        "Never mind",
+        Utc::now() - Duration::hours(2),
+        None,
+        "Thrown away.",
+    );
+    w.server.put(
+        USER,
+        &w.drafts_folder(),
+        thrown.as_bytes(),
+        "\\Draft \\Deleted",
+    );
     w.once();
     let drafts = w.drafts();
-    assert_eq!(drafts.len(), 2, "ours beside the user's");
+    assert_eq!(drafts.len(), 3, "ours beside the user's two");
     assert_eq!(answering(&drafts, "q1@buyer.test").len(), 1);
     // The user answers by hand: their client saves the reply in Sent.
     w.server.put(
@@ -427,7 +450,7 @@ fn our_stale_draft_goes_when_the_user_answers_and_nothing_of_theirs_is_touched(k
     let sent = w.folder(&w.sent_folder());
     let users_draft: Vec<Message> = drafts
         .iter()
-        .filter(|d| d.text().contains("mine@acme.test"))
+        .filter(|d| !d.text().contains("X-Tend-Draft"))
         .cloned()
         .collect();
     w.once();
@@ -468,4 +491,82 @@ fn a_message_delivered_while_tend_run_idles_gets_a_draft(kind: Kind) {
     assert_eq!(answering(&w.drafts(), "q1@buyer.test").len(), 1);
     let (status, _) = tend.stop();
     assert!(status.success(), "{status}\n{}", tend.log());
+}
+
+fn tls_and_starttls_with_a_ca_file_work(kind: Kind) {
+    let w = World::new(kind);
+    w.seed();
+    let path = w.dir.path().join("mailboxes/alice.toml");
+    let plain = std::fs::read_to_string(&path).unwrap();
+    let port = format!("port = {}", w.server.port());
+    let ca = format!("ca_file = {:?}", w.server.ca_file());
+    let starttls = plain
+        .replace(
+            "security = \"plain\"",
+            &format!("security = \"starttls\"\n{ca}"),
+        )
+        .replace("127.0.0.1", "localhost");
+    std::fs::write(&path, starttls).unwrap();
+    let out = w.tend_env(&["check"], &[]);
+    assert!(out.status.success(), "STARTTLS on {}", w.server.name());
+    let tls = plain
+        .replace(&port, &format!("port = {}", w.server.tls_port()))
+        .replace("security = \"plain\"", &format!("security = \"tls\"\n{ca}"));
+    std::fs::write(&path, tls).unwrap();
+    w.once();
+    assert_eq!(w.drafts().len(), 1, "drafted over implicit TLS");
+}
+
+/// A 3 MiB message, its text after a PDF: fetched by BODYSTRUCTURE, so the model sees the text.
+fn text_after_a_large_attachment_survives_the_fetch_cap(kind: Kind) {
+    let w = World::new(kind);
+    let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n";
+    let pdf: String = line.repeat(3 * 1024 * 1024 / line.len());
+    let raw = format!(
+        "Message-ID: <big@buyer.test>\r\nDate: {}\r\nFrom: Bob Buyer <bob@buyer.test>\r\n\
+         To: alice@acme.test\r\nSubject: Specs attached\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: application/pdf; name=\"specs.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{pdf}\
+         --b1\r\nContent-Type: multipart/alternative; boundary=\"b2\"\r\n\r\n\
+         --b2\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Hello Alice, specs attached. What would 50 seats cost? (marker 7731)\r\n\
+         --b2\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <p>Hello Alice, specs attached. What would 50 seats cost? (marker 7731)</p>\r\n\
+         --b2--\r\n--b1--\r\n",
+        (Utc::now() - Duration::hours(2)).to_rfc2822()
+    );
+    w.inbox(&raw);
+    w.once();
+    assert_eq!(answering(&w.drafts(), "big@buyer.test").len(), 1);
+    let asked = w.llm.draft_requests();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].to_string().matches("marker 7731").count(),
+        1,
+        "the text/plain part after the attachment, once"
+    );
+}
+
+#[cfg(debug_assertions)]
+fn a_crash_between_append_and_ledger_leaves_one_draft(kind: Kind) {
+    let w = World::new(kind);
+    w.seed();
+    let out = w.tend_env(&["once"], &[("TEND_TEST_CRASH_AFTER_APPEND", "1")]);
+    assert!(
+        !out.status.success(),
+        "the injected crash aborts the process"
+    );
+    assert_eq!(w.drafts().len(), 1, "the APPEND happened before the crash");
+    w.once();
+    assert_eq!(
+        w.drafts().len(),
+        1,
+        "the rerun finds the draft by its Message-ID"
+    );
+    assert_eq!(
+        w.llm.draft_requests().len(),
+        1,
+        "and does not pay the model again"
+    );
 }

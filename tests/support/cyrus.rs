@@ -65,19 +65,6 @@ impl Cyrus {
         panic!("cyrus did not start: {last}");
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Implicit TLS (imaps) on 127.0.0.1, with `ca_file`'s certificate.
-    pub fn tls_port(&self) -> u16 {
-        self.tls_port
-    }
-
-    pub fn ca_file(&self) -> PathBuf {
-        self.base().join("cert.pem")
-    }
-
     pub fn flavour(&self) -> Flavour {
         self.flavour
     }
@@ -310,6 +297,14 @@ impl MailServer for Cyrus {
 
     fn port(&self) -> u16 {
         self.port
+    }
+
+    fn tls_port(&self) -> u16 {
+        self.tls_port
+    }
+
+    fn ca_file(&self) -> PathBuf {
+        self.base().join("cert.pem")
     }
 
     /// master's own output, then each session's protocol telemetry.

@@ -9,8 +9,12 @@ use super::imap::{imap_date, Client, Message};
 pub trait MailServer {
     /// A short name for messages: "dovecot", "cyrus (/)", "cyrus (.)".
     fn name(&self) -> String;
-    /// Plain IMAP on 127.0.0.1 (plaintext LOGIN allowed).
+    /// Plain IMAP on 127.0.0.1 (plaintext LOGIN allowed), offering STARTTLS.
     fn port(&self) -> u16;
+    /// Implicit TLS (imaps) on 127.0.0.1.
+    fn tls_port(&self) -> u16;
+    /// The self-signed certificate of both ports (localhost, 127.0.0.1), for tend's `ca_file`.
+    fn ca_file(&self) -> std::path::PathBuf;
     /// What the server logged so far, for assertion messages.
     fn log(&self) -> String;
     /// A login with its INBOX, Sent, Drafts and Trash (special-use, RFC 6154).
@@ -74,6 +78,12 @@ impl MailServer for super::dovecot::Dovecot {
     }
     fn port(&self) -> u16 {
         super::dovecot::Dovecot::port(self)
+    }
+    fn tls_port(&self) -> u16 {
+        super::dovecot::Dovecot::tls_port(self)
+    }
+    fn ca_file(&self) -> std::path::PathBuf {
+        super::dovecot::Dovecot::ca_file(self)
     }
     fn log(&self) -> String {
         super::dovecot::Dovecot::log(self)

@@ -265,6 +265,7 @@ on_every_server!(
     a_message_delivered_while_tend_run_idles_gets_a_draft,
     tls_and_starttls_with_a_ca_file_work,
     text_after_a_large_attachment_survives_the_fetch_cap,
+    stage_tags_set_in_the_client_are_found_in_inbox_and_sent,
 );
 
 // The crash hook exists only in debug builds.
@@ -569,4 +570,61 @@ fn a_crash_between_append_and_ledger_leaves_one_draft(kind: Kind) {
         1,
         "and does not pay the model again"
     );
+}
+
+/// Stages with keywords: `demo` is Thunderbird's first tag, `proposal` a word of the user's.
+const PIPELINE: &str = "[[pipeline.stages]]\nname = \"new\"\nexit = \"first contact\"\n\
+    [[pipeline.stages]]\nname = \"demo\"\nexit = \"took part in a demo\"\nkeyword = \"$label1\"\n\
+    [[pipeline.stages]]\nname = \"proposal\"\nexit = \"acknowledged our offer\"\n\
+    [[pipeline.stages]]\nname = \"won\"\nexit = \"signed\"\noutcome = \"won\"\n";
+const KEYWORDS: [&str; 4] = ["new", "$label1", "proposal", "won"];
+
+fn stage_tags_set_in_the_client_are_found_in_inbox_and_sent(kind: Kind) {
+    let w = World::new(kind);
+    w.write_config(PIPELINE);
+    w.seed();
+    let sent = w.sent_folder();
+    w.server
+        .tag(USER, "INBOX", "q1@buyer.test", "+FLAGS", "proposal");
+    w.server
+        .tag(USER, "INBOX", "q1@buyer.test", "+FLAGS", "$Forwarded");
+    w.server
+        .tag(USER, &sent, "intro@acme.test", "+FLAGS", "$label1");
+    let look = |folder: &str| -> Vec<(String, String)> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let config = tend::config::load(&w.config()).unwrap();
+            let mut s = tend::imap::Session::connect(&config.mailboxes[0].imap)
+                .await
+                .unwrap();
+            let found = s.keyworded(folder, &KEYWORDS).await.unwrap();
+            s.logout().await;
+            found
+                .into_iter()
+                .map(|k| (k.keyword, k.message_id))
+                .collect()
+        })
+    };
+    let pair = |k: &str, id: &str| (k.to_string(), id.to_string());
+    assert_eq!(look("INBOX"), [pair("proposal", "q1@buyer.test")]);
+    assert_eq!(look(&sent), [pair("$label1", "intro@acme.test")]);
+    // Retagged in capitals: keywords compare case-insensitively (RFC 3501 2.3.2), and the
+    // configured spelling comes back whatever the server stored.
+    w.server
+        .tag(USER, "INBOX", "q1@buyer.test", "-FLAGS", "proposal");
+    w.server
+        .tag(USER, "INBOX", "q1@buyer.test", "+FLAGS", "PROPOSAL");
+    assert_eq!(look("INBOX"), [pair("proposal", "q1@buyer.test")]);
+    // A pass keeps what it found; and looking changed nothing on the server.
+    w.once();
+    let store = tend::store::Store::open(&w.dir.path().join("state"), 0).unwrap();
+    let stages = store.keyworded_stages().unwrap();
+    assert!(
+        stages.contains(&("q1@buyer.test".to_string(), "proposal".to_string())),
+        "{stages:?}"
+    );
+    assert!(!w.folder("INBOX")[0].has("\\Seen"), "read only");
 }

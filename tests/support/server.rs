@@ -52,6 +52,24 @@ pub trait MailServer {
         out
     }
 
+    /// Sets (`op` "+FLAGS") or removes ("-FLAGS") a keyword on the message with that
+    /// Message-ID, as a mail client tagging it does (Thunderbird's tags are keywords).
+    fn tag(&self, user: &str, folder: &str, message_id: &str, op: &str, keyword: &str) {
+        let mut c = self.client(user);
+        c.run(&format!(
+            "SELECT {}",
+            super::imap::quote(&self.wire(folder))
+        ));
+        let found = c.run(&format!("UID SEARCH HEADER Message-ID \"<{message_id}>\""));
+        let uid: u32 = found
+            .lines()
+            .find_map(|l| l.strip_prefix("* SEARCH "))
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {message_id} in {folder}: {found}"));
+        c.run(&format!("UID STORE {uid} {op} ({keyword})"));
+        c.logout();
+    }
+
     /// Deletes a message as a client does: STORE \Deleted, then EXPUNGE.
     fn remove(&self, user: &str, folder: &str, uid: u32) {
         let mut c = self.client(user);

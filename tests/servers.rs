@@ -55,6 +55,9 @@ struct World {
     server: Box<dyn MailServer>,
     llm: FakeLlm,
     dir: tempfile::TempDir,
+    /// alice's Drafts and Sent, as a client reads their names.
+    drafts: String,
+    sent: String,
 }
 
 impl World {
@@ -65,6 +68,12 @@ impl World {
             Kind::CyrusDot => Box::new(Cyrus::start(Flavour::Dot)),
         };
         server.add_user(USER, PASSWORD);
+        let (drafts, sent) = (server.special("\\Drafts"), server.special("\\Sent"));
+        World::around(server, drafts, sent)
+    }
+
+    /// `server` already holding alice, whose Drafts and Sent are called so.
+    fn around(server: Box<dyn MailServer>, drafts: String, sent: String) -> World {
         let llm = FakeLlm::start(|_| {
             Reply::Content(
                 serde_json::json!({"needs_reply": true, "reason": "asks for a price", "body": BODY})
@@ -75,6 +84,8 @@ impl World {
             server,
             llm,
             dir: tempfile::tempdir().unwrap(),
+            drafts,
+            sent,
         };
         w.write_config("");
         w
@@ -145,11 +156,11 @@ impl World {
     }
 
     fn drafts_folder(&self) -> String {
-        self.server.special("\\Drafts")
+        self.drafts.clone()
     }
 
     fn sent_folder(&self) -> String {
-        self.server.special("\\Sent")
+        self.sent.clone()
     }
 
     fn folder(&self, folder: &str) -> Vec<Message> {
@@ -255,6 +266,32 @@ fn answering<'a>(drafts: &'a [Message], parent: &str) -> Vec<&'a Message> {
         .collect()
 }
 
+/// Folders without special-use (a server set up before RFC 6154): found by name, at the top
+/// with `/` and under INBOX with `.`, the habit of Cyrus and Courier.
+#[test]
+fn cyrus_folders_without_special_use_are_found_by_name() {
+    for flavour in [Flavour::Slash, Flavour::Dot] {
+        let cyrus = Cyrus::start(flavour);
+        cyrus.add_user_without_special_use(USER, PASSWORD);
+        let (drafts, sent) = (cyrus.folder("Drafts"), cyrus.folder("Sent"));
+        let w = World::around(Box::new(cyrus), drafts.clone(), sent.clone());
+        let check = w.tend_env(&["check"], &[]);
+        let text = String::from_utf8_lossy(&check.stdout);
+        let want = format!("sent {sent:?}, drafts {drafts:?}");
+        assert!(
+            check.status.success() && text.contains(&want),
+            "want {want} in:\n{text}"
+        );
+        w.seed();
+        w.once();
+        assert_eq!(
+            answering(&w.drafts(), "q1@buyer.test").len(),
+            1,
+            "in {drafts}"
+        );
+    }
+}
+
 on_every_server!(
     a_buyer_reply_becomes_one_threaded_draft_in_the_special_use_drafts,
     check_lists_the_folders_and_picks_them_by_special_use,
@@ -263,6 +300,7 @@ on_every_server!(
     a_rerun_or_a_lost_state_writes_no_second_draft,
     our_stale_draft_goes_when_the_user_answers_and_nothing_of_theirs_is_touched,
     a_message_delivered_while_tend_run_idles_gets_a_draft,
+    a_reply_by_hand_removes_our_draft_while_tend_run_idles,
     tls_and_starttls_with_a_ca_file_work,
     text_after_a_large_attachment_survives_the_fetch_cap,
     stage_tags_set_in_the_client_are_found_in_inbox_and_sent,
@@ -627,4 +665,22 @@ fn stage_tags_set_in_the_client_are_found_in_inbox_and_sent(kind: Kind) {
         "{stages:?}"
     );
     assert!(!w.folder("INBOX")[0].has("\\Seen"), "read only");
+}
+
+fn a_reply_by_hand_removes_our_draft_while_tend_run_idles(kind: Kind) {
+    let w = World::new(kind);
+    w.write_config("poll_interval_seconds = 3600\n");
+    w.seed();
+    let mut tend = Tend::start(&w.config());
+    tend.wait("our draft", 60, |_| w.drafts().len() == 1);
+    tend.wait_log("waiting on IDLE", 1, 30);
+    w.sent(&answer_by_hand("ans@acme.test", "q1@buyer.test"));
+    let start = std::time::Instant::now();
+    // tend idles on INBOX; Sent is looked at when the IDLE is renewed (at most timeout / 2 =
+    // 5 s here) and a pass follows.
+    tend.wait("our draft removed", 60, |_| w.drafts().is_empty());
+    eprintln!("[{}] removed after {:?}", w.server.name(), start.elapsed());
+    assert_eq!(w.folder(&w.sent_folder()).len(), 2, "Sent untouched");
+    let (status, _) = tend.stop();
+    assert!(status.success(), "{status}\n{}", tend.log());
 }

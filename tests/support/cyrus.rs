@@ -92,6 +92,37 @@ impl Cyrus {
         c.logout();
     }
 
+    /// A login whose folders carry no special-use, as on a server set up before RFC 6154 or by
+    /// a client that never sets it: INBOX, Sent, Drafts and Trash by name only ("INBOX.Drafts"
+    /// in the `Dot` flavour, where Courier and Cyrus keep everything).
+    pub fn add_user_without_special_use(&self, user: &str, password: &str) {
+        self.add_login(user, password);
+        for folder in ["Sent", "Drafts", "Trash"] {
+            self.create(user, &self.folder(folder), None);
+        }
+    }
+
+    /// The sasldb entry, the mailbox (created by the admin, as Cyrus wants), the telemetry
+    /// directory.
+    fn add_login(&self, user: &str, password: &str) {
+        assert!(
+            !user.is_empty() && !user.contains(['/', '.', '@', ' ', '\n']),
+            "plain user names only"
+        );
+        self.set_password(user, password);
+        fs::write(self.base().join(format!("password.{user}")), password).expect("keep password");
+        let telemetry = self.base().join("conf/log").join(user);
+        fs::create_dir_all(&telemetry).expect("create telemetry dir");
+        self.own(&telemetry);
+        let mut admin = self.admin();
+        let mailbox = match self.flavour {
+            Flavour::Slash => format!("user/{user}"),
+            Flavour::Dot => format!("user.{user}"),
+        };
+        admin.run(&format!("CREATE {}", quote(&mailbox)));
+        admin.logout();
+    }
+
     /// Stops the server at once: master and everything it started get SIGKILL.
     pub fn kill(&mut self) {
         let Some(mut child) = self.child.take() else {
@@ -326,25 +357,9 @@ impl MailServer for Cyrus {
         out
     }
 
-    /// The sasldb entry, the mailbox (by the admin, as Cyrus wants), the telemetry directory,
-    /// then Sent, Drafts and Trash created by the user with their special-use.
+    /// The login, then Sent, Drafts and Trash created by the user with their special-use.
     fn add_user(&self, user: &str, password: &str) {
-        assert!(
-            !user.is_empty() && !user.contains(['/', '.', '@', ' ', '\n']),
-            "plain user names only"
-        );
-        self.set_password(user, password);
-        fs::write(self.base().join(format!("password.{user}")), password).expect("keep password");
-        let telemetry = self.base().join("conf/log").join(user);
-        fs::create_dir_all(&telemetry).expect("create telemetry dir");
-        self.own(&telemetry);
-        let mut admin = self.admin();
-        let mailbox = match self.flavour {
-            Flavour::Slash => format!("user/{user}"),
-            Flavour::Dot => format!("user.{user}"),
-        };
-        admin.run(&format!("CREATE {}", quote(&mailbox)));
-        admin.logout();
+        self.add_login(user, password);
         self.create(user, &self.folder("Sent"), Some("\\Sent"));
         self.create(user, &self.folder("Trash"), Some("\\Trash"));
         match self.flavour {

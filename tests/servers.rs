@@ -500,8 +500,7 @@ fn our_stale_draft_goes_when_the_user_answers_and_nothing_of_theirs_is_touched(k
     );
     assert_eq!(w.folder("INBOX"), inbox, "INBOX untouched");
     assert_eq!(w.folder(&w.sent_folder()), sent, "Sent untouched");
-    let explain = String::from_utf8_lossy(&w.tend_env(&["explain", "q1@buyer.test"], &[]).stdout)
-        .into_owned();
+    let explain = w.tend(&["explain", "q1@buyer.test"]);
     assert!(explain.contains("answered without it"), "{explain}");
 }
 

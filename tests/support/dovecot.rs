@@ -2,8 +2,10 @@
 //! and implicit-TLS listeners, users in a plaintext passwd-file, Maildir++ mail on disk.
 //! Tests put messages straight into the Maildir and read them back from disk, so what they check
 //! does not depend on tend's IMAP code. The config is `dovecot.conf.tmpl`, shared with
-//! `scripts/dovecot-up`. It does not speak IMAP itself (see `tests/harness.rs` for a tiny client).
+//! `scripts/dovecot-up`. What it says over IMAP (`append`, `tag`) goes through `support::imap`.
 
+use super::imap::Client;
+use super::server::MailServer;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -200,78 +202,15 @@ impl Dovecot {
     /// APPEND a message over IMAP, as a mail server delivering it or another client saving it
     /// would; unlike `put`, Dovecot notifies sessions idling on the folder at once.
     pub fn append(&self, user: &str, password: &str, folder: &str, raw: &[u8]) {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect for APPEND");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut line = String::new();
-        let mut expect = |reader: &mut BufReader<TcpStream>, tag: &str| loop {
-            line.clear();
-            assert!(
-                reader.read_line(&mut line).unwrap() > 0,
-                "APPEND: connection closed"
-            );
-            if let Some(rest) = line.strip_prefix(tag) {
-                assert!(rest.starts_with(" OK") || tag == "+", "APPEND: {line}");
-                return;
-            }
-        };
-        expect(&mut reader, "*");
-        let login = format!("a1 LOGIN \"{user}\" \"{password}\"\r\n");
-        (&stream).write_all(login.as_bytes()).unwrap();
-        expect(&mut reader, "a1");
-        let cmd = format!("a2 APPEND \"{folder}\" {{{}}}\r\n", raw.len());
-        (&stream).write_all(cmd.as_bytes()).unwrap();
-        expect(&mut reader, "+");
-        (&stream).write_all(raw).unwrap();
-        (&stream).write_all(b"\r\n").unwrap();
-        expect(&mut reader, "a2");
-        let _ = (&stream).write_all(b"a3 LOGOUT\r\n");
+        let mut c = Client::login(self.port, user, password);
+        c.append(folder, "", None, raw);
+        c.logout();
     }
 
     /// Sets (`op` "+FLAGS") or removes ("-FLAGS") a keyword on the message with that
     /// Message-ID over IMAP, as a mail client tagging it does (Thunderbird's tags are keywords).
     pub fn tag(&self, user: &str, folder: &str, message_id: &str, op: &str, keyword: &str) {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to tag");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut answer = |tag: &str, command: &str| -> String {
-            if !command.is_empty() {
-                (&stream)
-                    .write_all(format!("{tag} {command}\r\n").as_bytes())
-                    .unwrap();
-            }
-            let mut out = String::new();
-            loop {
-                let mut line = String::new();
-                assert!(reader.read_line(&mut line).unwrap() > 0, "tag: closed");
-                out.push_str(&line);
-                if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
-                    assert!(rest.starts_with("OK"), "{command}: {out}");
-                    return out;
-                }
-            }
-        };
-        answer("*", "");
-        answer(
-            "t1",
-            &format!("LOGIN \"{user}\" \"{}\"", self.password(user)),
-        );
-        answer("t2", &format!("SELECT \"{folder}\""));
-        let found = answer(
-            "t3",
-            &format!("UID SEARCH HEADER Message-ID \"<{message_id}>\""),
-        );
-        let uid: u32 = found
-            .lines()
-            .find_map(|l| l.strip_prefix("* SEARCH "))
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {message_id} in {folder}: {found}"));
-        answer("t4", &format!("UID STORE {uid} {op} ({keyword})"));
-        let _ = (&stream).write_all(b"t5 LOGOUT\r\n");
+        MailServer::tag(self, user, folder, message_id, op, keyword);
     }
 
     /// Adds settings to the server's config (its `local.conf`); they apply from the next

@@ -92,7 +92,7 @@ impl Client {
         self.finish(&tag)
     }
 
-    /// APPENDs `raw` (line ends made CRLF: Cyrus refuses bare LF) with `flags` (e.g. `\Seen`,
+    /// APPENDs `raw` as it is (Cyrus refuses bare LF: see `crlf`) with `flags` (e.g. `\Seen`,
     /// may be empty) and, when given, an internal date (`02-Jun-2025 10:00:00 +0000`). Returns the
     /// UID from APPENDUID (RFC 4315) when the server sends one.
     pub fn append(
@@ -102,7 +102,6 @@ impl Client {
         date: Option<&str>,
         raw: &[u8],
     ) -> Option<u32> {
-        let raw = crlf(raw);
         let tag = self.next_tag();
         let date = date.map(|d| format!(" \"{d}\"")).unwrap_or_default();
         self.send(
@@ -118,7 +117,7 @@ impl Client {
             line.starts_with('+'),
             "APPEND to {folder}: no continuation: {line}"
         );
-        self.send(&raw);
+        self.send(raw);
         self.send(b"\r\n");
         let answer = self.finish(&tag);
         assert!(answer.ok, "APPEND to {folder} failed:\n{}", answer.text);

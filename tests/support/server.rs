@@ -4,7 +4,7 @@
 //! deleting mail go over IMAP (`support::imap`) the same way on every server, as a mail client
 //! or a delivering server would, so what a test asserts is what the server really holds.
 
-use super::imap::{imap_date, Client, Message};
+use super::imap::{crlf, imap_date, Client, Message};
 
 pub trait MailServer {
     /// A short name for messages: "dovecot", "cyrus (/)", "cyrus (.)".
@@ -34,12 +34,13 @@ pub trait MailServer {
         Client::login(self.port(), user, &self.password_of(user))
     }
 
-    /// APPENDs a message with `flags` (IMAP flags, e.g. `\Seen`; may be empty), its internal
+    /// APPENDs a message (line ends made CRLF) with `flags` (IMAP flags, e.g. `\Seen`; may be empty), its internal
     /// date taken from its Date header; returns its UID.
     fn put(&self, user: &str, folder: &str, raw: &[u8], flags: &str) -> Option<u32> {
         let date = date_of(raw).map(imap_date);
         let mut c = self.client(user);
-        let uid = c.append(&self.wire(folder), flags, date.as_deref(), raw);
+        // CRLF line ends: Cyrus refuses a message with bare LF, as RFC 5322 allows it to.
+        let uid = c.append(&self.wire(folder), flags, date.as_deref(), &crlf(raw));
         c.logout();
         uid
     }

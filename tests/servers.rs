@@ -301,6 +301,7 @@ on_every_server!(
     our_stale_draft_goes_when_the_user_answers_and_nothing_of_theirs_is_touched,
     a_message_delivered_while_tend_run_idles_gets_a_draft,
     a_reply_by_hand_removes_our_draft_while_tend_run_idles,
+    a_thread_in_german_gets_its_draft_with_headers_a_strict_server_takes,
     tls_and_starttls_with_a_ca_file_work,
     text_after_a_large_attachment_survives_the_fetch_cap,
     stage_tags_set_in_the_client_are_found_in_inbox_and_sent,
@@ -682,4 +683,50 @@ fn a_reply_by_hand_removes_our_draft_while_tend_run_idles(kind: Kind) {
     assert_eq!(w.folder(&w.sent_folder()).len(), 2, "Sent untouched");
     let (status, _) = tend.stop();
     assert!(status.success(), "{status}\n{}", tend.log());
+}
+
+/// Umlauts in the buyer's name, the subject, the body and ours: the draft's header is
+/// MIME-encoded (RFC 2047), all ASCII, whatever a server would take (Dovecot and Cyrus 3.6 both
+/// take 8-bit header bytes; Cyrus refuses a bare LF anywhere, so the draft is CRLF throughout).
+fn a_thread_in_german_gets_its_draft_with_headers_a_strict_server_takes(kind: Kind) {
+    let w = World::new(kind);
+    let toml = w.dir.path().join("mailboxes/alice.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replace(
+            "signature = \"Alice Seller\"",
+            "name = \"Alice Müller\"\nsignature = \"Grüße, Alice Müller\"",
+        ),
+    )
+    .unwrap();
+    let now = Utc::now();
+    w.sent(&mail(
+        "intro@acme.test",
+        "=?utf-8?q?Alice_M=C3=BCller?= <alice@acme.test>",
+        "=?utf-8?q?J=C3=BCrgen_Stra=C3=9Fer?= <juergen@buyer.test>",
+        "=?utf-8?q?Angebot_f=C3=BCr_50_Pl=C3=A4tze?=",
+        now - Duration::days(3),
+        None,
+        "Hallo Herr Straßer, anbei unser Angebot.",
+    ));
+    w.inbox(&mail(
+        "q1@buyer.test",
+        "=?utf-8?q?J=C3=BCrgen_Stra=C3=9Fer?= <juergen@buyer.test>",
+        "alice@acme.test",
+        "=?utf-8?q?Re:_Angebot_f=C3=BCr_50_Pl=C3=A4tze?=",
+        now - Duration::hours(5),
+        Some("intro@acme.test"),
+        "Was kostet das größere Paket pro Jahr?",
+    ));
+    w.once();
+    let drafts = w.drafts();
+    assert_eq!(drafts.len(), 1, "the draft was taken\n{}", w.server.log());
+    let d = &drafts[0];
+    let head = d.text();
+    let head = head.split("\r\n\r\n").next().unwrap();
+    assert!(head.is_ascii(), "an 8-bit header:\n{head}");
+    let email = tend::parse::parse(&d.raw).unwrap();
+    assert_eq!(email.subject, "Re: Angebot für 50 Plätze");
+    assert!(email.text.contains("Grüße, Alice Müller"), "{}", email.text);
 }

@@ -302,6 +302,7 @@ on_every_server!(
     a_message_delivered_while_tend_run_idles_gets_a_draft,
     a_reply_by_hand_removes_our_draft_while_tend_run_idles,
     a_thread_in_german_gets_its_draft_with_headers_a_strict_server_takes,
+    a_recreated_drafts_folder_never_costs_the_user_a_draft,
     tls_and_starttls_with_a_ca_file_work,
     text_after_a_large_attachment_survives_the_fetch_cap,
     stage_tags_set_in_the_client_are_found_in_inbox_and_sent,
@@ -729,4 +730,52 @@ fn a_thread_in_german_gets_its_draft_with_headers_a_strict_server_takes(kind: Ki
     let email = tend::parse::parse(&d.raw).unwrap();
     assert_eq!(email.subject, "Re: Angebot für 50 Plätze");
     assert!(email.text.contains("Grüße, Alice Müller"), "{}", email.text);
+}
+
+/// The user deletes Drafts, our draft in it, and creates it anew (a new UIDVALIDITY, UIDs from
+/// 1 again), then saves a draft of their own there: it may carry the UID ours had. When the
+/// user then answers by hand, our removal must not take theirs.
+fn a_recreated_drafts_folder_never_costs_the_user_a_draft(kind: Kind) {
+    let w = World::new(kind);
+    w.seed();
+    w.once();
+    let ours = w.drafts();
+    assert_eq!(ours.len(), 1);
+    let drafts = support::imap::quote(&w.server.wire(&w.drafts_folder()));
+    let mut c = w.server.client(USER);
+    // Cyrus refuses to delete a special-use folder ("SPECIAL-USE flag conflict", its
+    // `specialuse_protect`) until the client takes the attribute off (RFC 6154 metadata).
+    if !c.try_run(&format!("DELETE {drafts}")).ok {
+        c.run(&format!("SETMETADATA {drafts} (/private/specialuse NIL)"));
+        c.run(&format!("DELETE {drafts}"));
+    }
+    // RFC 6154 CREATE-SPECIAL-USE where the server has it (Cyrus); Dovecot's config names it.
+    if !c.try_run(&format!("CREATE {drafts} (USE (\\Drafts))")).ok {
+        c.run(&format!("CREATE {drafts}"));
+    }
+    c.logout();
+    let mine = mail(
+        "mine@acme.test",
+        "alice@acme.test",
+        "carol@elsewhere.test",
+        "Notes for Carol",
+        Utc::now() - Duration::hours(1),
+        None,
+        "Half written.",
+    );
+    w.server
+        .put(USER, &w.drafts_folder(), mine.as_bytes(), "\\Draft \\Seen");
+    let users = w.drafts();
+    assert_eq!(users.len(), 1);
+    eprintln!(
+        "[{}] our UID {}, theirs now {}",
+        w.server.name(),
+        ours[0].uid,
+        users[0].uid
+    );
+    w.sent(&answer_by_hand("ans@acme.test", "q1@buyer.test"));
+    w.once();
+    assert_eq!(w.drafts(), users, "the user's draft is left exactly");
+    w.once();
+    assert_eq!(w.drafts(), users, "and on the next pass");
 }

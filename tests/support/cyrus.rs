@@ -345,11 +345,19 @@ impl MailServer for Cyrus {
             return out;
         };
         for user in users.flatten() {
-            for file in fs::read_dir(user.path()).into_iter().flatten().flatten() {
-                let text = fs::read(file.path()).unwrap_or_default();
+            let mut files: Vec<PathBuf> = fs::read_dir(user.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|f| f.path())
+                .collect();
+            // One file per imapd process, in the order they were written.
+            files.sort_by_key(|f| fs::metadata(f).and_then(|m| m.modified()).ok());
+            for file in files {
+                let text = fs::read(&file).unwrap_or_default();
                 out.push_str(&format!(
                     "--- {}\n{}\n",
-                    file.path().display(),
+                    file.display(),
                     String::from_utf8_lossy(&text)
                 ));
             }

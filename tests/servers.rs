@@ -292,6 +292,37 @@ fn cyrus_folders_without_special_use_are_found_by_name() {
     }
 }
 
+/// RFC 6154 lets a server name the special-use folders only when LIST asks for them with
+/// `RETURN (SPECIAL-USE)`; Cyrus does so with `specialusealways: 0`. Dovecot always names them.
+#[test]
+fn cyrus_naming_special_use_only_when_asked_still_gets_the_draft_into_its_drafts() {
+    for flavour in [Flavour::Slash, Flavour::Dot] {
+        let cyrus = Cyrus::start_with(flavour, "specialusealways: 0\n");
+        cyrus.add_user(USER, PASSWORD);
+        let plain = cyrus.client(USER).run("LIST \"\" \"*\"");
+        assert!(
+            !plain.contains("\\Drafts"),
+            "asked plainly, no attributes: {plain}"
+        );
+        let (drafts, sent) = (cyrus.special("\\Drafts"), cyrus.special("\\Sent"));
+        let w = World::around(Box::new(cyrus), drafts.clone(), sent.clone());
+        let check = w.tend_env(&["check"], &[]);
+        let text = String::from_utf8_lossy(&check.stdout);
+        let want = format!("sent {sent:?}, drafts {drafts:?}");
+        assert!(
+            check.status.success() && text.contains(&want),
+            "want {want} in:\n{text}"
+        );
+        w.seed();
+        w.once();
+        assert_eq!(
+            answering(&w.drafts(), "q1@buyer.test").len(),
+            1,
+            "in {drafts}"
+        );
+    }
+}
+
 on_every_server!(
     a_buyer_reply_becomes_one_threaded_draft_in_the_special_use_drafts,
     check_lists_the_folders_and_picks_them_by_special_use,

@@ -47,11 +47,16 @@ pub struct Cyrus {
 impl Cyrus {
     /// Starts a fresh server on free loopback ports; waits until it answers IMAP logins.
     pub fn start(flavour: Flavour) -> Cyrus {
+        Cyrus::start_with(flavour, "")
+    }
+
+    /// As `start`, with more imapd.conf lines (`settings`, e.g. "specialusealways: 0\n").
+    pub fn start_with(flavour: Flavour, settings: &str) -> Cyrus {
         let mut last = String::new();
         // As with Dovecot: a port found free may be taken before master binds it.
         for _ in 0..3 {
             let (port, tls_port) = free_ports();
-            let mut c = Cyrus::prepare(flavour, port, tls_port);
+            let mut c = Cyrus::prepare(flavour, port, tls_port, settings);
             match c.spawn_and_wait() {
                 Ok(()) => return c,
                 Err(why) => {
@@ -137,7 +142,7 @@ impl Cyrus {
         let _ = child.wait();
     }
 
-    fn prepare(flavour: Flavour, port: u16, tls_port: u16) -> Cyrus {
+    fn prepare(flavour: Flavour, port: u16, tls_port: u16, settings: &str) -> Cyrus {
         let dir = tempfile::Builder::new()
             .prefix("tend-cyrus-")
             .tempdir()
@@ -183,7 +188,7 @@ impl Cyrus {
              sasl_sasldb_path: {b}/sasldb2\nsasl_mech_list: PLAIN LOGIN\nallowplaintext: yes\n\
              virtdomains: off\nunixhierarchysep: {unixsep}\naltnamespace: {altns}\n\
              failedloginpause: 0\nsyslog_prefix: tend-cyrus-{port}\n\
-             tls_server_cert: {b}/cert.pem\ntls_server_key: {b}/key.pem\numask: 077\n{run_as}"
+             tls_server_cert: {b}/cert.pem\ntls_server_key: {b}/key.pem\numask: 077\n{run_as}{settings}"
         );
         fs::write(base.join("imapd.conf"), conf).expect("write imapd.conf");
         // imapd and idled are copied in: the cyrus user must be able to run them, wherever

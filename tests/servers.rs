@@ -323,6 +323,18 @@ fn cyrus_naming_special_use_only_when_asked_still_gets_the_draft_into_its_drafts
     }
 }
 
+/// Debian's own cyrus.conf runs no idled: an idling session hears of new mail only when imapd
+/// polls, each minute. tend renews its IDLE sooner (at most `timeout / 2`, 5 s here) and looks
+/// then, so the draft still comes within seconds.
+#[test]
+fn cyrus_without_idled_still_drafts_a_message_delivered_while_tend_run_idles() {
+    let cyrus = Cyrus::start_without_idled(Flavour::Dot);
+    cyrus.add_user(USER, PASSWORD);
+    let (drafts, sent) = (cyrus.special("\\Drafts"), cyrus.special("\\Sent"));
+    let w = World::around(Box::new(cyrus), drafts, sent);
+    delivered_while_idling(&w);
+}
+
 on_every_server!(
     a_buyer_reply_becomes_one_threaded_draft_in_the_special_use_drafts,
     check_lists_the_folders_and_picks_them_by_special_use,
@@ -538,7 +550,10 @@ fn our_stale_draft_goes_when_the_user_answers_and_nothing_of_theirs_is_touched(k
 }
 
 fn a_message_delivered_while_tend_run_idles_gets_a_draft(kind: Kind) {
-    let w = World::new(kind);
+    delivered_while_idling(&World::new(kind));
+}
+
+fn delivered_while_idling(w: &World) {
     w.write_config("poll_interval_seconds = 3600\n");
     w.sent(&mail(
         "intro@acme.test",

@@ -52,11 +52,21 @@ impl Cyrus {
 
     /// As `start`, with more imapd.conf lines (`settings`, e.g. "specialusealways: 0\n").
     pub fn start_with(flavour: Flavour, settings: &str) -> Cyrus {
+        Cyrus::launch(flavour, settings, true)
+    }
+
+    /// As `start`, without idled, as Debian's own cyrus.conf has it: an idling session then
+    /// hears of new mail only when imapd looks again (`imapidlepoll`, 60 s by default).
+    pub fn start_without_idled(flavour: Flavour) -> Cyrus {
+        Cyrus::launch(flavour, "", false)
+    }
+
+    fn launch(flavour: Flavour, settings: &str, idled: bool) -> Cyrus {
         let mut last = String::new();
         // As with Dovecot: a port found free may be taken before master binds it.
         for _ in 0..3 {
             let (port, tls_port) = free_ports();
-            let mut c = Cyrus::prepare(flavour, port, tls_port, settings);
+            let mut c = Cyrus::prepare(flavour, port, tls_port, settings, idled);
             match c.spawn_and_wait() {
                 Ok(()) => return c,
                 Err(why) => {
@@ -142,7 +152,7 @@ impl Cyrus {
         let _ = child.wait();
     }
 
-    fn prepare(flavour: Flavour, port: u16, tls_port: u16, settings: &str) -> Cyrus {
+    fn prepare(flavour: Flavour, port: u16, tls_port: u16, settings: &str, idled: bool) -> Cyrus {
         let dir = tempfile::Builder::new()
             .prefix("tend-cyrus-")
             .tempdir()
@@ -210,12 +220,17 @@ impl Cyrus {
         let tools = common_bin_dir();
         let tools = tools.display();
         let c = format!("-C {b}/imapd.conf");
-        // idled tells idling sessions of a change at once; without it Cyrus polls each minute.
+        // idled tells idling sessions of a change at once; without it imapd polls each minute.
+        let daemon = if idled {
+            format!("  idled cmd=\"{bin}/idled {c}\"\n")
+        } else {
+            String::new()
+        };
         let services = format!(
             "START {{\n  recover cmd=\"{tools}/ctl_cyrusdb {c} -r\"\n}}\n\
              SERVICES {{\n  imap cmd=\"{bin}/imapd {c}\" listen=\"127.0.0.1:{port}\" prefork=0\n  \
              imaps cmd=\"{bin}/imapd -s {c}\" listen=\"127.0.0.1:{tls_port}\" prefork=0\n}}\n\
-             EVENTS {{\n}}\nDAEMON {{\n  idled cmd=\"{bin}/idled {c}\"\n}}\n"
+             EVENTS {{\n}}\nDAEMON {{\n{daemon}}}\n"
         );
         fs::write(base.join("cyrus.conf"), services).expect("write cyrus.conf");
         let cyrus = Cyrus {

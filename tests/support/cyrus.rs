@@ -1,28 +1,28 @@
-//! A throwaway real Cyrus IMAP 3 (Debian's `cyrus-imapd`) per test: its own temp dir holding
-//! config, databases, spool, sockets and a self-signed certificate, free loopback ports, users
-//! in a sasldb of its own (`saslpasswd2`), the `master` process in the foreground, killed on
-//! drop. Two flavours of the namespace: `Slash` (Cyrus's defaults since 3.0, `/` and top-level
-//! folders, drafts in a folder named "Entwürfe" beside a plain "Drafts" that is none) and `Dot`
-//! (`.`, everything under INBOX: `INBOX.Drafts`). Folders are created by the user over IMAP
-//! with their special-use (RFC 6154 `CREATE ... (USE (\Drafts))`), mail goes in and out over
-//! IMAP (`support::server`). Cyrus logs to syslog; `log` gives master's output and the protocol
+//! A throwaway real Cyrus IMAP 3.6 (Debian's cyrus-common, with the imapd of cyrus-imapd) per
+//! test, configured by `cyrus/conf.rs`: its own temp dir holding config, databases, spool,
+//! sockets and a self-signed certificate, free loopback ports, users in a sasldb of its own
+//! (`saslpasswd2`), the `master` process in the foreground, killed on drop. Two flavours of the
+//! namespace: `Slash` (Cyrus's defaults since 3.0, `/` and top-level folders, drafts in a
+//! folder named "Entwürfe" beside a plain "Drafts" that is none) and `Dot` (`.`, everything
+//! under INBOX: `INBOX.Drafts`). Folders are created by the user over IMAP with their
+//! special-use (RFC 6154 `CREATE ... (USE (\Drafts))`), mail goes in and out over IMAP
+//! (`support::server`). Cyrus logs to syslog; `log` gives master's output and the protocol
 //! telemetry Cyrus writes for each user into `conf/log/USER/`.
 
-use super::dovecot::{descendants, free_ports, make_cert, signal, system_user};
-use super::imap::{quote, Client};
+use super::dovecot::{descendants, free_ports, make_cert, probe_login, signal, system_user};
+use super::imap::{quote, utf7, Client};
 use super::server::MailServer;
+use conf::{ADMIN, REALM};
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod conf;
+
 const START_TIMEOUT: Duration = Duration::from_secs(20);
-const ADMIN: &str = "cyrusadmin";
-/// The SASL realm of every user: Cyrus looks a login up under `servername`.
-const REALM: &str = "tend-test";
 
 /// The hierarchy separator and namespace the server is configured with.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -158,7 +158,6 @@ impl Cyrus {
             .tempdir()
             .expect("create temp dir");
         let base = dir.path().to_path_buf();
-        let b = base.to_str().expect("temp dir path is UTF-8").to_string();
         // The cyrus user must reach everything below (tempfile makes the dir 0700).
         fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
         for sub in [
@@ -174,65 +173,9 @@ impl Cyrus {
             fs::create_dir_all(base.join(sub)).expect("create cyrus dir");
         }
         make_cert(&base);
-        let root = is_root();
-        let owner = if root {
-            Some(system_user("cyrus").expect("no `cyrus` user: is cyrus-imapd installed?"))
-        } else {
-            None
-        };
-        // Not root: master cannot drop to `cyrus`, so it must be told that we are the Cyrus user.
-        let run_as = if root {
-            String::new()
-        } else {
-            format!("cyrus_user: {}\n", current_user())
-        };
-        let (unixsep, altns) = match flavour {
-            Flavour::Slash => ("yes", "yes"),
-            Flavour::Dot => ("no", "no"),
-        };
-        let conf = format!(
-            "configdirectory: {b}/conf\npartition-default: {b}/spool\ndefaultpartition: default\n\
-             proc_path: {b}/run/proc\nmboxname_lockpath: {b}/run/lock\nlmtpsocket: {b}/run/lmtp\n\
-             idlesocket: {b}/run/idle\nnotifysocket: {b}/run/notify\nservername: {REALM}\n\
-             admins: {ADMIN}\nsasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\n\
-             sasl_sasldb_path: {b}/sasldb2\nsasl_mech_list: PLAIN LOGIN\nallowplaintext: yes\n\
-             virtdomains: off\nunixhierarchysep: {unixsep}\naltnamespace: {altns}\n\
-             failedloginpause: 0\nsyslog_prefix: tend-cyrus-{port}\n\
-             tls_server_cert: {b}/cert.pem\ntls_server_key: {b}/key.pem\numask: 077\n{run_as}{settings}"
-        );
-        fs::write(base.join("imapd.conf"), conf).expect("write imapd.conf");
-        // imapd and idled are copied in: the cyrus user must be able to run them, wherever
-        // they were extracted (see `imapd_dir`).
-        let own_bin = base.join("bin");
-        fs::create_dir_all(&own_bin).expect("create bin dir");
-        let from = imapd_dir();
-        for name in ["imapd", "idled"] {
-            fs::copy(from.join(name), own_bin.join(name)).unwrap_or_else(|e| {
-                panic!(
-                    "copy {name} from {}: {e}: run scripts/test once (it installs cyrus-common and \
-                     extracts imapd from Debian's cyrus-imapd into target/tools/cyrus), or set \
-                     TEND_CYRUS_BIN to a directory holding imapd and idled",
-                    from.display()
-                )
-            });
-        }
-        let bin = own_bin.display();
-        let tools = common_bin_dir();
-        let tools = tools.display();
-        let c = format!("-C {b}/imapd.conf");
-        // idled tells idling sessions of a change at once; without it imapd polls each minute.
-        let daemon = if idled {
-            format!("  idled cmd=\"{bin}/idled {c}\"\n")
-        } else {
-            String::new()
-        };
-        let services = format!(
-            "START {{\n  recover cmd=\"{tools}/ctl_cyrusdb {c} -r\"\n}}\n\
-             SERVICES {{\n  imap cmd=\"{bin}/imapd {c}\" listen=\"127.0.0.1:{port}\" prefork=0\n  \
-             imaps cmd=\"{bin}/imapd -s {c}\" listen=\"127.0.0.1:{tls_port}\" prefork=0\n}}\n\
-             EVENTS {{\n}}\nDAEMON {{\n{daemon}}}\n"
-        );
-        fs::write(base.join("cyrus.conf"), services).expect("write cyrus.conf");
+        let owner = conf::is_root()
+            .then(|| system_user("cyrus").expect("no `cyrus` user: is cyrus-common installed?"));
+        conf::write(&base, flavour, (port, tls_port), settings, idled);
         let cyrus = Cyrus {
             dir,
             child: None,
@@ -254,7 +197,7 @@ impl Cyrus {
             .open(base.join("master.log"))
             .map_err(|e| format!("open master.log: {e}"))?;
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(common_bin_dir().join("master"))
+        let child = Command::new(conf::common_bin_dir().join("master"))
             .arg("-C")
             .arg(base.join("imapd.conf"))
             .arg("-M")
@@ -293,7 +236,7 @@ impl Cyrus {
     /// A sasldb entry for `user` in the server's realm.
     fn set_password(&self, user: &str, password: &str) {
         let db = self.base().join("sasldb2");
-        let mut child = Command::new(sbin("saslpasswd2"))
+        let mut child = Command::new(conf::sbin("saslpasswd2"))
             .arg("-f")
             .arg(&db)
             .args(["-p", "-c", "-u", REALM, user])
@@ -426,113 +369,4 @@ impl Drop for Cyrus {
 
 fn admin_password(port: u16) -> String {
     format!("admin-{port}-{}", std::process::id())
-}
-
-/// The greeting, then a LOGIN that must be answered (refused): login and sasldb are up.
-fn probe_login(port: u16) -> Result<(), String> {
-    let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
-    let mut line = String::new();
-    reader.read_line(&mut line).map_err(|e| e.to_string())?;
-    if !line.starts_with("* OK") {
-        return Err(format!("unexpected greeting {line:?}"));
-    }
-    (&stream)
-        .write_all(b"p1 LOGIN probe-nobody probe\r\n")
-        .map_err(|e| e.to_string())?;
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
-            return Err("connection closed during probe".into());
-        }
-        if line.starts_with("p1 ") {
-            let _ = (&stream).write_all(b"p2 LOGOUT\r\n");
-            return Ok(());
-        }
-    }
-}
-
-/// Where `master` and `ctl_cyrusdb` live: Debian's cyrus-common puts them in /usr/lib/cyrus/bin,
-/// never on PATH.
-fn common_bin_dir() -> PathBuf {
-    PathBuf::from("/usr/lib/cyrus/bin")
-}
-
-/// Where `imapd` and `idled` are. Debian's cyrus-imapd, which holds them, conflicts with
-/// dovecot-imapd (both provide `imap-server`), so beside Dovecot they cannot be installed:
-/// scripts/test extracts them from the package into target/tools/cyrus. TEND_CYRUS_BIN wins,
-/// then an installed cyrus-imapd, then that extract.
-fn imapd_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("TEND_CYRUS_BIN") {
-        return PathBuf::from(dir);
-    }
-    let installed = common_bin_dir();
-    if installed.join("imapd").is_file() && installed.join("idled").is_file() {
-        return installed;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tools/cyrus")
-}
-
-/// `name` from PATH, else /usr/sbin (not on an ordinary user's PATH on Debian).
-fn sbin(name: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| Path::new("/usr/sbin").join(name))
-}
-
-fn is_root() -> bool {
-    fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
-}
-
-fn current_user() -> String {
-    let out = Command::new("id").arg("-un").output().expect("run id -un");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A folder name in modified UTF-7 (RFC 3501 5.1.3), as it goes on the wire.
-pub fn utf7(name: &str) -> String {
-    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-    let mut out = String::new();
-    let mut pending: Vec<u16> = Vec::new();
-    let flush = |pending: &mut Vec<u16>, out: &mut String| {
-        if pending.is_empty() {
-            return;
-        }
-        let bytes: Vec<u8> = pending.iter().flat_map(|u| u.to_be_bytes()).collect();
-        out.push('&');
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-            for i in 0..=chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        out.push('-');
-        pending.clear();
-    };
-    for ch in name.chars() {
-        if (' '..='~').contains(&ch) {
-            flush(&mut pending, &mut out);
-            if ch == '&' {
-                out.push_str("&-");
-            } else {
-                out.push(ch);
-            }
-        } else {
-            let mut buf = [0u16; 2];
-            pending.extend_from_slice(ch.encode_utf16(&mut buf));
-        }
-    }
-    flush(&mut pending, &mut out);
-    out
 }

@@ -425,7 +425,7 @@ pub(crate) fn free_ports() -> (u16, u16) {
 }
 
 /// The greeting, then a LOGIN that must be answered (refused): proves login and auth are up.
-fn probe_login(port: u16) -> Result<(), String> {
+pub(crate) fn probe_login(port: u16) -> Result<(), String> {
     let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))

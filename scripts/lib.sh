@@ -52,8 +52,8 @@ ensure_packages() {
   fi
   # policy-rc.d only keeps a service from starting now; the package still enables it for the
   # next boot. A Dovecot or Cyrus we installed for the tests must never become a system IMAP
-  # server on :143/:993 (nor the exim4 that Cyrus pulled in an MTA on :25), so disable what we
-  # just installed (a server the admin installed is left alone).
+  # server on :143/:993, nor an exim4 that came with cyrus-common a mail server on :25, so
+  # disable what we just installed (a server the admin installed is left alone).
   if [ "$rc" -eq 0 ] && command -v systemctl >/dev/null; then
     local units=()
     for pkg in "${missing[@]}"; do

@@ -39,6 +39,11 @@ ensure_packages() {
     as_root chmod 0755 "$policy"
     placed=1
   fi
+  # cyrus-common depends on an MTA: Debian's default, exim4, comes along when there is none.
+  local exim_before=
+  if dpkg-query -W -f='${Status}' exim4-base 2>/dev/null | grep -q 'install ok installed'; then
+    exim_before=1
+  fi
   local rc=0
   as_root env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
@@ -46,19 +51,26 @@ ensure_packages() {
     as_root rm -f "$policy"
   fi
   # policy-rc.d only keeps a service from starting now; the package still enables it for the
-  # next boot. A Dovecot we installed for the tests must never become a system IMAP server on
-  # :143/:993, so disable what we just installed (a Dovecot the admin installed is left alone).
+  # next boot. A Dovecot or Cyrus we installed for the tests must never become a system IMAP
+  # server on :143/:993, nor an exim4 that came with cyrus-common a mail server on :25, so
+  # disable what we just installed (a server the admin installed is left alone).
   if [ "$rc" -eq 0 ] && command -v systemctl >/dev/null; then
+    local units=()
     for pkg in "${missing[@]}"; do
       case $pkg in
-        dovecot-*)
-          as_root systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 ||
-            as_root systemctl disable dovecot.service dovecot.socket >/dev/null 2>&1 || true
-          echo "the system Dovecot service stays disabled (tend's tests and demo run their own)"
-          break
-          ;;
+        dovecot-*) units+=(dovecot.service dovecot.socket) ;;
+        cyrus-*) units+=(cyrus-imapd.service) ;;
       esac
     done
+    if [ -z "$exim_before" ] &&
+      dpkg-query -W -f='${Status}' exim4-base 2>/dev/null | grep -q 'install ok installed'; then
+      units+=(exim4.service)
+    fi
+    if [ ${#units[@]} -gt 0 ]; then
+      as_root systemctl disable --now "${units[@]}" >/dev/null 2>&1 ||
+        as_root systemctl disable "${units[@]}" >/dev/null 2>&1 || true
+      echo "stays disabled (tend's tests and demo run their own servers): ${units[*]}"
+    fi
   fi
   return "$rc"
 }

@@ -34,6 +34,7 @@ impl Session {
             can_idle,
             uidplus,
             literal_plus,
+            list_special_use,
             wire,
         } = self;
         let probe = (timeout / 2).max(Duration::from_millis(500));
@@ -74,6 +75,7 @@ impl Session {
             can_idle,
             uidplus,
             literal_plus,
+            list_special_use,
             wire,
         };
         session.drain();

@@ -82,6 +82,8 @@ pub struct Session {
     uidplus: bool,
     /// RFC 7888 LITERAL+: APPEND without waiting for a continuation.
     literal_plus: bool,
+    /// RFC 6154 SPECIAL-USE with RFC 5258 LIST-EXTENDED: LIST can ask for the attributes.
+    list_special_use: bool,
     /// Folder names as read -> as the server spells them, from the last LIST.
     wire: HashMap<String, String>,
 }
@@ -100,14 +102,17 @@ impl Session {
             can_idle: false,
             uidplus: false,
             literal_plus: false,
+            list_special_use: false,
             inner,
             timeout: cfg.timeout,
             host: cfg.host.clone(),
             wire: HashMap::new(),
         };
-        let (mut idle, mut uidplus, mut literal_plus) = (false, false, false);
+        let [mut idle, mut uidplus, mut literal_plus, mut special, mut extended] = [false; 5];
         let fut = command::run(&mut session.inner, "CAPABILITY", "CAPABILITY", |r| {
             idle |= command::offers(r, "IDLE").unwrap_or(false);
+            special |= command::offers(r, "SPECIAL-USE").unwrap_or(false);
+            extended |= command::offers(r, "LIST-EXTENDED").unwrap_or(false);
             uidplus |= command::offers(r, "UIDPLUS").unwrap_or(false);
             literal_plus |= command::offers(r, "LITERAL+").unwrap_or(false);
         });
@@ -117,6 +122,7 @@ impl Session {
         session.can_idle = idle;
         session.uidplus = uidplus;
         session.literal_plus = literal_plus;
+        session.list_special_use = special && extended;
         session.drain();
         Ok(session)
     }
@@ -136,7 +142,12 @@ impl Session {
     /// the session remembers how the server spells them for later commands.
     pub async fn folders(&mut self, overrides: &Folders) -> Result<FolderNames> {
         let mut listed = Vec::new();
-        let what = "LIST \"\" \"*\"";
+        // RFC 6154: a server may name special-use folders only when asked (Cyrus can be set so).
+        let what = if self.list_special_use {
+            "LIST \"\" \"*\" RETURN (SPECIAL-USE)"
+        } else {
+            "LIST \"\" \"*\""
+        };
         let fut = command::run(&mut self.inner, what, what, |r| {
             listed.extend(command::list_entry(r))
         });

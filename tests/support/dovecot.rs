@@ -2,8 +2,10 @@
 //! and implicit-TLS listeners, users in a plaintext passwd-file, Maildir++ mail on disk.
 //! Tests put messages straight into the Maildir and read them back from disk, so what they check
 //! does not depend on tend's IMAP code. The config is `dovecot.conf.tmpl`, shared with
-//! `scripts/dovecot-up`. It does not speak IMAP itself (see `tests/harness.rs` for a tiny client).
+//! `scripts/dovecot-up`. What it says over IMAP (`append`, `tag`) goes through `support::imap`.
 
+use super::imap::Client;
+use super::server::MailServer;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -121,7 +123,7 @@ impl Dovecot {
     }
 
     /// The password `add_user` gave `user`.
-    fn password(&self, user: &str) -> String {
+    pub fn password(&self, user: &str) -> String {
         let line = fs::read_to_string(self.base().join("users.d").join(user)).expect("a user");
         line.trim_end()
             .split_once("{PLAIN}")
@@ -200,78 +202,15 @@ impl Dovecot {
     /// APPEND a message over IMAP, as a mail server delivering it or another client saving it
     /// would; unlike `put`, Dovecot notifies sessions idling on the folder at once.
     pub fn append(&self, user: &str, password: &str, folder: &str, raw: &[u8]) {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect for APPEND");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut line = String::new();
-        let mut expect = |reader: &mut BufReader<TcpStream>, tag: &str| loop {
-            line.clear();
-            assert!(
-                reader.read_line(&mut line).unwrap() > 0,
-                "APPEND: connection closed"
-            );
-            if let Some(rest) = line.strip_prefix(tag) {
-                assert!(rest.starts_with(" OK") || tag == "+", "APPEND: {line}");
-                return;
-            }
-        };
-        expect(&mut reader, "*");
-        let login = format!("a1 LOGIN \"{user}\" \"{password}\"\r\n");
-        (&stream).write_all(login.as_bytes()).unwrap();
-        expect(&mut reader, "a1");
-        let cmd = format!("a2 APPEND \"{folder}\" {{{}}}\r\n", raw.len());
-        (&stream).write_all(cmd.as_bytes()).unwrap();
-        expect(&mut reader, "+");
-        (&stream).write_all(raw).unwrap();
-        (&stream).write_all(b"\r\n").unwrap();
-        expect(&mut reader, "a2");
-        let _ = (&stream).write_all(b"a3 LOGOUT\r\n");
+        let mut c = Client::login(self.port, user, password);
+        c.append(folder, "", None, raw);
+        c.logout();
     }
 
     /// Sets (`op` "+FLAGS") or removes ("-FLAGS") a keyword on the message with that
     /// Message-ID over IMAP, as a mail client tagging it does (Thunderbird's tags are keywords).
     pub fn tag(&self, user: &str, folder: &str, message_id: &str, op: &str, keyword: &str) {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to tag");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut answer = |tag: &str, command: &str| -> String {
-            if !command.is_empty() {
-                (&stream)
-                    .write_all(format!("{tag} {command}\r\n").as_bytes())
-                    .unwrap();
-            }
-            let mut out = String::new();
-            loop {
-                let mut line = String::new();
-                assert!(reader.read_line(&mut line).unwrap() > 0, "tag: closed");
-                out.push_str(&line);
-                if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
-                    assert!(rest.starts_with("OK"), "{command}: {out}");
-                    return out;
-                }
-            }
-        };
-        answer("*", "");
-        answer(
-            "t1",
-            &format!("LOGIN \"{user}\" \"{}\"", self.password(user)),
-        );
-        answer("t2", &format!("SELECT \"{folder}\""));
-        let found = answer(
-            "t3",
-            &format!("UID SEARCH HEADER Message-ID \"<{message_id}>\""),
-        );
-        let uid: u32 = found
-            .lines()
-            .find_map(|l| l.strip_prefix("* SEARCH "))
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {message_id} in {folder}: {found}"));
-        answer("t4", &format!("UID STORE {uid} {op} ({keyword})"));
-        let _ = (&stream).write_all(b"t5 LOGOUT\r\n");
+        MailServer::tag(self, user, folder, message_id, op, keyword);
     }
 
     /// Adds settings to the server's config (its `local.conf`); they apply from the next
@@ -476,7 +415,7 @@ impl Drop for Dovecot {
 }
 
 /// Two distinct free loopback ports (bound together, then released).
-fn free_ports() -> (u16, u16) {
+pub(crate) fn free_ports() -> (u16, u16) {
     let a = TcpListener::bind("127.0.0.1:0").expect("bind :0");
     let b = TcpListener::bind("127.0.0.1:0").expect("bind :0");
     (
@@ -486,7 +425,7 @@ fn free_ports() -> (u16, u16) {
 }
 
 /// The greeting, then a LOGIN that must be answered (refused): proves login and auth are up.
-fn probe_login(port: u16) -> Result<(), String> {
+pub(crate) fn probe_login(port: u16) -> Result<(), String> {
     let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -587,7 +526,7 @@ fn read_uidlist(path: &Path) -> std::collections::HashMap<String, u32> {
 
 /// A self-signed leaf certificate for localhost / 127.0.0.1. CA:FALSE matters: rustls (webpki)
 /// rejects a CA certificate used as the server's own certificate, yet accepts this one as a root.
-fn make_cert(base: &Path) {
+pub(crate) fn make_cert(base: &Path) {
     let cnf = base.join("openssl.cnf");
     fs::write(
         &cnf,
@@ -620,7 +559,7 @@ fn make_cert(base: &Path) {
 
 /// Send a signal to exactly these processes: std has no kill(2), and `/bin/kill` (procps) is
 /// missing from minimal images, so use the shell's builtin.
-fn signal(name: &str, pids: &[u32]) {
+pub(crate) fn signal(name: &str, pids: &[u32]) {
     if pids.is_empty() {
         return;
     }
@@ -635,7 +574,7 @@ fn signal(name: &str, pids: &[u32]) {
 }
 
 /// All processes below `pid`, from /proc/*/stat.
-fn descendants(pid: u32) -> Vec<u32> {
+pub(crate) fn descendants(pid: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
     if let Ok(entries) = fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -673,7 +612,7 @@ fn descendants(pid: u32) -> Vec<u32> {
 }
 
 /// uid and gid of a system user, from /etc/passwd.
-fn system_user(name: &str) -> Option<(u32, u32)> {
+pub(crate) fn system_user(name: &str) -> Option<(u32, u32)> {
     let passwd = fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|line| {
         let f: Vec<&str> = line.split(':').collect();

@@ -3,13 +3,18 @@
 //! proxy that injects faults on the IMAP wire (`proxy`, reading IMAP framing with `framing`),
 //! `tend once` behind it (`faulty`), a local OAuth2 provider (`oauth`), `tend run` under test (`service`), and a raw HTTP server of
 //! exact responses for the model client (`rawllm`). Each test binary uses a part.
+//! A throwaway real Cyrus IMAP (`cyrus`), the one face both servers show the end-to-end cases
+//! (`server`), and the small blocking IMAP client it speaks through (`imap`).
 #![allow(dead_code)]
 
+pub mod cyrus;
 pub mod dovecot;
 pub mod faulty;
 mod framing;
+pub mod imap;
 pub mod llm;
 pub mod oauth;
 pub mod proxy;
 pub mod rawllm;
+pub mod server;
 pub mod service;

@@ -263,11 +263,9 @@ fn get(url: &str) -> (Option<String>, String) {
     let rest = url.strip_prefix("http://").unwrap();
     let (host, target) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let mut conn = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        conn,
-        "GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    // One write, as a browser sends it (write! would send each piece apart).
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    conn.write_all(request.as_bytes()).unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).unwrap();
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));

@@ -257,6 +257,17 @@ impl Consent {
     }
 }
 
+/// A test that failed half-way must not leave `tend auth` waiting for a browser: it would
+/// hold the test's stderr open and hang a piped `cargo test`.
+impl Drop for Consent {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A plain HTTP/1.1 GET of an http:// URL on loopback: (the Location header, the body).
 fn get(url: &str) -> (Option<String>, String) {
     use std::io::{Read, Write};

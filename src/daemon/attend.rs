@@ -66,6 +66,9 @@ pub async fn attend<M: LanguageModel>(
     // finding, and only by a pass that drafts: most passes find nothing new to write.
     let mut voice: Option<std::sync::Arc<crate::voice::Voice>> = None;
     let pipeline = std::sync::Arc::new(pipeline.clone());
+    // The related threads of every draft, decoded once for the pass: drafts to one company
+    // read the same threads (see `store::Decoded`).
+    let decoded = crate::store::Decoded::default();
     for review in super::review::open_findings(mb, store, now)? {
         if shutdown.is_cancelled() {
             break;
@@ -144,8 +147,15 @@ pub async fn attend<M: LanguageModel>(
                 ))
                 .clone(),
         };
-        let grounding =
-            draft::memory::grounding(store, mb, &review.thread, finding, shared, pipeline.clone())?;
+        let grounding = draft::memory::grounding(
+            store,
+            mb,
+            &review.thread,
+            finding,
+            shared,
+            pipeline.clone(),
+            &decoded,
+        )?;
         let (written, used) = tokio::select! {
             r = crate::llm::counting(draft::write_with(model, mb, &review.thread, finding, &grounding, now)) => r,
             _ = shutdown.cancelled() => break,

@@ -79,6 +79,8 @@ async fn judge_all<M: LanguageModel>(
             .and_then(|c| pipeline.stage(&c.stage))
             .is_some_and(|s| s.outcome.is_some())
     };
+    // Every new thread of a company looks at the same candidates: decoded once for the step.
+    let decoded = crate::store::Decoded::default();
     for id in store.recent_threads(&mb.name, since)? {
         if store.join_judged(&id)?.is_some() {
             continue;
@@ -106,7 +108,9 @@ async fn judge_all<M: LanguageModel>(
             }
             continue;
         };
-        let Some(deal) = open_deal(mb, pipeline, store, &thread, &company, opened, now, &ended)?
+        let Some(deal) = open_deal(
+            mb, pipeline, store, &decoded, &thread, &company, opened, now, &ended,
+        )?
         else {
             // Remembered, so later passes do not look again: an open deal begun before this
             // thread was synced before it.
@@ -205,6 +209,7 @@ fn open_deal(
     mb: &MailboxConfig,
     pipeline: &Pipeline,
     store: &Store,
+    decoded: &crate::store::Decoded,
     thread: &Thread,
     company: &str,
     opened: i64,
@@ -224,7 +229,7 @@ fn open_deal(
     let mut latest: BTreeMap<i64, Thread> = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
     for name in &mailboxes {
-        for other in store.related_threads(name, &parties, &thread.id, CANDIDATES)? {
+        for other in store.related_threads(name, &parties, &thread.id, CANDIDATES, decoded)? {
             if !seen.insert(other.id.clone()) {
                 continue;
             }

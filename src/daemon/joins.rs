@@ -25,7 +25,7 @@ use crate::draft::join;
 use crate::llm::{LanguageModel, LlmError};
 use crate::parse::Email;
 use crate::record::company_of;
-use crate::store::{corrections::Corrections, Store, UsageDay};
+use crate::store::{corrections::Corrections, Decoded, Store, UsageDay};
 use crate::thread::Thread;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -43,6 +43,9 @@ const FREE_MAIL: &str = "free mail: no company";
 const CANDIDATES: usize = 8;
 
 /// Asks about every new deal of the window that may continue an open one; logs, never fails.
+/// The window's threads and the candidates are decoded through `decoded` (the pass's, which
+/// `attend` filled with the same threads; every new thread of a company reads the same
+/// candidates).
 pub async fn judge<M: LanguageModel>(
     mb: &MailboxConfig,
     pipeline: &Pipeline,
@@ -50,8 +53,9 @@ pub async fn judge<M: LanguageModel>(
     model: &M,
     dry_run: bool,
     now: DateTime<Utc>,
+    decoded: &Decoded,
 ) {
-    if let Err(err) = judge_all(mb, pipeline, store, model, dry_run, now).await {
+    if let Err(err) = judge_all(mb, pipeline, store, model, dry_run, now, decoded).await {
         tracing::warn!("deal joins: stopped for this pass: {err:#}");
     }
 }
@@ -63,6 +67,7 @@ async fn judge_all<M: LanguageModel>(
     model: &M,
     dry_run: bool,
     now: DateTime<Utc>,
+    decoded: &Decoded,
 ) -> Result<()> {
     let window = mb
         .rules
@@ -79,13 +84,11 @@ async fn judge_all<M: LanguageModel>(
             .and_then(|c| pipeline.stage(&c.stage))
             .is_some_and(|s| s.outcome.is_some())
     };
-    // Every new thread of a company looks at the same candidates: decoded once for the step.
-    let decoded = crate::store::Decoded::default();
     for id in store.recent_threads(&mb.name, since)? {
         if store.join_judged(&id)?.is_some() {
             continue;
         }
-        let Some(thread) = store.thread(&id)? else {
+        let Some(thread) = store.thread_decoded(&id, decoded)? else {
             continue;
         };
         let Some(first) = buyer_messages(mb, &thread).next() else {
@@ -209,7 +212,7 @@ fn open_deal(
     mb: &MailboxConfig,
     pipeline: &Pipeline,
     store: &Store,
-    decoded: &crate::store::Decoded,
+    decoded: &Decoded,
     thread: &Thread,
     company: &str,
     opened: i64,

@@ -150,23 +150,39 @@ impl Store {
         memo: &Decoded,
     ) -> Result<Vec<Thread>> {
         let except = self.follow(except)?;
-        let mut latest: HashMap<String, i64> = HashMap::new();
+        // Each entry's own thread first: a company has hundreds, and only the newest few are
+        // followed to what they were merged into (a read each).
+        let mut raw: HashMap<Vec<u8>, i64> = HashMap::new();
         for party in parties {
             let prefix = entry(mailbox, party, "");
             for item in self.related.scan_prefix(&prefix) {
                 let (k, v) = item.context("scanning the index")?;
-                let t = self.follow(&String::from_utf8_lossy(&k[prefix.len()..]))?;
-                if t == except {
-                    continue;
-                }
-                let d = latest.entry(t).or_insert(i64::MIN);
+                let d = raw.entry(k[prefix.len()..].to_vec()).or_insert(i64::MIN);
                 *d = (*d).max(be_i64(&v));
             }
         }
-        let mut ids: Vec<(String, i64)> = latest.into_iter().collect();
-        ids.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut raw: Vec<(Vec<u8>, i64)> = raw.into_iter().collect();
+        raw.sort_by(|a, b| b.1.cmp(&a.1));
+        // Newest first, a day's worth at a time: a merged thread counts at the date of its
+        // newest entry, which is the first met, and equal dates go by the followed id.
+        let mut ids: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for day in raw.chunk_by(|a, b| a.1 == b.1) {
+            if ids.len() >= max {
+                break;
+            }
+            let mut new: Vec<String> = Vec::new();
+            for (id, _) in day {
+                let t = self.follow(&String::from_utf8_lossy(id))?;
+                if t != except && seen.insert(t.clone()) {
+                    new.push(t);
+                }
+            }
+            new.sort();
+            ids.extend(new);
+        }
         let mut out = Vec::new();
-        for (id, _) in ids.into_iter().take(max) {
+        for id in ids.into_iter().take(max) {
             if let Some(t) = self.thread_decoded(&id, memo)? {
                 out.push(t);
             }

@@ -112,7 +112,7 @@ async fn judge_all<M: LanguageModel>(
             continue;
         };
         let Some(deal) = open_deal(
-            mb, pipeline, store, &decoded, &thread, &company, opened, now, &ended,
+            mb, pipeline, store, decoded, &thread, &company, opened, now, &ended,
         )?
         else {
             // Remembered, so later passes do not look again: an open deal begun before this

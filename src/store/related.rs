@@ -162,7 +162,7 @@ impl Store {
             }
         }
         let mut raw: Vec<(Vec<u8>, i64)> = raw.into_iter().collect();
-        raw.sort_by(|a, b| b.1.cmp(&a.1));
+        raw.sort_by_key(|r| std::cmp::Reverse(r.1));
         // Newest first, a day's worth at a time: a merged thread counts at the date of its
         // newest entry, which is the first met, and equal dates go by the followed id.
         let mut ids: Vec<String> = Vec::new();

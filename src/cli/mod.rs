@@ -463,7 +463,8 @@ fn grounding(
     store.refresh_voice(&mb.name, &mb.identity)?;
     let voice = store.voice(&mb.name)?.unwrap_or_default();
     let pipeline = std::sync::Arc::new(config.pipeline.clone());
-    draft::memory::grounding(store, mb, thread, finding, voice.into(), pipeline)
+    let memo = crate::store::Decoded::default();
+    draft::memory::grounding(store, mb, thread, finding, voice.into(), pipeline, &memo)
 }
 
 fn exit(failed: bool) -> ExitCode {

@@ -11,7 +11,7 @@ use crate::detect::{Finding, Verdict};
 use crate::draft::{self, compose, Outcome};
 use crate::imap::{FolderNames, Session};
 use crate::llm::{LanguageModel, LlmError};
-use crate::store::{DraftRecord, DraftState, FailureRecord, Store};
+use crate::store::{Decoded, DraftRecord, DraftState, FailureRecord, Store};
 use crate::thread::Thread;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -39,7 +39,10 @@ fn legacy_draft_id(mb: &MailboxConfig, f: &Finding) -> String {
 
 /// Drafts an answer for every finding not dealt with yet, and stores the deal's stage each
 /// answer named (`stages::record`). With `session: None` (a dry run) drafts are composed and
-/// returned but nothing is written anywhere.
+/// returned but nothing is written anywhere. The window's threads and each draft's related
+/// threads are decoded through `decoded`: drafts to one company read the same threads (see
+/// `store::Decoded`), and the pass's joins read them again.
+#[allow(clippy::too_many_arguments)]
 pub async fn attend<M: LanguageModel>(
     mb: &MailboxConfig,
     pipeline: &Pipeline,
@@ -48,6 +51,7 @@ pub async fn attend<M: LanguageModel>(
     mut session: Option<(&mut Session, &FolderNames)>,
     now: DateTime<Utc>,
     shutdown: &CancellationToken,
+    decoded: &Decoded,
 ) -> Result<Vec<Action>> {
     // Ours and no longer wanted (replaced, or answered by hand) goes first, so a thread
     // answered while tend was down loses our draft before anything else happens.
@@ -66,7 +70,7 @@ pub async fn attend<M: LanguageModel>(
     // finding, and only by a pass that drafts: most passes find nothing new to write.
     let mut voice: Option<std::sync::Arc<crate::voice::Voice>> = None;
     let pipeline = std::sync::Arc::new(pipeline.clone());
-    for review in super::review::open_findings(mb, store, now)? {
+    for review in super::review::open_findings(mb, store, now, decoded)? {
         if shutdown.is_cancelled() {
             break;
         }
@@ -144,8 +148,15 @@ pub async fn attend<M: LanguageModel>(
                 ))
                 .clone(),
         };
-        let grounding =
-            draft::memory::grounding(store, mb, &review.thread, finding, shared, pipeline.clone())?;
+        let grounding = draft::memory::grounding(
+            store,
+            mb,
+            &review.thread,
+            finding,
+            shared,
+            pipeline.clone(),
+            decoded,
+        )?;
         let (written, used) = tokio::select! {
             r = crate::llm::counting(draft::write_with(model, mb, &review.thread, finding, &grounding, now)) => r,
             _ = shutdown.cancelled() => break,

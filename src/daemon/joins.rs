@@ -25,7 +25,7 @@ use crate::draft::join;
 use crate::llm::{LanguageModel, LlmError};
 use crate::parse::Email;
 use crate::record::company_of;
-use crate::store::{corrections::Corrections, Store, UsageDay};
+use crate::store::{corrections::Corrections, Decoded, Store, UsageDay};
 use crate::thread::Thread;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -43,6 +43,9 @@ const FREE_MAIL: &str = "free mail: no company";
 const CANDIDATES: usize = 8;
 
 /// Asks about every new deal of the window that may continue an open one; logs, never fails.
+/// The window's threads and the candidates are decoded through `decoded` (the pass's, which
+/// `attend` filled with the same threads; every new thread of a company reads the same
+/// candidates).
 pub async fn judge<M: LanguageModel>(
     mb: &MailboxConfig,
     pipeline: &Pipeline,
@@ -50,8 +53,9 @@ pub async fn judge<M: LanguageModel>(
     model: &M,
     dry_run: bool,
     now: DateTime<Utc>,
+    decoded: &Decoded,
 ) {
-    if let Err(err) = judge_all(mb, pipeline, store, model, dry_run, now).await {
+    if let Err(err) = judge_all(mb, pipeline, store, model, dry_run, now, decoded).await {
         tracing::warn!("deal joins: stopped for this pass: {err:#}");
     }
 }
@@ -63,6 +67,7 @@ async fn judge_all<M: LanguageModel>(
     model: &M,
     dry_run: bool,
     now: DateTime<Utc>,
+    decoded: &Decoded,
 ) -> Result<()> {
     let window = mb
         .rules
@@ -83,7 +88,7 @@ async fn judge_all<M: LanguageModel>(
         if store.join_judged(&id)?.is_some() {
             continue;
         }
-        let Some(thread) = store.thread(&id)? else {
+        let Some(thread) = store.thread_decoded(&id, decoded)? else {
             continue;
         };
         let Some(first) = buyer_messages(mb, &thread).next() else {
@@ -106,7 +111,9 @@ async fn judge_all<M: LanguageModel>(
             }
             continue;
         };
-        let Some(deal) = open_deal(mb, pipeline, store, &thread, &company, opened, now, &ended)?
+        let Some(deal) = open_deal(
+            mb, pipeline, store, decoded, &thread, &company, opened, now, &ended,
+        )?
         else {
             // Remembered, so later passes do not look again: an open deal begun before this
             // thread was synced before it.
@@ -205,6 +212,7 @@ fn open_deal(
     mb: &MailboxConfig,
     pipeline: &Pipeline,
     store: &Store,
+    decoded: &Decoded,
     thread: &Thread,
     company: &str,
     opened: i64,
@@ -224,7 +232,7 @@ fn open_deal(
     let mut latest: BTreeMap<i64, Thread> = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
     for name in &mailboxes {
-        for other in store.related_threads(name, &parties, &thread.id, CANDIDATES)? {
+        for other in store.related_threads(name, &parties, &thread.id, CANDIDATES, decoded)? {
             if !seen.insert(other.id.clone()) {
                 continue;
             }

@@ -187,17 +187,20 @@ pub async fn work<M: LanguageModel>(
         return Ok((report, Vec::new()));
     }
     let now = Utc::now();
+    // The window's threads, decoded once for the pass: the review, every draft's related
+    // threads and the joins read them (see `store::Decoded`). Dropped with the pass.
+    let decoded = crate::store::Decoded::default();
     let actions = if dry_run {
-        attend(mb, pipeline, store, model, None, now, shutdown).await?
+        attend(mb, pipeline, store, model, None, now, shutdown, &decoded).await?
     } else {
         attend::drafts_folder(folders)?;
         let session = Some((session, folders));
-        let actions = attend(mb, pipeline, store, model, session, now, shutdown).await?;
+        let actions = attend(mb, pipeline, store, model, session, now, shutdown, &decoded).await?;
         stages::after_attend(mb, pipeline, store, model, &actions, now, shutdown).await;
         actions
     };
     if !shutdown.is_cancelled() {
-        joins::judge(mb, pipeline, store, model, dry_run, now).await;
+        joins::judge(mb, pipeline, store, model, dry_run, now, &decoded).await;
     }
     Ok((report, actions))
 }

@@ -7,7 +7,7 @@ use super::{lifecycle, Review};
 use crate::config::MailboxConfig;
 use crate::deliver;
 use crate::detect::{self, Contact, Verdict};
-use crate::store::Store;
+use crate::store::{Decoded, Store};
 use crate::thread::Thread;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -21,7 +21,7 @@ pub fn review(
     store: &Store,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Review>, usize)> {
-    sweep(mb, store, now, |r| {
+    sweep(mb, store, now, None, |r| {
         matches!(r.verdict, Verdict::Attention(_))
     })
 }
@@ -29,12 +29,14 @@ pub fn review(
 /// The reviews `attend` drafts for: a finding with no draft of ours yet. The quiet threads
 /// of the window (most of them) are judged and dropped at once instead of held, thread text
 /// and all, until the pass ends.
+/// The threads are decoded through `memo`, which the pass's drafts and joins then read again.
 pub(super) fn open_findings(
     mb: &MailboxConfig,
     store: &Store,
     now: DateTime<Utc>,
+    memo: &Decoded,
 ) -> Result<Vec<Review>> {
-    let (open, _) = sweep(mb, store, now, |r| {
+    let (open, _) = sweep(mb, store, now, Some(memo), |r| {
         matches!(r.verdict, Verdict::Attention(_)) && r.draft.is_none()
     })?;
     Ok(open)
@@ -45,6 +47,7 @@ fn sweep(
     mb: &MailboxConfig,
     store: &Store,
     now: DateTime<Utc>,
+    memo: Option<&Decoded>,
     keep: impl Fn(&Review) -> bool,
 ) -> Result<(Vec<Review>, usize)> {
     let since = since(mb, now);
@@ -55,7 +58,11 @@ fn sweep(
     // Read once for every thread: the last look at Drafts and our drafts' lifecycles.
     let drafts = lifecycle::Known::read(mb, store)?;
     for id in store.recent_threads(&mb.name, since)? {
-        if let Some(thread) = store.thread(&id)? {
+        let thread = match memo {
+            Some(memo) => store.thread_decoded(&id, memo)?,
+            None => store.thread(&id)?,
+        };
+        if let Some(thread) = thread {
             let review = judge_with(mb, store, thread, now, &drafts)?;
             judged += 1;
             if let Verdict::Attention(f) = &review.verdict {

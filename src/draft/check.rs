@@ -105,7 +105,12 @@ pub fn check(
     {
         return Err(Unusable::EchoesInstructions("the closing request".into()));
     }
-    let thread_words = words(between(&user, "<thread>", "</thread>"));
+    // The thread is most of the prompt: not read into words for a body too short to copy it.
+    let thread_words = if body_words.len() >= THREAD_RUN.min(COPY_MIN_WORDS) {
+        words(between(&user, "<thread>", "</thread>"))
+    } else {
+        Vec::new()
+    };
     if let Some(run) = shared_run(&body_words, &thread_words, THREAD_RUN) {
         return Err(Unusable::EchoesThread(format!(
             "{} words in a row from it",
@@ -140,7 +145,14 @@ fn words(s: &str) -> Vec<String> {
     let mut cur = String::new();
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        if c.is_alphanumeric() {
+        // ASCII, most of any prompt, without the Unicode tables.
+        if c.is_ascii_alphanumeric() {
+            cur.push(c.to_ascii_lowercase());
+        } else if c.is_ascii() && c != '\'' {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+        } else if c.is_alphanumeric() {
             cur.extend(c.to_lowercase());
         } else if matches!(c, '\'' | '\u{2019}')
             && !cur.is_empty()

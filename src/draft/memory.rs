@@ -17,7 +17,7 @@ use super::prompt::date;
 use crate::config::MailboxConfig;
 use crate::detect::Finding;
 use crate::parse::Email;
-use crate::store::{party_keys, Store};
+use crate::store::{party_keys, Decoded, Store};
 use crate::thread::Thread;
 use anyhow::Result;
 
@@ -269,17 +269,25 @@ fn one_line(s: &str, max: usize) -> String {
 
 /// The other threads of this mailbox with the draft's contacts and their companies, newest
 /// first (the only store read of the prompt; `draft::write` takes the result as a value).
+/// `memo` keeps what was decoded for the drafts before this one (a pass, see `Decoded`).
 pub fn gather(
     store: &Store,
     mailbox: &MailboxConfig,
     thread: &Thread,
     finding: &Finding,
+    memo: &Decoded,
 ) -> Result<Vec<Thread>> {
     let party = Party::of(thread, finding, mailbox);
     if party.is_empty() {
         return Ok(Vec::new());
     }
-    store.related_threads(&mailbox.name, &party.index_keys(), &thread.id, MAX_RELATED)
+    store.related_threads(
+        &mailbox.name,
+        &party.index_keys(),
+        &thread.id,
+        MAX_RELATED,
+        memo,
+    )
 }
 
 /// The [`super::prompt::Grounding`] of a draft: what [`gather`] finds (the voice is filled by
@@ -291,9 +299,10 @@ pub fn grounding(
     finding: &Finding,
     voice: std::sync::Arc<crate::voice::Voice>,
     pipeline: std::sync::Arc<crate::config::Pipeline>,
+    memo: &Decoded,
 ) -> Result<super::prompt::Grounding> {
     Ok(super::prompt::Grounding {
-        related: gather(store, mailbox, thread, finding)?,
+        related: gather(store, mailbox, thread, finding, memo)?,
         voice,
         pipeline,
     })

@@ -12,6 +12,7 @@
 //! It does not decide anything about threads (that is `thread::resolve`) or about attention.
 
 pub mod corrections;
+mod decoded;
 mod filing;
 mod format;
 mod joins;
@@ -26,6 +27,7 @@ mod sweep;
 mod usage;
 mod voice;
 
+pub use decoded::Decoded;
 pub use joins::JoinJudgement;
 pub use ledger::{
     similarity, CopyStatus, DraftCopy, DraftRecord, DraftState, DraftsView, FailureRecord, Fate,
@@ -141,6 +143,18 @@ fn key(a: &str, b: &str) -> Vec<u8> {
     k.push(0);
     k.extend_from_slice(b.as_bytes());
     k
+}
+
+/// A thread of the messages read for it, in order; none without messages.
+fn ordered(id: String, mut messages: Vec<crate::parse::Email>) -> Option<Thread> {
+    if messages.is_empty() {
+        return None;
+    }
+    // Causality before clocks: a Date is the sender's claim, In-Reply-To is evidence.
+    // An undated message with no parent here sorts first (it never starts a wait); one
+    // that answers comes right after its parent.
+    crate::thread::order(&mut messages);
+    Some(Thread { id, messages })
 }
 
 fn json<T: Serialize>(v: &T) -> Vec<u8> {
@@ -314,17 +328,7 @@ impl Store {
                 messages.push(r.email);
             }
         }
-        if messages.is_empty() {
-            return Ok(None);
-        }
-        // Causality before clocks: a Date is the sender's claim, In-Reply-To is evidence.
-        // An undated message with no parent here sorts first (it never starts a wait); one
-        // that answers comes right after its parent.
-        crate::thread::order(&mut messages);
-        Ok(Some(Thread {
-            id: thread_id,
-            messages,
-        }))
+        Ok(ordered(thread_id, messages))
     }
 
     /// The thread a Message-ID was filed under (or the thread that absorbed it).

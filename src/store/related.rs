@@ -9,7 +9,7 @@
 //! It does not decide which threads a draft may see or what of them: `draft::memory` filters
 //! and summarises; this only finds the candidates.
 
-use super::{filing::be_i64, key, Record, Store};
+use super::{filing::be_i64, key, Decoded, Record, Store};
 use crate::config::domains::{canonical, domain_of, is_freemail};
 use crate::parse::Email;
 use crate::thread::Thread;
@@ -139,32 +139,51 @@ impl Store {
 
     /// The threads of `mailbox` that any of `parties` (see [`party_keys`]) took part in,
     /// newest first, at most `max`, without the thread `except` (or what it was merged into).
+    /// Their records are decoded through `memo`: the next draft to the same company reads the
+    /// same threads.
     pub fn related_threads(
         &self,
         mailbox: &str,
         parties: &[String],
         except: &str,
         max: usize,
+        memo: &Decoded,
     ) -> Result<Vec<Thread>> {
         let except = self.follow(except)?;
-        let mut latest: HashMap<String, i64> = HashMap::new();
+        // Each entry's own thread first: a company has hundreds, and only the newest few are
+        // followed to what they were merged into (a read each).
+        let mut raw: HashMap<Vec<u8>, i64> = HashMap::new();
         for party in parties {
             let prefix = entry(mailbox, party, "");
             for item in self.related.scan_prefix(&prefix) {
                 let (k, v) = item.context("scanning the index")?;
-                let t = self.follow(&String::from_utf8_lossy(&k[prefix.len()..]))?;
-                if t == except {
-                    continue;
-                }
-                let d = latest.entry(t).or_insert(i64::MIN);
+                let d = raw.entry(k[prefix.len()..].to_vec()).or_insert(i64::MIN);
                 *d = (*d).max(be_i64(&v));
             }
         }
-        let mut ids: Vec<(String, i64)> = latest.into_iter().collect();
-        ids.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut raw: Vec<(Vec<u8>, i64)> = raw.into_iter().collect();
+        raw.sort_by_key(|r| std::cmp::Reverse(r.1));
+        // Newest first, a day's worth at a time: a merged thread counts at the date of its
+        // newest entry, which is the first met, and equal dates go by the followed id.
+        let mut ids: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for day in raw.chunk_by(|a, b| a.1 == b.1) {
+            if ids.len() >= max {
+                break;
+            }
+            let mut new: Vec<String> = Vec::new();
+            for (id, _) in day {
+                let t = self.follow(&String::from_utf8_lossy(id))?;
+                if t != except && seen.insert(t.clone()) {
+                    new.push(t);
+                }
+            }
+            new.sort();
+            ids.extend(new);
+        }
         let mut out = Vec::new();
-        for (id, _) in ids.into_iter().take(max) {
-            if let Some(t) = self.thread(&id)? {
+        for id in ids.into_iter().take(max) {
+            if let Some(t) = self.thread_decoded(&id, memo)? {
                 out.push(t);
             }
         }
@@ -261,25 +280,31 @@ mod tests {
             store.save("alice", &m, &e).unwrap();
         }
         let company = party_keys("anna@buyer.example");
-        let found = store.related_threads("alice", &company, "a@b", 10).unwrap();
+        let found = store
+            .related_threads("alice", &company, "a@b", 10, &Decoded::default())
+            .unwrap();
         assert_eq!(ids(&found), ["b@b", "c@b"], "the company's, newest first");
         assert_eq!(
-            ids(&store.related_threads("alice", &company, "a@b", 1).unwrap()),
+            ids(&store
+                .related_threads("alice", &company, "a@b", 1, &Decoded::default())
+                .unwrap()),
             ["b@b"]
         );
         // Another mailbox has none of them.
         assert!(store
-            .related_threads("bob", &company, "x", 10)
+            .related_threads("bob", &company, "x", 10, &Decoded::default())
             .unwrap()
             .is_empty());
         // Free mail: the person alone, never everyone at gmail.com.
         let pat = party_keys("pat@gmail.com");
         assert!(store
-            .related_threads("alice", &pat, "e@g", 10)
+            .related_threads("alice", &pat, "e@g", 10, &Decoded::default())
             .unwrap()
             .is_empty());
         assert_eq!(
-            ids(&store.related_threads("alice", &pat, "x", 10).unwrap()),
+            ids(&store
+                .related_threads("alice", &pat, "x", 10, &Decoded::default())
+                .unwrap()),
             ["e@g"]
         );
     }
@@ -299,7 +324,7 @@ mod tests {
         store.save("alice", &me(), &via_list).unwrap();
         let company = party_keys("anna@buyer.example");
         assert!(store
-            .related_threads("alice", &company, "x", 10)
+            .related_threads("alice", &company, "x", 10, &Decoded::default())
             .unwrap()
             .is_empty());
         let direct = mail(
@@ -311,7 +336,9 @@ mod tests {
         );
         store.save("alice", &me(), &direct).unwrap();
         assert_eq!(
-            ids(&store.related_threads("alice", &company, "x", 10).unwrap()),
+            ids(&store
+                .related_threads("alice", &company, "x", 10, &Decoded::default())
+                .unwrap()),
             ["a@b"]
         );
     }
@@ -349,7 +376,13 @@ mod tests {
             }
         };
         let found = store
-            .related_threads("alice", &party_keys("bob@buyer.example"), "x", 10)
+            .related_threads(
+                "alice",
+                &party_keys("bob@buyer.example"),
+                "x",
+                10,
+                &Decoded::default(),
+            )
             .unwrap();
         assert_eq!(ids(&found), ["a@b"]);
     }

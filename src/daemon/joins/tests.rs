@@ -81,7 +81,16 @@ fn now() -> DateTime<Utc> {
 }
 
 async fn run(store: &Store, model: &Scripted, pipeline: &Pipeline, dry_run: bool) {
-    judge(&mailbox(), pipeline, store, model, dry_run, now()).await;
+    judge(
+        &mailbox(),
+        pipeline,
+        store,
+        model,
+        dry_run,
+        now(),
+        &Decoded::default(),
+    )
+    .await;
 }
 
 fn po(store: &Store) -> String {

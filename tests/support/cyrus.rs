@@ -9,7 +9,7 @@
 //! (`support::server`). Cyrus logs to syslog; `log` gives master's output and the protocol
 //! telemetry Cyrus writes for each user into `conf/log/USER/`.
 
-use super::dovecot::{descendants, free_ports, make_cert, probe_login, signal, system_user};
+use super::dovecot::{descendants, free_ports, make_cert, signal, system_user, wait_for_login};
 use super::imap::{quote, utf7, Client};
 use super::server::MailServer;
 use conf::{ADMIN, REALM};
@@ -18,7 +18,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod conf;
 
@@ -211,26 +211,11 @@ impl Cyrus {
             .spawn()
             .map_err(|e| format!("spawn cyrus master (is cyrus-imapd installed?): {e}"))?;
         self.child = Some(child);
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    return Err(format!("cyrus master exited during startup: {status}"));
-                }
-            }
-            match probe_login(self.port) {
-                Ok(()) => return Ok(()),
-                Err(e) if Instant::now() > deadline => {
-                    self.kill();
-                    return Err(format!(
-                        "no IMAP login on port {} after {START_TIMEOUT:?}: {e}",
-                        self.port
-                    ));
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
-            }
+        let up = wait_for_login(&mut self.child, self.port, "cyrus master", START_TIMEOUT);
+        if up.is_err() {
+            self.kill();
         }
+        up
     }
 
     /// A sasldb entry for `user` in the server's realm.

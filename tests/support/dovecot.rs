@@ -353,27 +353,11 @@ impl Dovecot {
             .spawn()
             .map_err(|e| format!("spawn dovecot (is dovecot-imapd installed?): {e}"))?;
         self.child = Some(child);
-
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    return Err(format!("dovecot exited during startup: {status}"));
-                }
-            }
-            match probe_login(self.port) {
-                Ok(()) => return Ok(()),
-                Err(e) if Instant::now() > deadline => {
-                    self.kill();
-                    return Err(format!(
-                        "no IMAP login on port {} after {START_TIMEOUT:?}: {e}",
-                        self.port
-                    ));
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(25)),
-            }
+        let up = wait_for_login(&mut self.child, self.port, "dovecot", START_TIMEOUT);
+        if up.is_err() {
+            self.kill();
         }
+        up
     }
 
     fn mail_root(&self, user: &str) -> PathBuf {
@@ -422,6 +406,35 @@ pub(crate) fn free_ports() -> (u16, u16) {
         a.local_addr().unwrap().port(),
         b.local_addr().unwrap().port(),
     )
+}
+
+/// Waits until the server just spawned as `child` answers a login on `port` (Dovecot and Cyrus
+/// alike); an error when it exits first or is not up within `timeout`, `child` then None or
+/// still running for the caller to kill.
+pub(crate) fn wait_for_login(
+    child: &mut Option<Child>,
+    port: u16,
+    name: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(c) = child.as_mut() {
+            if let Ok(Some(status)) = c.try_wait() {
+                *child = None;
+                return Err(format!("{name} exited during startup: {status}"));
+            }
+        }
+        match probe_login(port) {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() > deadline => {
+                return Err(format!(
+                    "no IMAP login on port {port} after {timeout:?}: {e}"
+                ));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(25)),
+        }
+    }
 }
 
 /// The greeting, then a LOGIN that must be answered (refused): proves login and auth are up.

@@ -4,12 +4,13 @@
 
 mod support;
 
-use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
+use chrono::{DateTime, Duration, Utc};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Output;
 use support::dovecot::{Dovecot, Stored};
 use support::llm::{FakeLlm, Reply};
+use support::mail::business_days_ago;
 
 const BODY: &str =
     "Hi Bob,\n\nThanks for asking. The 50-seat plan is [price]; I can send the order form today.";
@@ -86,21 +87,7 @@ password_file = "alice.password"
     }
 
     fn tend_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
-            .arg("--config")
-            .arg(self.config())
-            .args(args)
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "info")
-            .output()
-            .unwrap();
-        eprintln!(
-            "tend {args:?} -> {}\n--- stdout\n{}--- stderr\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        support::run::tend(&self.config(), args, env, "")
     }
 
     fn once(&self) -> Output {
@@ -149,19 +136,6 @@ fn mail(
     }
     h.push_str(extra);
     format!("{h}\r\n{body}\r\n")
-}
-
-/// A moment `n` weekdays before now, same time of day.
-fn business_days_ago(n: u32) -> DateTime<Utc> {
-    let mut t = Utc::now();
-    let mut left = n;
-    while left > 0 {
-        t -= Duration::days(1);
-        if !matches!(t.weekday(), Weekday::Sat | Weekday::Sun) {
-            left -= 1;
-        }
-    }
-    t
 }
 
 fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {

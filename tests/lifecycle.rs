@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::process::Output;
 use support::dovecot::{Dovecot, Stored};
 use support::llm::{FakeLlm, Reply};
+use support::mail::mail;
 use support::proxy::{Fault, Proxy};
 use support::service::Tend;
 
@@ -84,21 +85,7 @@ impl World {
     }
 
     fn tend_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
-            .arg("--config")
-            .arg(self.config())
-            .args(args)
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "info")
-            .output()
-            .unwrap();
-        eprintln!(
-            "tend {args:?} -> {}\n--- stdout\n{}--- stderr\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        support::run::tend(&self.config(), args, env, "")
     }
 
     fn once(&self) -> Output {
@@ -167,27 +154,6 @@ impl World {
         );
         self.client().append("Sent", "(\\Seen)", &raw);
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn mail(
-    id: &str,
-    from: &str,
-    to: &str,
-    subject: &str,
-    date: DateTime<Utc>,
-    parent: Option<&str>,
-    body: &str,
-) -> String {
-    let mut h = format!(
-        "Message-ID: <{id}>\r\nDate: {}\r\nFrom: {from}\r\nTo: {to}\r\nSubject: {subject}\r\n\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n",
-        date.to_rfc2822()
-    );
-    if let Some(p) = parent {
-        h.push_str(&format!("In-Reply-To: <{p}>\r\nReferences: <{p}>\r\n"));
-    }
-    format!("{h}\r\n{body}\r\n")
 }
 
 /// What a mail client does over IMAP: a plain socket speaking the commands it would send.

@@ -5,13 +5,14 @@
 
 mod support;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Output;
 use support::dovecot::Dovecot;
 use support::llm::{FakeLlm, Reply};
+use support::mail::mail;
 use tend::store::Store;
 
 const ACK: &str = "We received your offer and will take it to the board on Friday.";
@@ -81,26 +82,6 @@ impl World {
     fn store(&self) -> Store {
         Store::open(&self.state(), 0).unwrap()
     }
-}
-
-fn mail(
-    id: &str,
-    from: &str,
-    to: &str,
-    subject: &str,
-    date: DateTime<Utc>,
-    parent: Option<&str>,
-    body: &str,
-) -> String {
-    let mut h = format!(
-        "Message-ID: <{id}>\r\nDate: {}\r\nFrom: {from}\r\nTo: {to}\r\nSubject: {subject}\r\n\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n",
-        date.to_rfc2822()
-    );
-    if let Some(p) = parent {
-        h.push_str(&format!("In-Reply-To: <{p}>\r\nReferences: <{p}>\r\n"));
-    }
-    format!("{h}\r\n{body}\r\n")
 }
 
 /// The schema a request asked for.

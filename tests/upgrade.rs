@@ -9,12 +9,13 @@
 
 mod support;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use support::dovecot::Dovecot;
 use support::llm::{FakeLlm, Reply};
+use support::mail::mail;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/upgrade");
 const BODY: &str =
@@ -124,26 +125,6 @@ impl World {
             );
         }
     }
-}
-
-fn mail(
-    id: &str,
-    from: &str,
-    to: &str,
-    subject: &str,
-    date: DateTime<Utc>,
-    parent: Option<&str>,
-    body: &str,
-) -> String {
-    let mut h = format!(
-        "Message-ID: <{id}>\r\nDate: {}\r\nFrom: {from}\r\nTo: {to}\r\nSubject: {subject}\r\n\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n",
-        date.to_rfc2822()
-    );
-    if let Some(p) = parent {
-        h.push_str(&format!("In-Reply-To: <{p}>\r\nReferences: <{p}>\r\n"));
-    }
-    format!("{h}\r\n{body}\r\n")
 }
 
 fn tar(args: &[&str], dir: &Path) {

@@ -7,6 +7,26 @@ use crate::support::cyrus::{Cyrus, Flavour};
 use crate::support::server::MailServer;
 use crate::world::*;
 
+/// `tend check` picks `drafts` and `sent` on this server, and a buyer's question gets its
+/// one draft in `drafts`.
+fn checks_and_drafts_into(server: Box<dyn MailServer>, drafts: String, sent: String) {
+    let w = World::around(server, drafts.clone(), sent.clone());
+    let check = w.tend_env(&["check"], &[]);
+    let text = String::from_utf8_lossy(&check.stdout);
+    let want = format!("sent {sent:?}, drafts {drafts:?}");
+    assert!(
+        check.status.success() && text.contains(&want),
+        "want {want} in:\n{text}"
+    );
+    w.seed();
+    w.once();
+    assert_eq!(
+        answering(&w.drafts(), "q1@buyer.test").len(),
+        1,
+        "in {drafts}"
+    );
+}
+
 /// Folders without special-use (a server set up before RFC 6154): found by name, at the top
 /// with `/` and under INBOX with `.`, the habit of Cyrus and Courier.
 #[test]
@@ -15,21 +35,7 @@ fn cyrus_folders_without_special_use_are_found_by_name() {
         let cyrus = Cyrus::start(flavour);
         cyrus.add_user_without_special_use(USER, PASSWORD);
         let (drafts, sent) = (cyrus.folder("Drafts"), cyrus.folder("Sent"));
-        let w = World::around(Box::new(cyrus), drafts.clone(), sent.clone());
-        let check = w.tend_env(&["check"], &[]);
-        let text = String::from_utf8_lossy(&check.stdout);
-        let want = format!("sent {sent:?}, drafts {drafts:?}");
-        assert!(
-            check.status.success() && text.contains(&want),
-            "want {want} in:\n{text}"
-        );
-        w.seed();
-        w.once();
-        assert_eq!(
-            answering(&w.drafts(), "q1@buyer.test").len(),
-            1,
-            "in {drafts}"
-        );
+        checks_and_drafts_into(Box::new(cyrus), drafts, sent);
     }
 }
 
@@ -46,21 +52,7 @@ fn cyrus_naming_special_use_only_when_asked_still_gets_the_draft_into_its_drafts
             "asked plainly, no attributes: {plain}"
         );
         let (drafts, sent) = (cyrus.special("\\Drafts"), cyrus.special("\\Sent"));
-        let w = World::around(Box::new(cyrus), drafts.clone(), sent.clone());
-        let check = w.tend_env(&["check"], &[]);
-        let text = String::from_utf8_lossy(&check.stdout);
-        let want = format!("sent {sent:?}, drafts {drafts:?}");
-        assert!(
-            check.status.success() && text.contains(&want),
-            "want {want} in:\n{text}"
-        );
-        w.seed();
-        w.once();
-        assert_eq!(
-            answering(&w.drafts(), "q1@buyer.test").len(),
-            1,
-            "in {drafts}"
-        );
+        checks_and_drafts_into(Box::new(cyrus), drafts, sent);
     }
 }
 

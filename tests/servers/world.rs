@@ -5,8 +5,9 @@ use crate::support::cyrus::{Cyrus, Flavour};
 use crate::support::dovecot::Dovecot;
 use crate::support::imap::Message;
 use crate::support::llm::{FakeLlm, Reply};
+pub use crate::support::mail::{business_days_ago, mail};
 use crate::support::server::MailServer;
-use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
+use chrono::{DateTime, Duration, Utc};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Output;
@@ -96,22 +97,7 @@ impl World {
     }
 
     pub fn tend_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
-            .arg("--config")
-            .arg(self.config())
-            .args(args)
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "info")
-            .output()
-            .unwrap();
-        eprintln!(
-            "[{}] tend {args:?} -> {}\n--- stdout\n{}--- stderr\n{}",
-            self.server.name(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        crate::support::run::tend(&self.config(), args, env, &self.server.name())
     }
 
     pub fn tend(&self, args: &[&str]) -> String {
@@ -195,39 +181,6 @@ pub fn answer_by_hand(id: &str, parent: &str) -> String {
         Some(parent),
         "Bob, let us talk about it on the phone on Monday.",
     )
-}
-
-pub fn mail(
-    id: &str,
-    from: &str,
-    to: &str,
-    subject: &str,
-    date: DateTime<Utc>,
-    parent: Option<&str>,
-    body: &str,
-) -> String {
-    let mut h = format!(
-        "Message-ID: <{id}>\r\nDate: {}\r\nFrom: {from}\r\nTo: {to}\r\nSubject: {subject}\r\n\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n",
-        date.to_rfc2822()
-    );
-    if let Some(p) = parent {
-        h.push_str(&format!("In-Reply-To: <{p}>\r\nReferences: <{p}>\r\n"));
-    }
-    format!("{h}\r\n{body}\r\n")
-}
-
-/// A moment `n` weekdays before now, same time of day.
-pub fn business_days_ago(n: u32) -> DateTime<Utc> {
-    let mut t = Utc::now();
-    let mut left = n;
-    while left > 0 {
-        t -= Duration::days(1);
-        if !matches!(t.weekday(), Weekday::Sat | Weekday::Sun) {
-            left -= 1;
-        }
-    }
-    t
 }
 
 /// The drafts in `drafts` answering `parent`.

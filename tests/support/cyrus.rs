@@ -9,7 +9,7 @@
 //! (`support::server`). Cyrus logs to syslog; `log` gives master's output and the protocol
 //! telemetry Cyrus writes for each user into `conf/log/USER/`.
 
-use super::dovecot::{descendants, free_ports, make_cert, signal, system_user, wait_for_login};
+use super::dovecot::{descendants, make_cert, on_free_ports, signal, system_user, wait_for_login};
 use super::imap::{quote, utf7, Client};
 use super::server::MailServer;
 use conf::{ADMIN, REALM};
@@ -62,22 +62,13 @@ impl Cyrus {
     }
 
     fn launch(flavour: Flavour, settings: &str, idled: bool) -> Cyrus {
-        let mut last = String::new();
-        // As with Dovecot: a port found free may be taken before master binds it.
-        for _ in 0..3 {
-            let (port, tls_port) = free_ports();
+        on_free_ports("cyrus", |port, tls_port| {
             let mut c = Cyrus::prepare(flavour, port, tls_port, settings, idled);
             match c.spawn_and_wait() {
-                Ok(()) => return c,
-                Err(why) => {
-                    last = format!("{why}\n--- cyrus log ---\n{}", c.log());
-                    if !last.contains("in use") {
-                        break;
-                    }
-                }
+                Ok(()) => Ok(c),
+                Err(why) => Err(format!("{why}\n--- cyrus log ---\n{}", c.log())),
             }
-        }
-        panic!("cyrus did not start: {last}");
+        })
     }
 
     pub fn flavour(&self) -> Flavour {

@@ -47,23 +47,13 @@ impl Dovecot {
     /// Start a fresh server on free loopback ports; waits until it answers IMAP logins.
     /// Panics with the contents of dovecot.log when it does not come up.
     pub fn start() -> Dovecot {
-        let mut last_log = String::new();
-        // Ports are found by binding :0 and releasing them, so another process may grab one in
-        // between: retry a couple of times on a fresh pair.
-        for _ in 0..3 {
-            let (port, tls_port) = free_ports();
+        on_free_ports("dovecot", |port, tls_port| {
             let mut d = Dovecot::prepare(port, tls_port);
             match d.spawn_and_wait() {
-                Ok(()) => return d,
-                Err(why) => {
-                    last_log = format!("{why}\n--- dovecot.log ---\n{}", d.log());
-                    if !last_log.contains("Address already in use") {
-                        break;
-                    }
-                }
+                Ok(()) => Ok(d),
+                Err(why) => Err(format!("{why}\n--- dovecot.log ---\n{}", d.log())),
             }
-        }
-        panic!("dovecot did not start: {last_log}");
+        })
     }
 
     /// Plain IMAP port on 127.0.0.1 (offers STARTTLS).
@@ -396,6 +386,30 @@ impl Drop for Dovecot {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A server started by `start` on a fresh pair of free ports (plain, TLS). Ports are found by
+/// binding :0 and releasing them, so another process may grab one before the server binds it:
+/// a start that failed with "in use" is tried again on a new pair, twice at most; any other
+/// failure panics with what `start` said.
+pub(crate) fn on_free_ports<T>(
+    name: &str,
+    mut start: impl FnMut(u16, u16) -> Result<T, String>,
+) -> T {
+    let mut last = String::new();
+    for _ in 0..3 {
+        let (port, tls_port) = free_ports();
+        match start(port, tls_port) {
+            Ok(server) => return server,
+            Err(why) => {
+                last = why;
+                if !last.contains("in use") {
+                    break;
+                }
+            }
+        }
+    }
+    panic!("{name} did not start: {last}");
 }
 
 /// Two distinct free loopback ports (bound together, then released).

@@ -9,7 +9,7 @@
 //! It decides nothing about which threads are read, and lives only as long as its owner keeps
 //! it (a pass, never the daemon): at most [`BUDGET`] bytes of text at a time.
 
-use super::{Record, Store};
+use super::Store;
 use crate::parse::Email;
 use crate::thread::Thread;
 use anyhow::{Context, Result};
@@ -36,7 +36,7 @@ struct Inner {
 
 impl Decoded {
     /// The message stored as `v` under `id`, decoded once while `v` stays the same.
-    fn email(&self, id: &[u8], v: sled::IVec) -> Result<Email> {
+    fn email(&self, store: &Store, id: &[u8], v: sled::IVec) -> Result<Email> {
         // A poisoned lock only means another reader panicked: the map is still whole.
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((bytes, email)) = inner.records.get(id) {
@@ -45,7 +45,7 @@ impl Decoded {
                 return Ok(email.clone());
             }
         }
-        let email = Record::decode(&v)?.email;
+        let email = store.email_of(&v)?;
         let size = email.text.len() + email.new_text.len() + OVERHEAD;
         if inner.bytes + size > BUDGET {
             inner.records.clear();
@@ -69,7 +69,7 @@ impl Store {
             let (k, _) = item.context("scanning a thread")?;
             let id = &k[prefix.len()..];
             if let Some(v) = self.messages.get(id).context("reading a message")? {
-                messages.push(memo.email(id, v)?);
+                messages.push(memo.email(self, id, v)?);
             }
         }
         Ok(super::ordered(thread_id, messages))

@@ -1,5 +1,5 @@
 //! Filing messages: the one sled transaction that stores a batch of messages under their
-//! threads for a mailbox (messages, Message-ID and subject indexes, per-mailbox thread dates,
+//! threads for a mailbox (the messages' entries and their texts, Message-ID and subject indexes, per-mailbox thread dates,
 //! contact counts, each thread's [`Facts`], the relationship index of `related`), and records
 //! the merges a new message proves (the alias; `merge` moves the members). Storing a message twice (same Message-ID) changes
 //! nothing, except that a copy which did not come through a mailing list replaces one that
@@ -7,7 +7,7 @@
 //!
 //! It does not choose the thread (that is `thread::resolve`); it records the choice.
 
-use super::{json, key, ContactRecord, Record, Saved, Store};
+use super::{json, key, ContactRecord, Frames, Record, Saved, Store};
 use crate::config::Identity;
 use crate::parse::{self, Email};
 use crate::thread::{self, Facts, Orphan};
@@ -81,7 +81,27 @@ impl Store {
     /// The merges it records are carried out right after, each in a transaction of its own
     /// (sled cannot scan inside a transaction); one cut short is finished on the next open.
     pub fn save_all(&self, mailbox: &str, me: &Identity, emails: &[Email]) -> Result<Vec<Saved>> {
-        let (saved, absorbed) = self.file_all(mailbox, me, emails)?;
+        self.save_framed(mailbox, me, emails, &Frames::of(emails))
+    }
+
+    /// [`Store::save_all`] with the messages' frames made beforehand (`Frames::of(emails)`),
+    /// so that deflating them is off the storing thread.
+    pub fn save_framed(
+        &self,
+        mailbox: &str,
+        me: &Identity,
+        emails: &[Email],
+        frames: &Frames,
+    ) -> Result<Vec<Saved>> {
+        // Frames of other messages would file one message's text under another's id.
+        let fresh;
+        let frames = if frames.len() == emails.len() {
+            frames
+        } else {
+            fresh = Frames::of(emails);
+            &fresh
+        };
+        let (saved, absorbed) = self.file_all(mailbox, me, emails, frames)?;
         for other in absorbed {
             self.finish_merge(&other)
                 .with_context(|| format!("merging thread {other}"))?;
@@ -95,8 +115,9 @@ impl Store {
         mailbox: &str,
         me: &Identity,
         emails: &[Email],
+        frames: &Frames,
     ) -> Result<(Vec<Saved>, Vec<String>)> {
-        // Eleven trees: past the largest tuple sled makes transactional, so a slice, in the
+        // Twelve trees: past the largest tuple sled makes transactional, so a slice, in the
         // order of `Tx`'s fields.
         let trees = [
             &self.messages,
@@ -110,9 +131,16 @@ impl Store {
             &self.facts,
             &self.related,
             &self.sweep,
+            &self.texts_end,
         ];
+        // Held for the whole transaction: its frames go at the file's end, in order.
+        let appending = RefCell::new(self.texts.appending()?);
         let result = trees[..].transaction(|t| {
+            // sled runs this again on a conflict: the frames of an earlier attempt were not
+            // named by anything that committed.
+            appending.borrow_mut().restart().map_err(abort)?;
             let tx = Tx {
+                texts: &appending,
                 messages: &t[0],
                 msg_thread: &t[1],
                 thread_msgs: &t[2],
@@ -127,9 +155,14 @@ impl Store {
             };
             let mut out = Vec::with_capacity(emails.len());
             let mut absorbed = Vec::new();
-            for email in emails {
-                out.push(tx.file(mailbox, me, email, &mut absorbed)?);
+            for (i, email) in emails.iter().enumerate() {
+                out.push(tx.file(mailbox, me, email, frames.get(i), &mut absorbed)?);
             }
+            // Durable before the entries naming them commit; the length they need commits
+            // with them.
+            let mut appending = appending.borrow_mut();
+            appending.write().map_err(abort)?;
+            t[11].insert(super::texts::END_KEY, &appending.end().to_be_bytes())?;
             Ok((out, absorbed))
         });
         result.map_err(|e| match e {
@@ -139,8 +172,9 @@ impl Store {
     }
 }
 
-/// The trees of one transaction.
-struct Tx<'a> {
+/// The trees of one transaction, and the frames of the texts file it will name.
+struct Tx<'a, 's> {
+    texts: &'a RefCell<super::texts::Appending<'s>>,
     messages: &'a TransactionalTree,
     msg_thread: &'a TransactionalTree,
     thread_msgs: &'a TransactionalTree,
@@ -156,7 +190,7 @@ struct Tx<'a> {
 
 type TxResult<T> = Result<T, ConflictableTransactionError<anyhow::Error>>;
 
-impl Tx<'_> {
+impl Tx<'_, '_> {
     /// The thread `t` was merged into, following aliases; `t` itself when it was not.
     fn follow(&self, t: String) -> TxResult<String> {
         let mut t = t;
@@ -169,12 +203,39 @@ impl Tx<'_> {
         Ok(t)
     }
 
+    /// The thread a Message-ID was filed under, or named under as an ancestor; merges not
+    /// followed. A stored message's entry says its thread, so only the ids that are named but
+    /// not stored have an entry of `msg_thread`: one write a message fewer.
+    fn named(&self, k: &str) -> TxResult<Option<String>> {
+        if let Some(v) = self.messages.get(k)? {
+            match Record::decode(&v) {
+                Ok(r) => return Ok(Some(r.thread)),
+                // One bad entry must not stop every message that names it from being filed.
+                Err(e) => tracing::warn!(message_id = k, "{e:#}"),
+            }
+        }
+        Ok(self
+            .msg_thread
+            .get(k)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
     /// The thread a Message-ID maps to, following merges.
     fn lookup(&self, k: &str) -> TxResult<Option<String>> {
-        match self.msg_thread.get(k)? {
-            Some(v) => Ok(Some(self.follow(String::from_utf8_lossy(&v).into_owned())?)),
+        match self.named(k)? {
+            Some(t) => Ok(Some(self.follow(t)?)),
             None => Ok(None),
         }
+    }
+
+    /// Names the ancestors of `email` that nothing names yet under thread `t`.
+    fn name_ancestors(&self, email: &Email, t: &str) -> TxResult<()> {
+        for a in thread::ancestors(email) {
+            if self.named(a)?.is_none() {
+                self.msg_thread.insert(a, t.as_bytes())?;
+            }
+        }
+        Ok(())
     }
 
     /// The thread a subject key (or orphan key) maps to, if its entry is recent enough for a
@@ -205,10 +266,21 @@ impl Tx<'_> {
         mailbox: &str,
         me: &Identity,
         email: &Email,
+        frame: Option<&[u8]>,
         absorbed: &mut Vec<String>,
     ) -> TxResult<Saved> {
         let (email, via_list) = own_list_copy(email, me);
+        // The frame made beforehand is of the message as parsed: one filed changed is
+        // deflated here.
+        let frame = frame.filter(|_| matches!(email, Cow::Borrowed(_)));
         let email = email.as_ref();
+        let text = |tx: &Self| {
+            let mut texts = tx.texts.borrow_mut();
+            match frame {
+                Some(f) => texts.push_frame(f),
+                None => texts.push(email),
+            }
+        };
         let id = email.message_id.as_str();
         let thread_id = match self.messages.get(id)? {
             Some(bytes) => {
@@ -217,19 +289,16 @@ impl Tx<'_> {
                 // The same message again: the copy that did not pass through a list (the one
                 // in Sent) tells better what was sent.
                 if r.via_list && !via_list {
-                    r.email = email.clone();
+                    r.text = text(self);
+                    r.date = email.date;
                     r.via_list = false;
                     r.thread = t.clone();
                     self.messages.insert(id, r.encode())?;
-                    for a in thread::ancestors(email) {
-                        if self.msg_thread.get(a)?.is_none() {
-                            self.msg_thread.insert(a, t.as_bytes())?;
-                        }
-                    }
+                    self.name_ancestors(email, &t)?;
                 }
                 t
             }
-            None => self.place(me, email, via_list, absorbed)?,
+            None => self.place(me, email, via_list, text(self), absorbed)?,
         };
         // Before the re-fetch check: the copy without list signs that replaced a list copy
         // (not indexed, being automated) is indexed now. Indexing again changes nothing.
@@ -275,6 +344,7 @@ impl Tx<'_> {
         me: &Identity,
         email: &Email,
         via_list: bool,
+        text: super::texts::TextRef,
         absorbed: &mut Vec<String>,
     ) -> TxResult<String> {
         let id = email.message_id.as_str();
@@ -327,16 +397,12 @@ impl Tx<'_> {
         self.facts.insert(t.as_bytes(), json(&facts))?;
         let record = Record {
             thread: t.clone(),
-            email: email.clone(),
             via_list,
+            date: email.date,
+            text,
         };
         self.messages.insert(id, record.encode())?;
-        self.msg_thread.insert(id, t.as_bytes())?;
-        for a in thread::ancestors(email) {
-            if self.msg_thread.get(a)?.is_none() {
-                self.msg_thread.insert(a, t.as_bytes())?;
-            }
-        }
+        self.name_ancestors(email, &t)?;
         self.thread_msgs.insert(key(&t, id), &[])?;
         if let Some(k) = thread::subject_key(email, me) {
             let orphan = thread::orphan_key(&k);

@@ -1,6 +1,6 @@
 //! The store's format version, and the migration of a store written by an older tend. The
-//! version is a key of sled's default tree. A store without it is format 1 (messages as plain
-//! JSON): everything derived from the mailboxes (messages, threads, indexes, contacts, facts,
+//! version is a key of sled's default tree; a store without it is format 1. From a store of
+//! an older format, everything derived from the mailboxes (messages, threads, indexes, contacts, facts,
 //! the voice and its index, cursors) is dropped and the next sync rebuilds it with every
 //! folder's cursor reset, saying so in the log; what only tend knows is kept as it is: the
 //! draft ledger and its trigger index, the draft failures, the copies in Drafts, the last look
@@ -14,8 +14,9 @@
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-/// Format 2: message records deflated (`record`).
-pub(super) const FORMAT: u64 = 2;
+/// Format 3: the messages' texts in a file beside sled's trees, their entries small
+/// (`texts`, `record`). Format 2 kept each message deflated in its entry.
+pub(super) const FORMAT: u64 = 3;
 const FORMAT_KEY: &[u8] = b"tend_store_format";
 
 /// Trees a migration keeps: state that is not in any mailbox.
@@ -63,7 +64,17 @@ pub(super) fn migrate(
             if old.exists() {
                 remove_old(&old);
             }
-            return Ok(db);
+            if !super::texts::lost(&db, path)? {
+                return Ok(db);
+            }
+            // sled's trees are whole, so what only tend knows is kept, as for an old format.
+            tracing::error!(
+                "the message texts in {} are missing or cut short (restored from an older backup?): \
+                 keeping the draft ledger, the draft failures and copies and the usage, and rebuilding \
+                 the messages from the mailboxes (this sync fetches every folder again)",
+                path.display()
+            );
+            return rebuild(db, path, &old, open);
         }
         Some(v) if v > FORMAT => anyhow::bail!(
             "the store at {} is of format {v}, written by a newer tend (this one reads format {FORMAT}); \
@@ -88,16 +99,27 @@ pub(super) fn migrate(
          and rebuilding the messages from the mailboxes (this sync fetches every folder again)",
         path.display()
     );
+    rebuild(db, path, &old, open)
+}
+
+/// Moves the store at `path` to `old`, makes a new one there with the trees a migration keeps,
+/// and removes the old one.
+fn rebuild(
+    db: sled::Db,
+    path: &Path,
+    old: &Path,
+    open: &dyn Fn(&Path) -> Result<sled::Db>,
+) -> Result<sled::Db> {
     db.flush().context("flushing the old store")?;
     drop(db);
-    std::fs::rename(path, &old)
+    std::fs::rename(path, old)
         .with_context(|| format!("moving the old store to {}", old.display()))?;
     // sled's flusher lets go of the old store shortly after its last handle is dropped; the
     // new store is made only once it has (its lock is free), so nothing of the old one is
     // written into the new directory.
     let start = std::time::Instant::now();
     let src = loop {
-        match open(&old) {
+        match open(old) {
             Ok(src) => break src,
             Err(e) if super::is_locked(&e) && start.elapsed().as_secs() < 30 => {
                 std::thread::sleep(std::time::Duration::from_millis(20))
@@ -108,7 +130,7 @@ pub(super) fn migrate(
     let fresh = open(path)?;
     copy_kept(&src, &fresh, path)?;
     drop(src);
-    finish(fresh, &old)
+    finish(fresh, old)
 }
 
 /// Does any tree derived from the mailboxes hold something?

@@ -61,14 +61,17 @@ impl Store {
             .transaction(
                 |(messages, msg_thread, thread_msgs, mailbox_threads, sweep, stages, seen)| {
                     for id in &ids {
+                        // A stored message's entry names its thread; an id only named
+                        // has an entry of `msg_thread`.
                         if let Some(v) = messages.get(id)? {
                             let mut r = Record::decode(&v).map_err(|e| {
                                 ConflictableTransactionError::Abort(anyhow::anyhow!("{e:#}"))
                             })?;
                             r.thread = into.clone();
                             messages.insert(id, r.encode())?;
+                        } else {
+                            msg_thread.insert(id, into.as_bytes())?;
                         }
-                        msg_thread.insert(id, into.as_bytes())?;
                         let id = String::from_utf8_lossy(id);
                         thread_msgs.insert(key(&into, &id), &[])?;
                         thread_msgs.remove(key(from, &id))?;
@@ -153,7 +156,10 @@ impl Store {
             let Ok(r) = Record::decode(&v) else {
                 continue;
             };
-            all.entry(r.thread).or_default().add(&r.email, &nobody);
+            let Ok(email) = self.texts.read(r.text) else {
+                continue;
+            };
+            all.entry(r.thread).or_default().add(&email, &nobody);
         }
         for (t, f) in all {
             self.facts

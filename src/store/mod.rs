@@ -2,7 +2,7 @@
 //! only user of sled. It is derived state: the mailbox is the truth, so a store that will not
 //! open is moved aside and rebuilt by a fresh sync. This file owns the `Store` handle and its
 //! trees, opening (moving a damaged store aside, refusing a locked one), the reads, cursors and
-//! flushing; a message's bytes are `record`, the format version and the migration of an older
+//! flushing; a message's entry is `record` and its text a frame of `texts`, the format version and the migration of an older
 //! store `format`; filing a message under its thread in one transaction is `filing`, the draft ledger
 //! and the draft failures are `ledger`, the learned voice and its index of our messages `voice`,
 //! the index of each person's and company's threads `related`, the inferred stage history of
@@ -24,6 +24,7 @@ mod related;
 mod stage_keywords;
 mod stages;
 mod sweep;
+mod texts;
 mod usage;
 mod voice;
 
@@ -35,6 +36,7 @@ pub use ledger::{
 };
 pub use related::party_keys;
 pub use stages::StageSeen;
+pub use texts::{Frames, TextsDamaged};
 pub use usage::UsageDay;
 
 use record::Record;
@@ -75,9 +77,12 @@ pub struct Saved {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
-    /// Message-ID -> Record.
+    /// The messages themselves, named by their entries in `messages`.
+    texts: texts::Texts,
+    /// Message-ID -> Record (the entry; the message is in `texts`).
     messages: sled::Tree,
-    /// Message-ID (stored or only named as an ancestor) -> thread id.
+    /// Message-ID only named as an ancestor -> thread id (a stored message's entry says its
+    /// thread).
     msg_thread: sled::Tree,
     /// thread id \0 Message-ID -> ().
     thread_msgs: sled::Tree,
@@ -122,6 +127,8 @@ pub struct Store {
     stage_seen: sled::Tree,
     /// mailbox \0 YYYY-MM-DD -> stage-only model calls that day (u32 big-endian, `stages`).
     stage_calls: sled::Tree,
+    /// "end" -> the texts file's length the committed entries need (`texts::lost`).
+    texts_end: sled::Tree,
 }
 
 /// sled's page cache. It was 64 MiB: a first sync of the 50k bench mailbox peaked at 142 MB
@@ -258,6 +265,8 @@ impl Store {
                 .with_context(|| format!("opening tree {name} in {}", path.display()))
         };
         let store = Store {
+            texts: texts::Texts::open(path)?,
+            texts_end: tree(texts::END_TREE)?,
             messages: tree("messages")?,
             msg_thread: tree("msg_thread")?,
             thread_msgs: tree("thread_msgs")?,
@@ -324,15 +333,30 @@ impl Store {
             let (k, _) = item.context("scanning a thread")?;
             let id = &k[prefix.len()..];
             if let Some(v) = self.messages.get(id).context("reading a message")? {
-                let r = Record::decode(&v)?;
-                messages.push(r.email);
+                messages.push(self.email_of(&v)?);
             }
         }
         Ok(ordered(thread_id, messages))
     }
 
+    /// The message whose entry is `v`, read from the texts file.
+    fn email_of(&self, v: &[u8]) -> Result<crate::parse::Email> {
+        self.texts.read(Record::decode(v)?.text)
+    }
+
+    /// The stored message with this Message-ID, if any.
+    fn email(&self, id: &[u8]) -> Result<Option<crate::parse::Email>> {
+        match self.messages.get(id).context("reading a message")? {
+            Some(v) => Ok(Some(self.email_of(&v)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The thread a Message-ID was filed under (or the thread that absorbed it).
     pub fn thread_of(&self, message_id: &str) -> Result<Option<String>> {
+        if let Some(v) = self.messages.get(message_id).context("reading a message")? {
+            return Ok(Some(self.follow(&Record::decode(&v)?.thread)?));
+        }
         let v = self
             .msg_thread
             .get(message_id)

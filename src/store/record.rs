@@ -1,55 +1,73 @@
-//! A stored message as bytes: the `messages` tree's values, the bulk of the store. A record is
-//! its JSON, deflated (RFC 1951, miniz_oxide: pure Rust), behind a one-byte tag; the JSON of
-//! one message is mostly its text, which deflate shrinks to well under half, and the field
-//! names, repeated in every record, all but vanish. JSON rather than a positional format
-//! because `Email` skips absent fields when serialised, which postcard or bincode cannot read
-//! back. A value without the tag is a record of store format 1 (plain JSON).
+//! A stored message's entry: the `messages` tree's values. The message itself is a frame of
+//! the texts file (`texts`); the entry says where, under which thread it is filed, its date
+//! (what the stage keywords need of it, without reading the text), and whether this copy came
+//! through a mailing list. A tag byte, the flag, the date, the frame's place, then the thread
+//! id: about 70 bytes, where the message as deflated JSON was about 800 (store format 2), so
+//! sled's leaves stay small.
 //!
-//! It does not decide what a record holds (`filing` does) nor which records are kept.
+//! It does not decide what an entry holds (`filing` does) nor which entries are kept.
 
-use crate::parse::Email;
-use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
+use super::texts::TextRef;
+use anyhow::Result;
 
-/// The first byte of a deflated record. A format-1 record starts with `{`.
-const DEFLATED: u8 = 1;
-/// miniz_oxide's fastest level: on the 50,000 records of the 50k bench mailbox (86 MB of JSON)
-/// level 1 makes 39.8 MB in 2.1 s of CPU, level 6 36.3 MB in 2.9 s; filing is no slower
-/// overall, as sled has less than half as much to copy and write.
-const LEVEL: u8 = 1;
-/// A record inflates to at most this: text is capped at parse time (`parse::TEXT_CAP`), so a
-/// larger one is damage, not mail.
-const MAX_INFLATED: usize = 16 * 1024 * 1024;
+/// The first byte of an entry of store format 3. Format 2's deflated records started with 1,
+/// format 1's JSON with `{`; both are dropped by the migration (`format`) before they are read.
+const ENTRY: u8 = 3;
+/// Tag, flags, date, offset, length.
+const HEAD: usize = 1 + 1 + 8 + 8 + 4;
+const VIA_LIST: u8 = 1;
+const DATED: u8 = 2;
 
-/// A stored message and the thread it was filed under.
-#[derive(Serialize, Deserialize)]
+/// A stored message's entry.
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct Record {
     pub(super) thread: String,
-    pub(super) email: Email,
     /// This copy came through a mailing list (a copy without list signs replaces it).
-    #[serde(default)]
     pub(super) via_list: bool,
+    pub(super) date: Option<i64>,
+    pub(super) text: TextRef,
 }
 
 impl Record {
     pub(super) fn encode(&self) -> Vec<u8> {
-        let json = super::json(self);
-        let deflated = miniz_oxide::deflate::compress_to_vec(&json, LEVEL);
-        let mut out = Vec::with_capacity(deflated.len() + 1);
-        out.push(DEFLATED);
-        out.extend_from_slice(&deflated);
+        let mut out = Vec::with_capacity(HEAD + self.thread.len());
+        out.push(ENTRY);
+        let mut flags = 0;
+        if self.via_list {
+            flags |= VIA_LIST;
+        }
+        if self.date.is_some() {
+            flags |= DATED;
+        }
+        out.push(flags);
+        out.extend_from_slice(&self.date.unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(&self.text.offset.to_be_bytes());
+        out.extend_from_slice(&self.text.len.to_be_bytes());
+        out.extend_from_slice(self.thread.as_bytes());
         out
     }
 
     pub(super) fn decode(v: &[u8]) -> Result<Record> {
-        match v.split_first() {
-            Some((&DEFLATED, rest)) => {
-                let json = miniz_oxide::inflate::decompress_to_vec_with_limit(rest, MAX_INFLATED)
-                    .map_err(|e| anyhow::anyhow!("inflating a stored message: {e}"))?;
-                serde_json::from_slice(&json).context("decoding a stored message")
-            }
-            _ => serde_json::from_slice(v).context("decoding a stored message (format 1)"),
+        if v.len() < HEAD || v[0] != ENTRY {
+            anyhow::bail!("a stored message's entry is damaged ({} bytes)", v.len());
         }
+        let be8 = |at: usize| {
+            let mut b = [0; 8];
+            b.copy_from_slice(&v[at..at + 8]);
+            b
+        };
+        let flags = v[1];
+        let mut len = [0; 4];
+        len.copy_from_slice(&v[18..22]);
+        Ok(Record {
+            thread: String::from_utf8_lossy(&v[HEAD..]).into_owned(),
+            via_list: flags & VIA_LIST != 0,
+            date: (flags & DATED != 0).then(|| i64::from_be_bytes(be8(2))),
+            text: TextRef {
+                offset: u64::from_be_bytes(be8(10)),
+                len: u32::from_be_bytes(len),
+            },
+        })
     }
 }
 
@@ -57,45 +75,37 @@ impl Record {
 mod tests {
     use super::*;
 
-    fn email(text: &str) -> Email {
-        crate::parse::parse(
-            format!("Message-ID: <a@b>\r\nFrom: x@y.test\r\nSubject: Hi\r\n\r\n{text}\r\n")
-                .as_bytes(),
-        )
-        .unwrap()
+    #[test]
+    fn an_entry_round_trips_and_stays_small() {
+        for (via_list, date) in [
+            (true, Some(-5)),
+            (false, None),
+            (false, Some(1_700_000_000)),
+        ] {
+            let r = Record {
+                thread: "CAF=x+y@mail.gmail.com".into(),
+                via_list,
+                date,
+                text: TextRef {
+                    offset: 1 << 40,
+                    len: 812,
+                },
+            };
+            let bytes = r.encode();
+            assert_eq!(bytes.len(), HEAD + r.thread.len());
+            assert_eq!(Record::decode(&bytes).unwrap(), r);
+        }
     }
 
     #[test]
-    fn a_record_round_trips_deflated_and_smaller() {
-        let text = "The 50-seat plan, the licence and the onboarding. ".repeat(40);
-        let r = Record {
-            thread: "t@b".into(),
-            email: email(&text),
-            via_list: true,
-        };
-        let bytes = r.encode();
-        assert_eq!(bytes[0], DEFLATED);
-        assert!(
-            bytes.len() * 3 < super::super::json(&r).len(),
-            "{}",
-            bytes.len()
-        );
-        let back = Record::decode(&bytes).unwrap();
-        assert_eq!(back.thread, "t@b");
-        assert!(back.via_list);
-        assert_eq!(back.email, r.email);
-    }
-
-    #[test]
-    fn a_format_1_record_still_decodes_and_damage_is_an_error() {
-        let r = Record {
-            thread: "t@b".into(),
-            email: email("Hello"),
-            via_list: false,
-        };
-        let old = super::super::json(&r);
-        assert_eq!(Record::decode(&old).unwrap().email, r.email);
-        assert!(Record::decode(&[DEFLATED, 0xff, 0x00, 0x12]).is_err());
-        assert!(Record::decode(b"").is_err());
+    fn an_older_record_or_damage_is_an_error() {
+        for bad in [
+            &b"{\"thread\":\"t\"}"[..],
+            &[1, 0x78, 0x9c],
+            b"",
+            &[ENTRY; 5],
+        ] {
+            assert!(Record::decode(bad).is_err(), "{bad:?}");
+        }
     }
 }

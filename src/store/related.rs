@@ -108,9 +108,12 @@ impl Store {
             let Ok(r) = Record::decode(&v) else {
                 continue;
             };
+            let Ok(email) = self.texts.read(r.text) else {
+                continue;
+            };
             let thread = self.follow(&r.thread)?;
-            let date = r.email.date.unwrap_or(0);
-            for party in message_keys(&r.email) {
+            let date = email.date.unwrap_or(0);
+            for party in message_keys(&email) {
                 let k = entry(&mailbox, &party, &thread);
                 let newer = self
                     .related

@@ -91,7 +91,7 @@ impl Store {
             }
             threads.insert(id.clone(), self.thread_of(id)?);
             let date = match self.messages.get(id).context("reading a message")? {
-                Some(v) => Record::decode(&v)?.email.date,
+                Some(v) => Record::decode(&v)?.date,
                 None => None,
             };
             dates.insert(id.clone(), date);

@@ -216,3 +216,78 @@ fn a_store_reopened_at_once_by_the_same_process_opens() {
     holder.join().unwrap();
     reopened.unwrap_or_else(|e| panic!("reopening: {e:#}"));
 }
+
+/// The entries of `messages` name frames of the texts file: a store whose file is gone or
+/// shorter than the entries need (deleted by hand, restored from an older backup than sled's
+/// files) is rebuilt from the mailboxes; sled's trees are whole, so the ledger is kept.
+#[test]
+fn a_store_whose_texts_are_lost_is_rebuilt_keeping_its_ledger() {
+    let me = crate::config::Identity {
+        addresses: vec!["alice@shop.example".into()],
+        internal_domains: vec![],
+    };
+    let msg = |id: &str| {
+        crate::parse::parse(
+            format!("Message-ID: <{id}>\r\nFrom: bob@buyer.test\r\nTo: alice@shop.example\r\nSubject: Hi\r\n\r\nA quote, please.\r\n")
+                .as_bytes(),
+        )
+        .unwrap()
+    };
+    let rec = DraftRecord {
+        mailbox: "m".into(),
+        thread_id: "q@b".into(),
+        trigger: "q@b".into(),
+        state: DraftState::Appended,
+        at: 1,
+    };
+    let cursor = Cursor {
+        uidvalidity: 7,
+        last_uid: 2,
+    };
+    for cut in [None, Some(0), Some(10)] {
+        let dir = tempfile::tempdir().unwrap();
+        let texts = dir.path().join("db/texts");
+        {
+            let store = Store::open(dir.path(), 0).unwrap();
+            store.save("m", &me, &msg("q@b")).unwrap();
+            let first = std::fs::metadata(&texts).unwrap().len();
+            store.save("m", &me, &msg("r@b")).unwrap();
+            store.record_draft("d@shop.example", &rec).unwrap();
+            store.set_cursor("m", "INBOX", cursor).unwrap();
+            store.flush().unwrap();
+            let thread = store.thread("q@b").unwrap().unwrap();
+            assert_eq!(
+                thread.messages,
+                [msg("q@b")],
+                "read back from the texts file"
+            );
+            match cut {
+                None => std::fs::remove_file(&texts).unwrap(),
+                // Cut short, by all of the second message's frame or part of it.
+                Some(n) => std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&texts)
+                    .unwrap()
+                    .set_len(first + n)
+                    .unwrap(),
+            }
+        }
+        let store = reopen(dir.path(), 7);
+        assert_eq!(store.thread_of("q@b").unwrap(), None, "{cut:?}: rebuilt");
+        assert_eq!(store.cursor("m", "INBOX").unwrap(), None, "fetched again");
+        assert_eq!(
+            store.draft("d@shop.example").unwrap(),
+            Some(rec.clone()),
+            "the ledger is kept"
+        );
+        assert!(!dir.path().join("db.broken-7").exists());
+        drop(store);
+        // A whole file is left alone: the store opens as it is.
+        let store = reopen(dir.path(), 8);
+        store.save("m", &me, &msg("q@b")).unwrap();
+        store.flush().unwrap();
+        drop(store);
+        let store = reopen(dir.path(), 9);
+        assert!(store.thread("q@b").unwrap().is_some());
+    }
+}

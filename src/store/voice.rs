@@ -5,7 +5,7 @@
 //! stays bounded however large Sent grows. A store from before the index is indexed once, on
 //! its first refresh. Learning itself is `crate::voice` (pure).
 
-use super::{json, key, Record, Store};
+use super::{json, key, Store};
 use crate::config::Identity;
 use crate::parse::Email;
 use crate::voice::{self, Voice};
@@ -102,9 +102,8 @@ impl Store {
             let Some(id) = k.get(mailbox.len() + 1 + 8..) else {
                 continue;
             };
-            if let Some(v) = self.messages.get(id).context("reading a message")? {
-                let r = Record::decode(&v)?;
-                emails.push(r.email);
+            if let Some(email) = self.email(id)? {
+                emails.push(email);
             }
         }
         let learned = voice::learn(&emails, me);
@@ -124,8 +123,8 @@ impl Store {
         for item in self.mailbox_msgs.scan_prefix(&prefix) {
             let (k, _) = item.context("scanning a mailbox's messages")?;
             if let Some(v) = self.messages.get(&k[prefix.len()..])? {
-                if let Ok(r) = Record::decode(&v) {
-                    batch.push(r.email);
+                if let Ok(email) = self.email_of(&v) {
+                    batch.push(email);
                 }
             }
             if batch.len() >= 1_000 {

@@ -10,7 +10,7 @@ use super::SyncReport;
 use crate::config::MailboxConfig;
 use crate::imap::Fetched;
 use crate::parse::{self, Email};
-use crate::store::{Cursor, Store};
+use crate::store::{Cursor, Frames, Store};
 use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 
@@ -39,7 +39,7 @@ impl Workers {
     ) -> Workers {
         // One batch waits for the parser while it parses another; the same for the storer.
         let (tx, mut rx) = mpsc::channel::<Filed>(1);
-        let (parsed_tx, mut parsed_rx) = mpsc::channel::<(Vec<Email>, usize, u32)>(1);
+        let (parsed_tx, mut parsed_rx) = mpsc::channel::<(Vec<Email>, Frames, usize, u32)>(1);
         let span = tracing::Span::current();
         let parser = {
             let (folder, span) = (folder.to_string(), span.clone());
@@ -49,8 +49,13 @@ impl Workers {
                 while let Some(batch) = rx.blocking_recv() {
                     let n = batch.messages.len();
                     let emails = parse_batch(&folder, batch.messages, horizon, &mut unparseable);
+                    // Deflated here: the storing thread is the busier one.
+                    let frames = Frames::of(&emails);
                     // A closed channel means the storer failed; its error is reported.
-                    if parsed_tx.blocking_send((emails, n, batch.cursor)).is_err() {
+                    if parsed_tx
+                        .blocking_send((emails, frames, n, batch.cursor))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -62,9 +67,9 @@ impl Workers {
             tokio::task::spawn_blocking(move || -> Result<SyncReport> {
                 let _in_mailbox = span.enter();
                 let mut report = SyncReport::default();
-                while let Some((emails, fetched, last_uid)) = parsed_rx.blocking_recv() {
+                while let Some((emails, frames, fetched, last_uid)) = parsed_rx.blocking_recv() {
                     report.fetched += fetched;
-                    let saved = store.save_all(&mb.name, &mb.identity, &emails)?;
+                    let saved = store.save_framed(&mb.name, &mb.identity, &emails, &frames)?;
                     store.note_own(&mb.name, &mb.identity, &emails)?;
                     report.new += saved.iter().filter(|s| s.new).count();
                     let cursor = Cursor {

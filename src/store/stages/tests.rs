@@ -130,7 +130,10 @@ fn the_history_survives_the_format_migration() {
         db.flush().unwrap();
     }
     let store = Store::open(dir.path(), 0).unwrap();
-    assert_eq!(store.format_version().unwrap(), Some(2));
+    assert_eq!(
+        store.format_version().unwrap(),
+        Some(super::super::format::FORMAT)
+    );
     assert_eq!(
         store.thread_of("q@b").unwrap(),
         None,

@@ -1,4 +1,6 @@
-//! The two threads behind a folder's fetch: one parses each fetched batch, the other stores it
+//! The two threads behind a folder's fetch: one parses each fetched batch and makes its
+//! messages' frames for the texts file (`store::Frames`: deflating is off the busier thread),
+//! the other stores it
 //! and then moves the cursor, so the socket reader never waits on the parser and the parser
 //! never waits on sled (on two cores the three overlap). Both take batches in order through
 //! channels of one batch each, so at most a few batches are held at once however large the

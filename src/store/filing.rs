@@ -109,6 +109,18 @@ impl Store {
         Ok(saved)
     }
 
+    /// The filing transaction alone for one message: the merges it records are not carried out.
+    #[cfg(test)]
+    pub(super) fn file_one(
+        &self,
+        mailbox: &str,
+        me: &Identity,
+        email: &Email,
+    ) -> Result<(Vec<Saved>, Vec<String>)> {
+        let one = std::slice::from_ref(email);
+        self.file_all(mailbox, me, one, &Frames::of(one))
+    }
+
     /// The filing transaction of [`Store::save_all`], without the merges it records.
     pub(super) fn file_all(
         &self,

@@ -220,14 +220,7 @@ fn an_interrupted_merge_is_finished_on_open() {
             200,
         );
         // The filing transaction alone: the alias is committed, the members are not moved.
-        let (_, absorbed) = store
-            .file_all(
-                "m",
-                &me(),
-                std::slice::from_ref(&p),
-                &crate::store::Frames::of(std::slice::from_ref(&p)),
-            )
-            .unwrap();
+        let (_, absorbed) = store.file_one("m", &me(), &p).unwrap();
         assert_eq!(absorbed, ["p@acme"]);
         assert!(store
             .thread_msgs
@@ -237,15 +230,7 @@ fn an_interrupted_merge_is_finished_on_open() {
         assert_eq!(store.thread_of("a@b").unwrap().as_deref(), Some("q@b"));
         assert_eq!(store.recent_threads("m", 0).unwrap(), ["q@b"]);
         // The early path of a re-fetch follows the alias too.
-        let again = store
-            .file_all(
-                "m",
-                &me(),
-                std::slice::from_ref(&a),
-                &crate::store::Frames::of(std::slice::from_ref(&a)),
-            )
-            .unwrap()
-            .0;
+        let again = store.file_one("m", &me(), &a).unwrap().0;
         assert_eq!(again[0].thread_id, "q@b");
         store.flush().unwrap();
     }

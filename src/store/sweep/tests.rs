@@ -137,14 +137,7 @@ fn a_merge_cut_short_is_swept_under_the_absorbing_thread_and_mirrored_after_reop
         let [q, a, p] = halves();
         store.save_all("m", &me(), &[q, a]).unwrap();
         // The filing transaction alone: the alias is committed, the members are not moved.
-        let (_, absorbed) = store
-            .file_all(
-                "m",
-                &me(),
-                std::slice::from_ref(&p),
-                &crate::store::Frames::of(std::slice::from_ref(&p)),
-            )
-            .unwrap();
+        let (_, absorbed) = store.file_one("m", &me(), &p).unwrap();
         assert_eq!(absorbed, ["p@acme"]);
         assert_eq!(store.recent_threads("m", 250).unwrap(), ["q@b"]);
         assert_eq!(entries(&store), expected(&store));

@@ -7,7 +7,8 @@
 //!
 //! It does not choose the thread (that is `thread::resolve`); it records the choice.
 
-use super::{json, key, ContactRecord, Frames, Record, Saved, Store};
+use super::texts::Frames;
+use super::{json, key, ContactRecord, Framed, Record, Saved, Store};
 use crate::config::Identity;
 use crate::parse::{self, Email};
 use crate::thread::{self, Facts, Orphan};
@@ -81,26 +82,22 @@ impl Store {
     /// The merges it records are carried out right after, each in a transaction of its own
     /// (sled cannot scan inside a transaction); one cut short is finished on the next open.
     pub fn save_all(&self, mailbox: &str, me: &Identity, emails: &[Email]) -> Result<Vec<Saved>> {
-        self.save_framed(mailbox, me, emails, &Frames::of(emails))
+        self.save_with(mailbox, me, emails, &Frames::of(emails))
     }
 
-    /// [`Store::save_all`] with the messages' frames made beforehand (`Frames::of(emails)`),
-    /// so that deflating them is off the storing thread.
-    pub fn save_framed(
+    /// [`Store::save_all`] with the messages' frames made beforehand, so that deflating them
+    /// is off the storing thread.
+    pub fn save_framed(&self, mailbox: &str, me: &Identity, batch: &Framed) -> Result<Vec<Saved>> {
+        self.save_with(mailbox, me, batch.emails(), &batch.frames)
+    }
+
+    fn save_with(
         &self,
         mailbox: &str,
         me: &Identity,
         emails: &[Email],
         frames: &Frames,
     ) -> Result<Vec<Saved>> {
-        // Frames of other messages would file one message's text under another's id.
-        let fresh;
-        let frames = if frames.len() == emails.len() {
-            frames
-        } else {
-            fresh = Frames::of(emails);
-            &fresh
-        };
         let (saved, absorbed) = self.file_all(mailbox, me, emails, frames)?;
         for other in absorbed {
             self.finish_merge(&other)

@@ -153,10 +153,7 @@ impl Store {
         let mut all: HashMap<String, Facts> = HashMap::new();
         for item in self.messages.iter().values() {
             let v = item.context("scanning messages")?;
-            let Ok(r) = Record::decode(&v) else {
-                continue;
-            };
-            let Ok(email) = self.texts.read(r.text) else {
+            let Ok((r, email)) = self.entry_of(&v) else {
                 continue;
             };
             all.entry(r.thread).or_default().add(&email, &nobody);

@@ -36,7 +36,7 @@ pub use ledger::{
 };
 pub use related::party_keys;
 pub use stages::StageSeen;
-pub use texts::{Frames, TextsDamaged};
+pub use texts::Framed;
 pub use usage::UsageDay;
 
 use record::Record;
@@ -341,7 +341,14 @@ impl Store {
 
     /// The message whose entry is `v`, read from the texts file.
     fn email_of(&self, v: &[u8]) -> Result<crate::parse::Email> {
-        self.texts.read(Record::decode(v)?.text)
+        Ok(self.entry_of(v)?.1)
+    }
+
+    /// The entry `v` decoded, and its message read from the texts file.
+    fn entry_of(&self, v: &[u8]) -> Result<(Record, crate::parse::Email)> {
+        let r = Record::decode(v)?;
+        let email = self.texts.read(r.text)?;
+        Ok((r, email))
     }
 
     /// The stored message with this Message-ID, if any.

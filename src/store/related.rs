@@ -9,7 +9,7 @@
 //! It does not decide which threads a draft may see or what of them: `draft::memory` filters
 //! and summarises; this only finds the candidates.
 
-use super::{filing::be_i64, key, Decoded, Record, Store};
+use super::{filing::be_i64, key, Decoded, Store};
 use crate::config::domains::{canonical, domain_of, is_freemail};
 use crate::parse::Email;
 use crate::thread::Thread;
@@ -105,10 +105,7 @@ impl Store {
             else {
                 continue;
             };
-            let Ok(r) = Record::decode(&v) else {
-                continue;
-            };
-            let Ok(email) = self.texts.read(r.text) else {
+            let Ok((r, email)) = self.entry_of(&v) else {
                 continue;
             };
             let thread = self.follow(&r.thread)?;

@@ -89,11 +89,15 @@ impl Store {
             if threads.contains_key(id.as_str()) {
                 continue;
             }
-            threads.insert(id.clone(), self.thread_of(id)?);
-            let date = match self.messages.get(id).context("reading a message")? {
-                Some(v) => Record::decode(&v)?.date,
-                None => None,
+            // A stored message's entry gives both; an id only named has no date.
+            let (thread, date) = match self.messages.get(id).context("reading a message")? {
+                Some(v) => {
+                    let r = Record::decode(&v)?;
+                    (Some(self.follow(&r.thread)?), r.date)
+                }
+                None => (self.thread_of(id)?, None),
             };
+            threads.insert(id.clone(), thread);
             dates.insert(id.clone(), date);
         }
         Ok(

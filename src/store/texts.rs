@@ -44,6 +44,7 @@ pub(super) fn lost(db: &sled::Db, dir: &Path) -> Result<bool> {
     let len = std::fs::metadata(dir.join(NAME)).map_or(0, |m| m.len());
     Ok(len < end)
 }
+
 /// miniz_oxide's fastest level: on the 50,000 messages of the 50k bench mailbox (86 MB of
 /// JSON) level 1 made 39.8 MB in 2.1 s of CPU, level 6 36.3 MB in 2.9 s.
 const LEVEL: u8 = 1;
@@ -71,7 +72,7 @@ pub(super) struct Texts {
 
 /// A text that is named by an entry but cannot be read back: the store is damaged.
 #[derive(Debug)]
-pub struct TextsDamaged(pub String);
+pub(super) struct TextsDamaged(String);
 
 impl std::fmt::Display for TextsDamaged {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,13 +120,31 @@ impl Deflate {
     }
 }
 
-/// The frames of a batch of messages, made before the batch is filed, on whatever thread has
-/// the time: deflating is about a tenth of the storing thread's work, and that thread is a
-/// first sync's critical path.
-pub struct Frames {
+/// The frames of a batch of messages, in order.
+pub(super) struct Frames {
     bytes: Vec<u8>,
     /// Where each message's frame ends in `bytes`.
     ends: Vec<usize>,
+}
+
+/// A batch of messages with their frames, made before the batch is filed, on whatever thread
+/// has the time: deflating is about a tenth of the storing thread's work, and that thread is
+/// a first sync's critical path. The two come together, so no message is filed with
+/// another's frame.
+pub struct Framed {
+    emails: Vec<Email>,
+    pub(super) frames: Frames,
+}
+
+impl Framed {
+    pub fn new(emails: Vec<Email>) -> Framed {
+        let frames = Frames::of(&emails);
+        Framed { emails, frames }
+    }
+
+    pub fn emails(&self) -> &[Email] {
+        &self.emails
+    }
 }
 
 impl Frames {
@@ -141,11 +160,6 @@ impl Frames {
             f.ends.push(f.bytes.len());
         }
         f
-    }
-
-    /// How many messages have a frame here.
-    pub(super) fn len(&self) -> usize {
-        self.ends.len()
     }
 
     /// The frame of the `i`th message.

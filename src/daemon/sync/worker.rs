@@ -1,5 +1,5 @@
 //! The two threads behind a folder's fetch: one parses each fetched batch and makes its
-//! messages' frames for the texts file (`store::Frames`: deflating is off the busier thread),
+//! messages' frames for the texts file (`store::Framed`: deflating is off the busier thread),
 //! the other stores it
 //! and then moves the cursor, so the socket reader never waits on the parser and the parser
 //! never waits on sled (on two cores the three overlap). Both take batches in order through
@@ -12,7 +12,7 @@ use super::SyncReport;
 use crate::config::MailboxConfig;
 use crate::imap::Fetched;
 use crate::parse::{self, Email};
-use crate::store::{Cursor, Frames, Store};
+use crate::store::{Cursor, Framed, Store};
 use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 
@@ -41,7 +41,7 @@ impl Workers {
     ) -> Workers {
         // One batch waits for the parser while it parses another; the same for the storer.
         let (tx, mut rx) = mpsc::channel::<Filed>(1);
-        let (parsed_tx, mut parsed_rx) = mpsc::channel::<(Vec<Email>, Frames, usize, u32)>(1);
+        let (parsed_tx, mut parsed_rx) = mpsc::channel::<(Framed, usize, u32)>(1);
         let span = tracing::Span::current();
         let parser = {
             let (folder, span) = (folder.to_string(), span.clone());
@@ -52,12 +52,9 @@ impl Workers {
                     let n = batch.messages.len();
                     let emails = parse_batch(&folder, batch.messages, horizon, &mut unparseable);
                     // Deflated here: the storing thread is the busier one.
-                    let frames = Frames::of(&emails);
+                    let framed = Framed::new(emails);
                     // A closed channel means the storer failed; its error is reported.
-                    if parsed_tx
-                        .blocking_send((emails, frames, n, batch.cursor))
-                        .is_err()
-                    {
+                    if parsed_tx.blocking_send((framed, n, batch.cursor)).is_err() {
                         break;
                     }
                 }
@@ -69,10 +66,11 @@ impl Workers {
             tokio::task::spawn_blocking(move || -> Result<SyncReport> {
                 let _in_mailbox = span.enter();
                 let mut report = SyncReport::default();
-                while let Some((emails, frames, fetched, last_uid)) = parsed_rx.blocking_recv() {
+                while let Some((framed, fetched, last_uid)) = parsed_rx.blocking_recv() {
                     report.fetched += fetched;
-                    let saved = store.save_framed(&mb.name, &mb.identity, &emails, &frames)?;
-                    store.note_own(&mb.name, &mb.identity, &emails)?;
+                    let saved = store.save_framed(&mb.name, &mb.identity, &framed)?;
+                    let emails = framed.emails();
+                    store.note_own(&mb.name, &mb.identity, emails)?;
                     report.new += saved.iter().filter(|s| s.new).count();
                     let cursor = Cursor {
                         uidvalidity,

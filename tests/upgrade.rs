@@ -241,7 +241,7 @@ fn a_store_from_the_previous_version_keeps_its_ledger() {
     }
     assert_eq!(
         store.format_version().unwrap(),
-        Some(3),
+        Some(4),
         "the store in the new format"
     );
     // The upgraded store still knows the threads (rebuilt from the mailbox).

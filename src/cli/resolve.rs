@@ -88,7 +88,8 @@ fn by_subject(
             if exact.iter().chain(&holding).any(|(_, t)| *t == id) {
                 continue;
             }
-            let Some(thread) = store.thread(&id)? else {
+            // Subjects are all it reads: headers only.
+            let Some(thread) = store.thread_heads(&id)? else {
                 continue;
             };
             // Any message's subject: `status` shows the last one, a person may remember the

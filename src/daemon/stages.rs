@@ -177,7 +177,8 @@ pub async fn infer<M: LanguageModel>(
         if seen.as_ref().is_some_and(|s| s.through >= Some(latest)) {
             continue;
         }
-        let Some(thread) = store.thread(&id)? else {
+        // Who wrote when is all `unseen` reads: headers only.
+        let Some(thread) = store.thread_heads(&id)? else {
             continue;
         };
         match unseen(&thread, mb, seen.as_ref()) {

@@ -63,6 +63,46 @@ pub struct Email {
     pub ooo_until: Option<i64>,
 }
 
+impl Email {
+    /// The message without its two texts (`new_text` and `text` empty): what judging a thread
+    /// reads (`store::texts` keeps it apart from the texts, so a sweep need not inflate them).
+    /// Spelt field by field, so a field added later must be placed here or there.
+    pub fn without_text(&self) -> Email {
+        let Email {
+            message_id,
+            in_reply_to,
+            references,
+            from,
+            reply_to,
+            to,
+            cc,
+            date,
+            subject,
+            new_text: _,
+            text: _,
+            automated,
+            out_of_office,
+            ooo_until,
+        } = self;
+        Email {
+            message_id: message_id.clone(),
+            in_reply_to: in_reply_to.clone(),
+            references: references.clone(),
+            from: from.clone(),
+            reply_to: reply_to.clone(),
+            to: to.clone(),
+            cc: cc.clone(),
+            date: *date,
+            subject: subject.clone(),
+            new_text: String::new(),
+            text: String::new(),
+            automated: automated.clone(),
+            out_of_office: *out_of_office,
+            ooo_until: *ooo_until,
+        }
+    }
+}
+
 /// Nested message/rfc822 parts beyond this make mail-parser build (and drop) a recursion as
 /// deep as the nesting; no real client nests forwards this deep.
 const MAX_NESTED_MESSAGES: usize = 64;

@@ -12,7 +12,7 @@
 use super::Store;
 use crate::parse::Email;
 use crate::thread::Thread;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -62,17 +62,7 @@ impl Decoded {
 impl Store {
     /// [`Store::thread`], each record decoded through `memo`.
     pub fn thread_decoded(&self, thread_id: &str, memo: &Decoded) -> Result<Option<Thread>> {
-        let thread_id = self.follow(thread_id)?;
-        let prefix = super::key(&thread_id, "");
-        let mut messages = Vec::new();
-        for item in self.thread_msgs.scan_prefix(&prefix) {
-            let (k, _) = item.context("scanning a thread")?;
-            let id = &k[prefix.len()..];
-            if let Some(v) = self.messages.get(id).context("reading a message")? {
-                messages.push(memo.email(self, id, v)?);
-            }
-        }
-        Ok(super::ordered(thread_id, messages))
+        self.thread_read(thread_id, |id, v| memo.email(self, id, v))
     }
 }
 

@@ -14,9 +14,15 @@
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-/// Format 3: the messages' texts in a file beside sled's trees, their entries small
-/// (`texts`, `record`). Format 2 kept each message deflated in its entry.
-pub(super) const FORMAT: u64 = 3;
+/// Format 4: a message's headers first in its frame of the texts file, so a sweep reads them
+/// without inflating the texts (`texts`). Format 3 put the messages' texts in that file beside
+/// sled's trees, their entries small (`texts`, `record`); format 2 kept each message deflated
+/// in its entry.
+pub(super) const FORMAT: u64 = 4;
+/// Older formats opened as they are, only their number raised: format 3's frames (the whole
+/// message as one JSON) still read. Raised all the same, so that a tend of format 3 refuses
+/// the store ("written by a newer tend") instead of calling the new frames damage.
+const IN_PLACE: [u64; 1] = [3];
 const FORMAT_KEY: &[u8] = b"tend_store_format";
 
 /// Trees a migration keeps: state that is not in any mailbox.
@@ -60,7 +66,13 @@ pub(super) fn migrate(
 ) -> Result<sled::Db> {
     let old = old_path(path);
     match version(&db)? {
-        Some(FORMAT) => {
+        Some(v) if v == FORMAT || IN_PLACE.contains(&v) => {
+            if v != FORMAT {
+                tracing::info!("the store at {} is of format {v}: now format {FORMAT}, nothing rebuilt", path.display());
+                db.insert(FORMAT_KEY, &FORMAT.to_be_bytes())
+                    .context("writing the store's format")?;
+                db.flush().context("flushing the store's format")?;
+            }
             if old.exists() {
                 remove_old(&old);
             }

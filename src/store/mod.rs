@@ -19,6 +19,7 @@ mod joins;
 mod ledger;
 mod merge;
 mod params;
+mod payload;
 mod record;
 mod related;
 mod stage_keywords;
@@ -326,6 +327,25 @@ impl Store {
     /// order of `thread::order`: a reply after what it answers, then by date. `None` when
     /// unknown.
     pub fn thread(&self, thread_id: &str) -> Result<Option<Thread>> {
+        self.thread_read(thread_id, |_, v| self.email_of(&v))
+    }
+
+    /// [`Store::thread`] with each message's headers only, its texts empty
+    /// ([`crate::parse::Email::without_text`]): all that judging a thread reads (`detect`
+    /// never looks at a text), for a fraction of the cost of inflating the texts too.
+    pub fn thread_heads(&self, thread_id: &str) -> Result<Option<Thread>> {
+        self.thread_read(thread_id, |_, v| {
+            self.texts.read_head(Record::decode(&v)?.text)
+        })
+    }
+
+    /// The thread `thread_id` follows to, each message read from its Message-ID and entry by
+    /// `read`.
+    fn thread_read(
+        &self,
+        thread_id: &str,
+        read: impl Fn(&[u8], sled::IVec) -> Result<crate::parse::Email>,
+    ) -> Result<Option<Thread>> {
         let thread_id = self.follow(thread_id)?;
         let prefix = key(&thread_id, "");
         let mut messages = Vec::new();
@@ -333,7 +353,7 @@ impl Store {
             let (k, _) = item.context("scanning a thread")?;
             let id = &k[prefix.len()..];
             if let Some(v) = self.messages.get(id).context("reading a message")? {
-                messages.push(self.email_of(&v)?);
+                messages.push(read(id, v)?);
             }
         }
         Ok(ordered(thread_id, messages))

@@ -291,3 +291,55 @@ fn a_store_whose_texts_are_lost_is_rebuilt_keeping_its_ledger() {
         assert!(store.thread("q@b").unwrap().is_some());
     }
 }
+
+/// Format 3 differs from 4 only in how new frames are laid out, and format 3's frames still
+/// read: such a store is opened as it is, its number raised, nothing rebuilt (a rebuild
+/// would fetch every folder again), and its threads read whole and as headers.
+#[test]
+fn a_format_3_store_is_opened_in_place_and_its_threads_read_whole_and_as_headers() {
+    let me = crate::config::Identity {
+        addresses: vec!["alice@shop.example".into()],
+        internal_domains: vec![],
+    };
+    let ask = crate::parse::parse(
+        b"Message-ID: <q@b>\r\nFrom: bob@buyer.test\r\nTo: alice@shop.example\r\nSubject: Hi\r\n\r\nA quote for 50 seats, please.\r\n\r\n> older words\r\n",
+    )
+    .unwrap();
+    let cursor = Cursor {
+        uidvalidity: 7,
+        last_uid: 2,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), 0).unwrap();
+        store.save("m", &me, &ask).unwrap();
+        store.set_cursor("m", "INBOX", cursor).unwrap();
+        store
+            .db
+            .insert(b"tend_store_format", &3u64.to_be_bytes())
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let store = loop {
+        match Store::open(dir.path(), 0) {
+            Ok(s) => break s,
+            Err(e) if super::is_locked(&e) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("{e:#}"),
+        }
+    };
+    assert_eq!(store.format_version().unwrap(), Some(4));
+    assert_eq!(
+        store.cursor("m", "INBOX").unwrap(),
+        Some(cursor),
+        "not rebuilt"
+    );
+    let whole = store.thread("q@b").unwrap().unwrap();
+    assert_eq!(whole.messages, std::slice::from_ref(&ask));
+    assert!(!whole.messages[0].new_text.is_empty() && !whole.messages[0].text.is_empty());
+    let heads = store.thread_heads("q@b").unwrap().unwrap();
+    assert_eq!(heads.id, whole.id);
+    assert_eq!(heads.messages, [ask.without_text()]);
+    assert!(store.thread_heads("x@y").unwrap().is_none());
+}

@@ -97,10 +97,11 @@ fn whole(
     kept: Vec<Review>,
     keep: impl Fn(&Review) -> bool,
 ) -> Result<Vec<Review>> {
-    let ids = |t: &Thread| {
+    // Headers, not only ids: a direct copy re-filed over a list copy keeps its Message-ID.
+    let heads = |t: &Thread| {
         t.messages
             .iter()
-            .map(|m| m.message_id.clone())
+            .map(|m| m.without_text())
             .collect::<Vec<_>>()
     };
     let mut out = Vec::with_capacity(kept.len());
@@ -108,7 +109,7 @@ fn whole(
         let Some(thread) = store.thread_decoded(&review.thread.id, memo)? else {
             continue;
         };
-        if ids(&thread) == ids(&review.thread) {
+        if heads(&thread) == review.thread.messages {
             review.thread = thread;
         } else {
             review = judge_with(mb, store, thread, now, drafts)?;

@@ -48,7 +48,7 @@ impl Inflated {
     /// Where the headers end in a payload that has them first, read from its first 5 bytes.
     pub(super) fn head_end(raw: &[u8]) -> Option<usize> {
         let len = u32::from_le_bytes(raw.get(1..5)?.try_into().ok()?);
-        Some(5 + len as usize)
+        5usize.checked_add(usize::try_from(len).ok()?)
     }
 
     /// Does `raw` begin with whole headers?

@@ -18,6 +18,8 @@ use crate::store::corrections::{self, JoinWord};
 use crate::store::{CopyStatus, Fate, Store};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,7 +57,7 @@ pub fn build(config: &Config, store: &Store, now: DateTime<Utc>, as_of: bool) ->
             if builder.knows(&id) {
                 continue;
             }
-            let Some(thread) = store.thread(&id)? else {
+            let Some(thread) = store.thread_said(&id)? else {
                 continue;
             };
             let known = Known {
@@ -129,6 +131,10 @@ pub fn refresh(config: &Config, store: &Store, metrics: &Metrics) {
             if let Err(err) = refresh_now(&config, &store, &metrics) {
                 tracing::warn!("could not rebuild the record for tend report: {err:#}");
             }
+            // The record of a large store is tens of megabytes while it is built; without
+            // this, an idle service would keep that peak for hours (measured at 200,000
+            // messages: idle RSS 190 MB, of which the live heap was 85 MB).
+            crate::alloc::give_back();
             RUNNING.store(false, Ordering::SeqCst);
         });
     if spawned.is_err() {
@@ -157,15 +163,34 @@ fn refresh_now(config: &Config, store: &Store, metrics: &Metrics) -> Result<()> 
             .map_or(&[][..], Vec::as_slice);
         metrics.set_latencies(&mb.name, seconds);
     }
-    let bytes = serde_json::to_vec(&record).context("encoding the record")?;
-    write_atomic(&snapshot_path(&config.state_dir), &bytes)
+    // Written as it is encoded: the record of 200,000 messages is 75 MB of JSON, which
+    // encoded whole first took 134 MB more at the peak (heaptrack).
+    write_atomic_with(&snapshot_path(&config.state_dir), |out| {
+        serde_json::to_writer(out, &record).context("encoding the record")
+    })
 }
 
 /// Writes `path` whole or not at all: a temporary file beside it, renamed over it, so a reader
 /// (`tend report`, a browser) never sees half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |out| {
+        out.write_all(bytes)
+            .with_context(|| format!("writing {}", path.display()))
+    })
+}
+
+/// [`write_atomic`] of what `write` writes, through a buffer.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    let file = File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    let mut out = BufWriter::new(file);
+    write(&mut out)?;
+    out.into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
 }
 
@@ -178,5 +203,62 @@ fn outcome(status: &CopyStatus, fate: Option<&Fate>) -> DraftOutcome {
         // Replaced by a newer draft of ours: the newer one carries the outcome.
         None if matches!(status, CopyStatus::Replaced { .. }) => DraftOutcome::Replaced,
         None => DraftOutcome::Pending,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LlmConfig, Pipeline};
+    use crate::draft::test_support::mailbox;
+
+    fn mail(raw: &str) -> crate::parse::Email {
+        crate::parse::parse(raw.replace('\n', "\r\n").as_bytes()).unwrap()
+    }
+
+    /// The record reads each stored thread's headers and new text (`Store::thread_said`):
+    /// who wrote when and the price stated, the same as from the whole thread, never a price
+    /// only quoted. Written as it is encoded, it reads back as the record built.
+    #[test]
+    fn the_record_is_built_from_what_was_said_and_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mb = mailbox();
+        let config = Config {
+            path: dir.path().join("tend.toml"),
+            state_dir: dir.path().to_path_buf(),
+            poll_interval: Duration::from_secs(60),
+            llm: LlmConfig::test_default("m"),
+            mailboxes: vec![mb.clone()],
+            pipeline: Pipeline::default(),
+            metrics_listen: None,
+        };
+        let store = Store::open(&dir.path().join("db"), 0).unwrap();
+        let ask = mail("Message-ID: <q@buyer.test>\nFrom: Bob <bob@buyer.test>\nTo: alice@shop.example\nSubject: Quote\nDate: Tue, 4 Jun 2024 10:00:00 +0000\n\nWhat would 50 seats cost? Last year's vendor said EUR 9,000.\n");
+        let answer = mail("Message-ID: <a@shop.example>\nFrom: alice@shop.example\nTo: bob@buyer.test\nIn-Reply-To: <q@buyer.test>\nSubject: Re: Quote\nDate: Wed, 5 Jun 2024 09:00:00 +0000\n\nEUR 12,000 a year.\n\nOn Tue, Bob wrote:\n> What would 50 seats cost? Last year's vendor said EUR 9,000.\n");
+        let thanks = mail("Message-ID: <t@buyer.test>\nFrom: Bob <bob@buyer.test>\nTo: alice@shop.example\nIn-Reply-To: <a@shop.example>\nSubject: Re: Quote\nDate: Thu, 6 Jun 2024 09:00:00 +0000\n\nThanks, we will decide next week.\n\nOn Wed, alice wrote:\n> EUR 13,000 a year.\n");
+        store
+            .save_all(&mb.name, &mb.identity, &[ask, answer, thanks])
+            .unwrap();
+        let thread = store.thread_of("q@buyer.test").unwrap().unwrap();
+        let said = store.thread_said(&thread).unwrap().unwrap();
+        let whole = store.thread(&thread).unwrap().unwrap();
+        assert!(said.messages.iter().all(|m| m.text.is_empty()));
+        assert!(whole.messages[2].text.contains("EUR 13,000"));
+
+        let now = DateTime::from_timestamp(1_717_700_000, 0).unwrap();
+        let record = build(&config, &store, now, false).unwrap();
+        assert_eq!(record.deals.len(), 1);
+        let deal = &record.deals[0];
+        assert_eq!(deal.value.as_deref(), Some("EUR 12,000"), "{deal:?}");
+        let said: Vec<_> = deal.touches().map(|t| t.message_id.as_str()).collect();
+        assert_eq!(said, ["q@buyer.test", "a@shop.example", "t@buyer.test"]);
+
+        let metrics = Metrics::new();
+        refresh_now(&config, &store, &metrics).unwrap();
+        let read: Record =
+            serde_json::from_slice(&std::fs::read(snapshot_path(dir.path())).unwrap()).unwrap();
+        assert_eq!(read.deals.len(), 1);
+        assert_eq!(read.deals[0].value, deal.value);
+        assert!(!dir.path().join("record.tmp").exists());
     }
 }

@@ -150,7 +150,8 @@ impl<'a> Builder<'a> {
             return;
         }
         let mut touches = Vec::new();
-        let mut value = None;
+        // What each counted message newly said, for the deal's value.
+        let mut said: Vec<&str> = Vec::new();
         for email in &thread.messages {
             let (Some(from), Some(at)) = (email.from.as_ref(), email.date) else {
                 continue;
@@ -177,10 +178,7 @@ impl<'a> Builder<'a> {
                 .filter(|a| self.side(a) == Side::Buyer)
                 .collect();
             self.note_contacts(side, &from_addr, from.name.as_deref(), &to, &direct, at);
-            // The deal's value: the latest price either side stated in its own words.
-            if let Some(price) = crate::draft::check::prices(&email.new_text).last() {
-                value = Some(price.chars().take(40).collect::<String>());
-            }
+            said.push(&email.new_text);
             touches.push(Touch {
                 message_id: email.message_id.clone(),
                 at,
@@ -190,6 +188,14 @@ impl<'a> Builder<'a> {
                 to,
             });
         }
+        // The deal's value: the latest price either side stated in its own words. Looked for
+        // from the newest message back, so a thread's older messages are seldom scanned (the
+        // scan was a seventh of a record's CPU at 200,000 messages).
+        let value = said.iter().rev().find_map(|text| {
+            crate::draft::check::prices(text)
+                .last()
+                .map(|price| price.chars().take(40).collect::<String>())
+        });
         let buyers: BTreeSet<&str> = touches
             .iter()
             .filter(|t| t.side == Side::Buyer)

@@ -339,6 +339,15 @@ impl Store {
         })
     }
 
+    /// [`Store::thread`] with each message's headers and `new_text`, `text` empty: what the
+    /// sales record reads of every stored thread (who wrote when, and a price one side stated),
+    /// without inflating the quoted text that is most of a long thread's bytes.
+    pub fn thread_said(&self, thread_id: &str) -> Result<Option<Thread>> {
+        self.thread_read(thread_id, |_, v| {
+            self.texts.read_said(Record::decode(&v)?.text)
+        })
+    }
+
     /// The thread `thread_id` follows to, each message read from its Message-ID and entry by
     /// `read`.
     fn thread_read(

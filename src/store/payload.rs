@@ -20,7 +20,7 @@ pub(super) fn inflate(payload: &[u8], limit: usize) -> Result<Vec<u8>, Option<Ve
 
 /// The first byte of a payload whose headers come first; a payload written before began with
 /// the `{` of its JSON.
-pub(super) const SPLIT: u8 = 1;
+const SPLIT: u8 = 1;
 /// How much of a payload is inflated first to read its headers: a message's headers as JSON
 /// are a few hundred bytes; a longer one (a References of a long thread) is inflated again to
 /// its length.
@@ -51,11 +51,6 @@ impl Inflated {
         5usize.checked_add(usize::try_from(len).ok()?)
     }
 
-    /// Does `raw` begin with whole headers?
-    pub(super) fn head_within(raw: &[u8]) -> bool {
-        raw.first() == Some(&SPLIT) && Inflated::head_end(raw).is_some_and(|end| end <= raw.len())
-    }
-
     pub(super) fn head(raw: &[u8]) -> Result<Email, &'static str> {
         match raw.first() {
             Some(&SPLIT) => {
@@ -69,9 +64,43 @@ impl Inflated {
         }
     }
 
+    /// How many bytes of the payload `got` begins must be inflated to read its headers, or its
+    /// headers and `new_text` too (`said`); all of it for a payload written before the headers
+    /// came first (`usize::MAX`). `None`: the lengths it gives are impossible.
+    pub(super) fn needs(got: &[u8], said: bool) -> Option<usize> {
+        if got.first() != Some(&SPLIT) {
+            return Some(usize::MAX);
+        }
+        let head = Inflated::head_end(got)?;
+        if !said {
+            return Some(head);
+        }
+        let texts = head.checked_add(4)?;
+        match got.get(head..texts) {
+            Some(len) => {
+                let len = u32::from_le_bytes(len.try_into().ok()?);
+                texts.checked_add(usize::try_from(len).ok()?)
+            }
+            None => Some(texts),
+        }
+    }
+
     pub(super) fn email(raw: &[u8]) -> Result<Email, &'static str> {
+        Inflated::read(raw, true)
+    }
+
+    /// The headers and `new_text`, `text` left empty; `raw` may end after `new_text`.
+    pub(super) fn said(raw: &[u8]) -> Result<Email, &'static str> {
+        Inflated::read(raw, false)
+    }
+
+    fn read(raw: &[u8], with_text: bool) -> Result<Email, &'static str> {
         if raw.first() != Some(&SPLIT) {
-            return serde_json::from_slice(raw).map_err(|_| "does not decode");
+            let mut email: Email = serde_json::from_slice(raw).map_err(|_| "does not decode")?;
+            if !with_text {
+                email.text = String::new();
+            }
+            return Ok(email);
         }
         let mut email = Inflated::head(raw)?;
         let end = Inflated::head_end(raw).ok_or("is cut short")?;
@@ -81,7 +110,9 @@ impl Inflated {
         let (new_text, text) = texts.split_at_checked(len).ok_or("is cut short")?;
         let utf8 = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| "does not decode");
         email.new_text = utf8(new_text)?;
-        email.text = utf8(text)?;
+        if with_text {
+            email.text = utf8(text)?;
+        }
         Ok(email)
     }
 }

@@ -16,7 +16,7 @@
 //! It does not know which message a frame holds nor whether a frame is still named: `filing`
 //! and `record` do.
 
-use super::payload::{inflate, Inflated, HEAD_FIRST, SPLIT};
+use super::payload::{inflate, Inflated, HEAD_FIRST};
 use crate::parse::Email;
 use anyhow::{Context, Result};
 use miniz_oxide::deflate::core::{
@@ -225,8 +225,8 @@ impl Texts {
         })
     }
 
-    /// The message whose frame `at` names, whole or without its texts (`head`).
-    fn read_part(&self, at: TextRef, head: bool) -> Result<Email> {
+    /// The message whose frame `at` names, read as far as `part` asks.
+    fn read_part(&self, at: TextRef, part: Part) -> Result<Email> {
         let damaged = |what: &str| {
             anyhow::Error::new(TextsDamaged(format!(
                 "the text of a stored message in {} {what}: the store is damaged (stop tend and \
@@ -246,48 +246,72 @@ impl Texts {
         if crc32fast::hash(payload).to_le_bytes() != crc {
             return Err(damaged("does not match its checksum"));
         }
-        let raw = if head {
-            match inflate(payload, HEAD_FIRST) {
-                // All of it fit.
-                Ok(raw) => raw,
-                Err(Some(part)) if Inflated::head_within(&part) => part,
-                // Headers longer than the first look: inflated again to where they end.
-                Err(Some(part)) if part.first() == Some(&SPLIT) => {
-                    let need = Inflated::head_end(&part)
-                        .filter(|&n| n <= MAX_INFLATED)
-                        .ok_or_else(|| damaged("has an impossible length"))?;
-                    match inflate(payload, need) {
-                        Ok(raw) | Err(Some(raw)) => raw,
-                        Err(None) => return Err(damaged("does not inflate")),
-                    }
-                }
-                // A frame written before the headers came first: all of it is read.
-                Err(Some(_)) => {
-                    inflate(payload, MAX_INFLATED).map_err(|_| damaged("does not inflate"))?
-                }
-                Err(None) => return Err(damaged("does not inflate")),
+        let raw = match part {
+            Part::Whole => {
+                inflate(payload, MAX_INFLATED).map_err(|_| damaged("does not inflate"))?
             }
-        } else {
-            inflate(payload, MAX_INFLATED).map_err(|_| damaged("does not inflate"))?
+            Part::Head | Part::Said => {
+                // Inflated again from the start, longer each time, until what `part` needs is
+                // in: the headers' length says where they end, `new_text`'s length (after them)
+                // where it ends. At most three inflations, of a few hundred bytes mostly.
+                let mut limit = HEAD_FIRST;
+                loop {
+                    let got = match inflate(payload, limit) {
+                        Ok(raw) => break raw,
+                        Err(Some(got)) => got,
+                        Err(None) => return Err(damaged("does not inflate")),
+                    };
+                    let need = Inflated::needs(&got, part == Part::Said)
+                        .ok_or_else(|| damaged("has an impossible length"))?;
+                    if need <= got.len() {
+                        break got;
+                    }
+                    if need == usize::MAX {
+                        // Written before the headers came first: read whole.
+                        break inflate(payload, MAX_INFLATED)
+                            .map_err(|_| damaged("does not inflate"))?;
+                    }
+                    if need > MAX_INFLATED {
+                        return Err(damaged("has an impossible length"));
+                    }
+                    limit = need;
+                }
+            }
         };
-        let email = if head {
-            Inflated::head(&raw)
-        } else {
-            Inflated::email(&raw)
+        let email = match part {
+            Part::Whole => Inflated::email(&raw),
+            Part::Head => Inflated::head(&raw),
+            Part::Said => Inflated::said(&raw),
         };
         email.map_err(damaged)
     }
 
     /// The message whose frame `at` names.
     pub(super) fn read(&self, at: TextRef) -> Result<Email> {
-        self.read_part(at, false)
+        self.read_part(at, Part::Whole)
     }
 
     /// The message whose frame `at` names without its texts ([`Email::without_text`]),
     /// inflating only the headers of a frame that has them first.
     pub(super) fn read_head(&self, at: TextRef) -> Result<Email> {
-        self.read_part(at, true)
+        self.read_part(at, Part::Head)
     }
+
+    /// The message whose frame `at` names with its headers and `new_text`, `text` (the whole
+    /// body, quotes included) left empty and not inflated.
+    pub(super) fn read_said(&self, at: TextRef) -> Result<Email> {
+        self.read_part(at, Part::Said)
+    }
+}
+
+/// How much of a frame a read inflates.
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Whole,
+    /// The headers ([`Inflated::head`]).
+    Head,
+    /// The headers and `new_text` ([`Inflated::said`]).
+    Said,
 }
 
 impl Appending<'_> {
@@ -426,6 +450,56 @@ mod tests {
         a.write().unwrap();
         drop(a);
         assert_eq!(texts.read_head(r4).unwrap(), long.without_text());
+        let err = texts.read(r4).unwrap_err();
+        assert!(err.downcast_ref::<TextsDamaged>().is_some(), "{err:#}");
+    }
+
+    #[test]
+    fn what_a_message_said_reads_without_the_text_it_quotes() {
+        let dir = tempfile::tempdir().unwrap();
+        let texts = Texts::open(dir.path()).unwrap();
+        // Quotes that do not compress away, so half the deflated frame ends inside them.
+        let mut seed = 7u64;
+        let quoted: String = (0..400)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                format!("> licence {:016x}\r\n", seed)
+            })
+            .collect();
+        let reply = email(&format!(
+            "Yes, EUR 12,000 works for us.\r\n\r\nOn Mon, Ana wrote:\r\n{quoted}"
+        ));
+        assert!(reply.new_text.contains("EUR 12,000") && !reply.new_text.contains("licence"));
+        assert!(reply.text.len() > 10 * reply.new_text.len());
+        // A new text longer than the first look: inflated again to where it ends.
+        let long = email(&"We would like 50 seats, starting in March. ".repeat(200));
+        assert!(long.new_text.len() > HEAD_FIRST);
+        let mut before = Vec::new();
+        Deflate::new().deflate(&serde_json::to_vec(&reply).unwrap(), &mut before);
+        // The deflated frame of `reply` cut in half, inside its quotes: what it said still
+        // reads, so reading it never inflates the quotes; read whole, it is damage.
+        let mut cut = Vec::new();
+        Deflate::new().deflate(&Inflated::of(&reply), &mut cut);
+        cut.truncate(cut.len() / 2);
+        let crc = crc32fast::hash(&cut[4..]);
+        cut[..4].copy_from_slice(&crc.to_le_bytes());
+        let mut a = texts.appending().unwrap();
+        let (r1, r2, r3, r4) = (
+            a.push(&reply),
+            a.push(&long),
+            a.push_frame(&before),
+            a.push_frame(&cut),
+        );
+        a.write().unwrap();
+        drop(a);
+        for (at, e) in [(r1, &reply), (r2, &long), (r3, &reply), (r4, &reply)] {
+            let said = texts.read_said(at).unwrap();
+            assert_eq!(said.new_text, e.new_text);
+            assert!(said.text.is_empty());
+            assert_eq!(said.without_text(), e.without_text());
+        }
         let err = texts.read(r4).unwrap_err();
         assert!(err.downcast_ref::<TextsDamaged>().is_some(), "{err:#}");
     }

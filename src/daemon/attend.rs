@@ -70,14 +70,44 @@ pub async fn attend<M: LanguageModel>(
     // finding, and only by a pass that drafts: most passes find nothing new to write.
     let mut voice: Option<std::sync::Arc<crate::voice::Voice>> = None;
     let pipeline = std::sync::Arc::new(pipeline.clone());
-    for review in super::review::open_findings(mb, store, now, decoded)? {
+    // What the re-judging of a thread read whole needs; read when the first one is.
+    let mut known: Option<lifecycle::Known> = None;
+    let ts = now.timestamp();
+    for head in super::review::open_findings(mb, store, now)? {
         if shutdown.is_cancelled() {
             break;
         }
+        if head
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.retry_at.is_none_or(|at| at > ts))
+        {
+            continue;
+        }
+        // Past the day's drafts nothing is paid for or written, so the thread is not read
+        // whole and Drafts is not searched for it: both come before the model on a day with
+        // drafts left. Searching first cost two IMAP searches per waiting finding in every
+        // pass (at 200,000 messages with 1,958 findings waiting, half the CPU of a pass that
+        // found nothing new).
+        if budget == 0 {
+            let thread_id = head.thread.id.clone();
+            actions.push(if head.hands_off {
+                Action::HandsOff { thread_id }
+            } else {
+                Action::Waiting { thread_id }
+            });
+            continue;
+        }
+        let known = match &mut known {
+            Some(k) => &*k,
+            None => known.insert(lifecycle::Known::read(mb, store)?),
+        };
+        let Some(review) = super::review::whole(mb, store, now, decoded, known, head)? else {
+            continue;
+        };
         let Verdict::Attention(finding) = &review.verdict else {
             continue;
         };
-        let ts = now.timestamp();
         if let Some(f) = &review.failure {
             if f.retry_at.is_none_or(|at| at > ts) {
                 continue;
@@ -127,12 +157,6 @@ pub async fn attend<M: LanguageModel>(
         // Looked at after the search above, which adopts our own draft after a lost state.
         if store.drafts_view(&mb.name)?.holds_other(&review.thread.id) {
             actions.push(Action::HandsOff {
-                thread_id: review.thread.id.clone(),
-            });
-            continue;
-        }
-        if budget == 0 {
-            actions.push(Action::Waiting {
                 thread_id: review.thread.id.clone(),
             });
             continue;

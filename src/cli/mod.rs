@@ -283,7 +283,7 @@ async fn dispatch(config: &Config, command: Command) -> Result<ExitCode> {
         Command::Run => {
             let store = owner::open_store(config, now)?;
             let model = Client::new(&config.llm)?;
-            daemon::run(config.clone(), store, model, Box::new(write_snapshot)).await?;
+            daemon::run(config.clone(), store, model, Box::new(snapshot_writer())).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { mailbox } => {

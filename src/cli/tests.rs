@@ -108,3 +108,52 @@ fn explain_escapes_control_characters_from_mail() {
         "{text:?}"
     );
 }
+
+/// The service's status snapshot works out its threads part again only after a change it
+/// hears of (a pass ended) or ten minutes; in between it reuses it and rewrites the rest.
+#[test]
+fn the_status_snapshot_sweeps_again_after_a_pass_not_every_minute() {
+    use crate::config::{Config, LlmConfig, Pipeline};
+    use crate::daemon::health::Health;
+    let dir = tempfile::tempdir().unwrap();
+    let mb = mailbox();
+    let config = Config {
+        path: dir.path().join("tend.toml"),
+        state_dir: dir.path().to_path_buf(),
+        poll_interval: std::time::Duration::from_secs(300),
+        llm: LlmConfig::test_default("m"),
+        mailboxes: vec![mb.clone()],
+        pipeline: Pipeline::default(),
+        metrics_listen: None,
+    };
+    let store = Store::open(&dir.path().join("db"), 0).unwrap();
+    let health = Health::default();
+    health.register(&mb.name, mb.timezone);
+    let write = snapshot_writer();
+    let read = || std::fs::read_to_string(status_snapshot(&config)).unwrap();
+    write(&config, &store, &health);
+    assert!(
+        read().contains("alice: 0 of 0 recent threads"),
+        "{}",
+        read()
+    );
+
+    let date = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc2822();
+    let ask = format!("Message-ID: <q@buyer.test>\r\nFrom: Bob <bob@buyer.test>\r\nTo: alice@shop.example\r\nSubject: Quote\r\nDate: {date}\r\n\r\nWhat would 50 seats cost?\r\n");
+    let ask = crate::parse::parse(ask.as_bytes()).unwrap();
+    store.save_all(&mb.name, &mb.identity, &[ask]).unwrap();
+    write(&config, &store, &health);
+    assert!(
+        read().contains("alice: 0 of 0 recent threads"),
+        "no pass ended: the threads part is reused\n{}",
+        read()
+    );
+    health.synced(&mb.name, chrono::Utc::now(), 0);
+    write(&config, &store, &health);
+    let text = read();
+    assert!(text.contains("alice: 1 of 1 recent threads"), "{text}");
+    assert!(
+        text.contains("Quote") && text.contains("last sync"),
+        "{text}"
+    );
+}

@@ -106,6 +106,20 @@ impl World {
         Client::login(self.dovecot.port())
     }
 
+    /// A second buyer's question, an hour old, newer than Bob's.
+    fn dan_asks(&self) {
+        let raw = mail(
+            "dan1@d.test",
+            "Dan <dan@d.test>",
+            "alice@acme.test",
+            "Demo next week?",
+            Utc::now() - Duration::hours(1),
+            None,
+            "Could we see a demo next week?",
+        );
+        self.dovecot.put("alice", "INBOX", raw.as_bytes(), "");
+    }
+
     /// The pricing thread: our intro in Sent, Bob's question in INBOX.
     fn seed(&self) {
         let now = Utc::now();
@@ -606,16 +620,7 @@ fn past_max_drafts_per_day_findings_wait_and_status_says_how_many() {
     w.write_config("[rules]\nmax_drafts_per_day = 1\n");
     w.seed();
     // A second buyer, newer: drafted first.
-    let raw = mail(
-        "dan1@d.test",
-        "Dan <dan@d.test>",
-        "alice@acme.test",
-        "Demo next week?",
-        Utc::now() - Duration::hours(1),
-        None,
-        "Could we see a demo next week?",
-    );
-    w.dovecot.put("alice", "INBOX", raw.as_bytes(), "");
+    w.dan_asks();
     w.once();
     let drafts = w.drafts();
     assert_eq!(drafts.len(), 1);
@@ -647,16 +652,7 @@ fn past_max_drafts_per_day_a_pass_searches_drafts_for_no_waiting_finding() {
         usize::MAX,
     );
     w.seed();
-    let raw = mail(
-        "dan1@d.test",
-        "Dan <dan@d.test>",
-        "alice@acme.test",
-        "Demo next week?",
-        Utc::now() - Duration::hours(1),
-        None,
-        "Could we see a demo next week?",
-    );
-    w.dovecot.put("alice", "INBOX", raw.as_bytes(), "");
+    w.dan_asks();
     w.once();
     assert_eq!(w.drafts().len(), 1);
     let first = searches.count();

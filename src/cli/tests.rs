@@ -113,19 +113,11 @@ fn explain_escapes_control_characters_from_mail() {
 /// hears of (a pass ended) or ten minutes; in between it reuses it and rewrites the rest.
 #[test]
 fn the_status_snapshot_sweeps_again_after_a_pass_not_every_minute() {
-    use crate::config::{Config, LlmConfig, Pipeline};
+    use crate::config::Config;
     use crate::daemon::health::Health;
     let dir = tempfile::tempdir().unwrap();
     let mb = mailbox();
-    let config = Config {
-        path: dir.path().join("tend.toml"),
-        state_dir: dir.path().to_path_buf(),
-        poll_interval: std::time::Duration::from_secs(300),
-        llm: LlmConfig::test_default("m"),
-        mailboxes: vec![mb.clone()],
-        pipeline: Pipeline::default(),
-        metrics_listen: None,
-    };
+    let config = Config::test_default(dir.path(), vec![mb.clone()]);
     let store = Store::open(&dir.path().join("db"), 0).unwrap();
     let health = Health::default();
     health.register(&mb.name, mb.timezone);

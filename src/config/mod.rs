@@ -114,6 +114,23 @@ impl LlmConfig {
     }
 }
 
+#[cfg(test)]
+impl Config {
+    /// `mailboxes` with every other setting at its default, the state in `state_dir`, for
+    /// unit tests.
+    pub(crate) fn test_default(state_dir: &Path, mailboxes: Vec<MailboxConfig>) -> Config {
+        Config {
+            path: state_dir.join("tend.toml"),
+            state_dir: state_dir.to_path_buf(),
+            poll_interval: Duration::from_secs(300),
+            llm: LlmConfig::test_default("m"),
+            mailboxes,
+            pipeline: Pipeline::default(),
+            metrics_listen: None,
+        }
+    }
+}
+
 /// One watched mailbox, named after its file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MailboxConfig {

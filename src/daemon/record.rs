@@ -209,7 +209,6 @@ fn outcome(status: &CopyStatus, fate: Option<&Fate>) -> DraftOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{LlmConfig, Pipeline};
     use crate::draft::test_support::mailbox;
 
     fn mail(raw: &str) -> crate::parse::Email {
@@ -223,15 +222,7 @@ mod tests {
     fn the_record_is_built_from_what_was_said_and_written_whole() {
         let dir = tempfile::tempdir().unwrap();
         let mb = mailbox();
-        let config = Config {
-            path: dir.path().join("tend.toml"),
-            state_dir: dir.path().to_path_buf(),
-            poll_interval: Duration::from_secs(60),
-            llm: LlmConfig::test_default("m"),
-            mailboxes: vec![mb.clone()],
-            pipeline: Pipeline::default(),
-            metrics_listen: None,
-        };
+        let config = Config::test_default(dir.path(), vec![mb.clone()]);
         let store = Store::open(&dir.path().join("db"), 0).unwrap();
         let ask = mail("Message-ID: <q@buyer.test>\nFrom: Bob <bob@buyer.test>\nTo: alice@shop.example\nSubject: Quote\nDate: Tue, 4 Jun 2024 10:00:00 +0000\n\nWhat would 50 seats cost? Last year's vendor said EUR 9,000.\n");
         let answer = mail("Message-ID: <a@shop.example>\nFrom: alice@shop.example\nTo: bob@buyer.test\nIn-Reply-To: <q@buyer.test>\nSubject: Re: Quote\nDate: Wed, 5 Jun 2024 09:00:00 +0000\n\nEUR 12,000 a year.\n\nOn Tue, Bob wrote:\n> What would 50 seats cost? Last year's vendor said EUR 9,000.\n");

@@ -672,6 +672,39 @@ fn past_max_drafts_per_day_a_pass_searches_drafts_for_no_waiting_finding() {
     assert!(w.status().contains("1 finding(s) wait for tomorrow"));
 }
 
+/// Past the day's drafts a draft of ours the ledger lost (here: the state directory) is
+/// still adopted in the pass that finds it, not left to look like the user's: its thread
+/// holds a draft tend does not know, so Drafts is searched for that finding alone.
+#[test]
+fn past_max_drafts_per_day_a_draft_of_ours_the_ledger_lost_is_still_adopted() {
+    let w = World::new();
+    w.write_config("[rules]\nmax_drafts_per_day = 5\n");
+    w.seed();
+    w.dan_asks();
+    w.once();
+    assert_eq!(w.drafts().len(), 2, "Bob's and Dan's");
+    // The ledger is lost; with one draft a day, Erin's newer question takes it.
+    std::fs::rename(w.dir.path().join("state"), w.dir.path().join("state.lost")).unwrap();
+    w.write_config("[rules]\nmax_drafts_per_day = 1\n");
+    let raw = mail(
+        "erin1@e.test",
+        "Erin <erin@e.test>",
+        "alice@acme.test",
+        "Trial licences?",
+        Utc::now() - Duration::minutes(20),
+        None,
+        "Could we get three trial licences?",
+    );
+    w.dovecot.put("alice", "INBOX", raw.as_bytes(), "");
+    let out = w.once();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(said.matches("already in Drafts").count(), 2, "{said}");
+    assert!(!said.contains("max_drafts_per_day reached"), "{said}");
+    assert_eq!(w.drafts().len(), 3);
+    let status = w.status();
+    assert!(!status.contains("wait for tomorrow"), "{status}");
+}
+
 #[test]
 fn a_draft_the_server_will_not_give_back_is_kept_and_never_removed() {
     let w = World::new();

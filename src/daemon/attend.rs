@@ -91,6 +91,29 @@ pub async fn attend<M: LanguageModel>(
         // found nothing new).
         if budget == 0 {
             let thread_id = head.thread.id.clone();
+            // Except where the thread holds a draft not known as ours: it may be ours with its
+            // ledger entry lost (a crash between the APPEND and the ledger write, a lost state
+            // directory, an older tend's id). It is adopted now, as before: once the buyer
+            // writes again the ids change, and it would pass for the user's for good.
+            if let (true, Verdict::Attention(f), Some((s, folders))) =
+                (head.hands_off, &head.verdict, session.as_mut())
+            {
+                let ids = [draft_id(mb, f), legacy_draft_id(mb, f)];
+                let record = DraftRecord {
+                    mailbox: mb.name.clone(),
+                    thread_id: f.thread_id.clone(),
+                    trigger: f.trigger.clone(),
+                    state: DraftState::Appended,
+                    at: ts,
+                };
+                let drafts = drafts_folder(folders)?;
+                if deliver::recover(s, drafts, store, &record, &ids).await? {
+                    actions.push(Action::AlreadyThere { thread_id });
+                    actions
+                        .extend(lifecycle::tidy(mb, store, Some((&mut **s, *folders)), ts).await?);
+                    continue;
+                }
+            }
             actions.push(if head.hands_off {
                 Action::HandsOff { thread_id }
             } else {

@@ -184,7 +184,11 @@ pub fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
 ) -> Result<()> {
-    let tmp = path.with_extension("tmp");
+    // The whole name and ".tmp": `record.json` and a report page `record.html` beside it
+    // must not share `record.tmp`.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let file = File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
     let mut out = BufWriter::new(file);
     write(&mut out)?;
@@ -250,6 +254,15 @@ mod tests {
             serde_json::from_slice(&std::fs::read(snapshot_path(dir.path())).unwrap()).unwrap();
         assert_eq!(read.deals.len(), 1);
         assert_eq!(read.deals[0].value, deal.value);
-        assert!(!dir.path().join("record.tmp").exists());
+        assert!(!dir.path().join("record.json.tmp").exists());
+        // A report page beside it has a temporary file of its own.
+        let page = dir.path().join("record.html");
+        write_atomic_with(&page, |out| {
+            refresh_now(&config, &store, &metrics)?;
+            out.write_all(b"<html>").map_err(Into::into)
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&page).unwrap(), b"<html>");
+        assert!(snapshot_path(dir.path()).exists());
     }
 }

@@ -278,11 +278,7 @@ fn write_snapshot(
     };
     let written = threads.and_then(|threads| {
         text.push_str(&threads);
-        let path = status_snapshot(config);
-        let tmp = path.with_extension("txt.tmp");
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, &path)?;
-        Ok(())
+        daemon::record::write_atomic(&status_snapshot(config), text.as_bytes())
     });
     if let Err(err) = written {
         tracing::warn!("could not write the status snapshot: {err:#}");

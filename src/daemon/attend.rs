@@ -77,11 +77,7 @@ pub async fn attend<M: LanguageModel>(
         if shutdown.is_cancelled() {
             break;
         }
-        if head
-            .failure
-            .as_ref()
-            .is_some_and(|f| f.retry_at.is_none_or(|at| at > ts))
-        {
+        if retry_pending(&head, ts) {
             continue;
         }
         // Past the day's drafts nothing is paid for or written, so the thread is not read
@@ -99,18 +95,8 @@ pub async fn attend<M: LanguageModel>(
                 (head.hands_off, &head.verdict, session.as_mut())
             {
                 let ids = [draft_id(mb, f), legacy_draft_id(mb, f)];
-                let record = DraftRecord {
-                    mailbox: mb.name.clone(),
-                    thread_id: f.thread_id.clone(),
-                    trigger: f.trigger.clone(),
-                    state: DraftState::Appended,
-                    at: ts,
-                };
-                let drafts = drafts_folder(folders)?;
-                if deliver::recover(s, drafts, store, &record, &ids).await? {
-                    actions.push(Action::AlreadyThere { thread_id });
-                    actions
-                        .extend(lifecycle::tidy(mb, store, Some((&mut **s, *folders)), ts).await?);
+                if let Some(adopted) = adopt(mb, store, s, folders, f, &ids, ts).await? {
+                    actions.extend(adopted);
                     continue;
                 }
             }
@@ -131,19 +117,12 @@ pub async fn attend<M: LanguageModel>(
         let Verdict::Attention(finding) = &review.verdict else {
             continue;
         };
-        if let Some(f) = &review.failure {
-            if f.retry_at.is_none_or(|at| at > ts) {
-                continue;
-            }
+        // Judged again when it changed since: its failure may be another's now.
+        if retry_pending(&review, ts) {
+            continue;
         }
         let id = draft_id(mb, finding);
-        let record = |state| DraftRecord {
-            mailbox: mb.name.clone(),
-            thread_id: finding.thread_id.clone(),
-            trigger: finding.trigger.clone(),
-            state,
-            at: ts,
-        };
+        let record = |state| draft_record(mb, finding, state, ts);
         let thread_id = finding.thread_id.clone();
         let dry_run = session.is_none();
         let fail = |error: String, heals: bool| -> Result<Action> {
@@ -163,16 +142,11 @@ pub async fn attend<M: LanguageModel>(
             actions.push(fail(error, false)?);
             continue;
         }
-        // Drafts may hold it already (a lost state directory, or a draft written by an older
-        // tend under the legacy id): look before paying the model.
+        // Drafts may hold it already: look before paying the model.
         let ids = [id.clone(), legacy_draft_id(mb, finding)];
         if let Some((s, folders)) = session.as_mut() {
-            let drafts = drafts_folder(folders)?;
-            if deliver::recover(s, drafts, store, &record(DraftState::Appended), &ids).await? {
-                actions.push(Action::AlreadyThere { thread_id });
-                // A crash between the APPEND and the ledger write left the older draft of ours
-                // in the thread: now that the new one is adopted, it goes in this pass.
-                actions.extend(lifecycle::tidy(mb, store, Some((&mut **s, *folders)), ts).await?);
+            if let Some(adopted) = adopt(mb, store, s, folders, finding, &ids, ts).await? {
+                actions.extend(adopted);
                 continue;
             }
         }
@@ -309,6 +283,49 @@ pub async fn attend<M: LanguageModel>(
 }
 
 /// The failure after `before`: one more, and when to try again (never, if it cannot heal).
+/// Did this finding's draft fail before, and is it not to be tried again yet?
+fn retry_pending(review: &super::Review, ts: i64) -> bool {
+    review
+        .failure
+        .as_ref()
+        .is_some_and(|f| f.retry_at.is_none_or(|at| at > ts))
+}
+
+/// The ledger entry of the draft for `finding`, decided at `ts`.
+fn draft_record(mb: &MailboxConfig, finding: &Finding, state: DraftState, ts: i64) -> DraftRecord {
+    DraftRecord {
+        mailbox: mb.name.clone(),
+        thread_id: finding.thread_id.clone(),
+        trigger: finding.trigger.clone(),
+        state,
+        at: ts,
+    }
+}
+
+/// Drafts may hold the draft for `finding` already, under one of `ids` (its id, then the
+/// legacy one): after a lost state directory, a crash between the APPEND and the ledger
+/// write, or as an older tend wrote it. When there it is recorded as ours, and the actions
+/// say so; the older draft of ours in the thread that it replaces goes in this pass.
+async fn adopt(
+    mb: &MailboxConfig,
+    store: &Store,
+    session: &mut Session,
+    folders: &FolderNames,
+    finding: &Finding,
+    ids: &[String],
+    ts: i64,
+) -> Result<Option<Vec<Action>>> {
+    let record = draft_record(mb, finding, DraftState::Appended, ts);
+    if !deliver::recover(session, drafts_folder(folders)?, store, &record, ids).await? {
+        return Ok(None);
+    }
+    let mut actions = vec![Action::AlreadyThere {
+        thread_id: finding.thread_id.clone(),
+    }];
+    actions.extend(lifecycle::tidy(mb, store, Some((session, folders)), ts).await?);
+    Ok(Some(actions))
+}
+
 fn failed(
     before: Option<&FailureRecord>,
     mb: &MailboxConfig,

@@ -213,11 +213,7 @@ fn outcome(status: &CopyStatus, fate: Option<&Fate>) -> DraftOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::draft::test_support::mailbox;
-
-    fn mail(raw: &str) -> crate::parse::Email {
-        crate::parse::parse(raw.replace('\n', "\r\n").as_bytes()).unwrap()
-    }
+    use crate::draft::test_support::{mailbox, parsed as mail};
 
     /// The record reads each stored thread's headers and new text (`Store::thread_said`):
     /// who wrote when and the price stated, the same as from the whole thread, never a price

@@ -184,11 +184,7 @@ pub fn contact(mb: &MailboxConfig, store: &Store, address: &str) -> Contact {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::draft::test_support::mailbox;
-
-    fn mail(raw: &str) -> crate::parse::Email {
-        crate::parse::parse(raw.replace('\n', "\r\n").as_bytes()).unwrap()
-    }
+    use crate::draft::test_support::{mailbox, parsed as mail};
 
     /// Judging reads headers only; what `attend` drafts from is the whole thread, and a
     /// thread answered between the judging and the whole read is judged again, not drafted.

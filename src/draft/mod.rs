@@ -384,6 +384,11 @@ pub(crate) mod test_support {
         }
     }
 
+    /// A message as the parser reads `raw`, written with plain line breaks.
+    pub fn parsed(raw: &str) -> Email {
+        crate::parse::parse(raw.replace('\n', "\r\n").as_bytes()).unwrap()
+    }
+
     pub fn email(id: &str, from: Addr, text: &str, date: i64) -> Email {
         Email {
             message_id: id.into(),
